@@ -1,0 +1,43 @@
+/* Dataplane configuration: an INI file (inih) with command-line overrides. */
+#ifndef FTPS_DATAPLANE_CONFIG_H
+#define FTPS_DATAPLANE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/impair.h"
+#include "net/net_lcore.h"
+
+struct dataplane_config {
+	struct net_address_config ip;
+	uint8_t prefix_length;
+	char port_name[64];
+	uint16_t rx_descriptors;
+	uint16_t tx_descriptors;
+	unsigned int mbufs_per_worker;
+	unsigned int idle_sleep_us;
+	char control_socket[108];
+	char pid_file[256];
+	struct impair_config impair_rx;
+	struct impair_config impair_tx;
+	uint64_t impair_seed;
+	char impair_rx_spec[256];
+	char impair_tx_spec[256];
+};
+
+void dataplane_config_defaults(struct dataplane_config *config);
+
+/* Reads an INI file over the current values.  Returns 0, or -1 with
+ * "file:line: reason" in error. */
+int dataplane_config_load(struct dataplane_config *config, const char *path, char *error,
+			  size_t error_len);
+
+/* Sets one key as if it were in section [section] of the file; the command
+ * line uses this, so both paths validate the same way. */
+int dataplane_config_set(struct dataplane_config *config, const char *section, const char *key,
+			 const char *value, char *error, size_t error_len);
+
+/* Checks cross-field rules and parses the impairment specs. */
+int dataplane_config_finish(struct dataplane_config *config, char *error, size_t error_len);
+
+#endif

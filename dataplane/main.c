@@ -1,0 +1,296 @@
+/* ftps-dataplane: the DPDK process.  EAL arguments first, then "--" and the
+ * dataplane's own options (see usage()). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "config.h"
+#include "net/port.h"
+#include "telemetry.h"
+#include "worker.h"
+
+static void usage(const char *program)
+{
+	fprintf(stderr,
+		"usage: %s [EAL options] -- [options]\n"
+		"  --config FILE          INI configuration (sections [net] [port] [dataplane] "
+		"[impair])\n"
+		"  --address A.B.C.D/N    our IPv4 address and prefix length\n"
+		"  --gateway A.B.C.D      default gateway\n"
+		"  --mtu N                IP MTU (576-9000, default 1500)\n"
+		"  --port NAME            ethdev to use (default: the first one)\n"
+		"  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
+		"                         dup=0.005,corrupt=0.001,delay_us=100\n"
+		"  --impair-tx SPEC       transmit faults, same form\n"
+		"  --impair-seed N        seed of the fault streams (default 1)\n"
+		"  --idle-sleep-us N      nap this long when idle (0: pure polling, the default)\n"
+		"  --control-socket PATH  where the control plane connects\n"
+		"  --pid-file PATH        write our process id here once ready\n"
+		"Example: %s --no-pci --vdev=net_tap0,iface=ftps0 -l 0 -- --address "
+		"198.18.0.1/24\n",
+		program, program);
+}
+
+static void on_signal(int signo)
+{
+	(void)signo;
+	worker_quit = 1;
+}
+
+static int parse_options(int argc, char **argv, struct dataplane_config *config)
+{
+	static const struct option options[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"address", required_argument, NULL, 'a'},
+		{"gateway", required_argument, NULL, 'g'},
+		{"mtu", required_argument, NULL, 'm'},
+		{"port", required_argument, NULL, 'p'},
+		{"impair-rx", required_argument, NULL, 'r'},
+		{"impair-tx", required_argument, NULL, 't'},
+		{"impair-seed", required_argument, NULL, 's'},
+		{"idle-sleep-us", required_argument, NULL, 'i'},
+		{"control-socket", required_argument, NULL, 'k'},
+		{"pid-file", required_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	/* The file first, so command-line values override it whatever the order. */
+	char error[512];
+	for (int i = 1; i < argc; i++) {
+		const char *path = NULL;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			path = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			path = argv[i] + 9;
+		if (path != NULL && dataplane_config_load(config, path, error, sizeof(error)) != 0) {
+			fprintf(stderr, "ftps-dataplane: %s\n", error);
+			return -1;
+		}
+	}
+	optind = 1;
+	int opt;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		const char *section = NULL, *key = NULL;
+		switch (opt) {
+		case 'c':
+			continue;
+		case 'a':
+			section = "net", key = "address";
+			break;
+		case 'g':
+			section = "net", key = "gateway";
+			break;
+		case 'm':
+			section = "net", key = "mtu";
+			break;
+		case 'p':
+			section = "port", key = "name";
+			break;
+		case 'r':
+			section = "impair", key = "rx";
+			break;
+		case 't':
+			section = "impair", key = "tx";
+			break;
+		case 's':
+			section = "impair", key = "seed";
+			break;
+		case 'i':
+			section = "dataplane", key = "idle_sleep_us";
+			break;
+		case 'k':
+			section = "dataplane", key = "control_socket";
+			break;
+		case 'P':
+			section = "dataplane", key = "pid_file";
+			break;
+		case 'h':
+			usage(argv[0]);
+			exit(0);
+		default:
+			usage(argv[0]);
+			return -1;
+		}
+		if (dataplane_config_set(config, section, key, optarg, error, sizeof(error)) != 0) {
+			fprintf(stderr, "ftps-dataplane: --%s: %s\n", options[0].name == NULL ? "" : key,
+				error);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ftps-dataplane: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (dataplane_config_finish(config, error, sizeof(error)) != 0) {
+		fprintf(stderr, "ftps-dataplane: %s\n", error);
+		return -1;
+	}
+	return 0;
+}
+
+static int setup_arp_sharing(struct worker *workers, unsigned int count)
+{
+	if (count < 2)
+		return 0;
+	for (unsigned int i = 0; i < count; i++) {
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "arp_inbox_%u", i);
+		workers[i].net.arp.inbox =
+			rte_ring_create_elem(name, sizeof(struct arp_learned), 256, SOCKET_ID_ANY,
+					     RING_F_SC_DEQ);
+		if (workers[i].net.arp.inbox == NULL)
+			return -1;
+	}
+	for (unsigned int i = 0; i < count; i++)
+		for (unsigned int k = 0; k < count && k < ARP_MAX_PEERS; k++)
+			if (k != i)
+				workers[i].net.arp.peers[workers[i].net.arp.peer_count++] =
+					workers[k].net.arp.inbox;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int eal_args = rte_eal_init(argc, argv);
+	if (eal_args < 0) {
+		fprintf(stderr, "ftps-dataplane: EAL initialisation failed: %s\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	argc -= eal_args;
+	argv += eal_args;
+	argv[0] = "ftps-dataplane";
+
+	struct dataplane_config config;
+	dataplane_config_defaults(&config);
+	if (parse_options(argc, argv, &config) != 0) {
+		rte_eal_cleanup();
+		return 2;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	unsigned int worker_count = rte_lcore_count();
+	struct worker *workers =
+		rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
+	struct rte_mempool **pools = calloc(worker_count, sizeof(*pools));
+	unsigned int *lcores = calloc(worker_count, sizeof(*lcores));
+	if (workers == NULL || pools == NULL || lcores == NULL) {
+		fprintf(stderr, "ftps-dataplane: out of memory for %u workers\n", worker_count);
+		return 1;
+	}
+	unsigned int index = 0, lcore;
+	lcores[index++] = rte_get_main_lcore();
+	RTE_LCORE_FOREACH_WORKER(lcore)
+	{
+		lcores[index++] = lcore;
+	}
+	for (unsigned int i = 0; i < worker_count; i++) {
+		char name[RTE_MEMPOOL_NAMESIZE];
+		snprintf(name, sizeof(name), "mbufs_worker_%u", i);
+		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0,
+						   RTE_MBUF_DEFAULT_BUF_SIZE,
+						   (int)rte_lcore_to_socket_id(lcores[i]));
+		if (pools[i] == NULL) {
+			fprintf(stderr,
+				"ftps-dataplane: cannot allocate %u mbufs for worker %u: %s "
+				"(more hugepages, or a smaller [dataplane] mbufs_per_worker)\n",
+				config.mbufs_per_worker, i, rte_strerror(rte_errno));
+			return 1;
+		}
+	}
+
+	struct port_config port_config = {
+		.name = config.port_name,
+		.queue_count = (uint16_t)worker_count,
+		.rx_descriptors = config.rx_descriptors,
+		.tx_descriptors = config.tx_descriptors,
+		.mtu = config.ip.mtu,
+	};
+	struct port_info port;
+	char error[512];
+	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
+		fprintf(stderr, "ftps-dataplane: %s\n", error);
+		rte_eal_cleanup();
+		return 1;
+	}
+
+	for (unsigned int i = 0; i < worker_count; i++) {
+		struct worker *w = &workers[i];
+		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip, pools[i]);
+		w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
+		w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
+		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
+		impair_init(&w->net.impair_rx, &config.impair_rx, 2 * (uint64_t)i, pools[i],
+			    rte_get_tsc_hz());
+		impair_init(&w->net.impair_tx, &config.impair_tx, 2 * (uint64_t)i + 1, pools[i],
+			    rte_get_tsc_hz());
+		worker_init(w, lcores[i], config.idle_sleep_us);
+	}
+	if (setup_arp_sharing(workers, worker_count) != 0) {
+		fprintf(stderr, "ftps-dataplane: cannot create ARP rings: %s\n",
+			rte_strerror(rte_errno));
+		return 1;
+	}
+	dataplane_telemetry_register(workers, worker_count, &port, &config);
+
+	/* Announce ourselves so neighbours update stale caches (RFC 5227 2.3). */
+	arp_send_gratuitous(&workers[0].net);
+	net_flush(&workers[0].net);
+
+	char address[INET_ADDRSTRLEN], mac[RTE_ETHER_ADDR_FMT_SIZE];
+	inet_ntop(AF_INET, &config.ip.address, address, sizeof(address));
+	rte_ether_format_addr(mac, sizeof(mac), &port.mac);
+	printf("ftps-dataplane: ready: port %s (%s) mac %s address %s/%u workers %u "
+	       "offloads ipv4-cksum=%d tcp-cksum=%d tso=%d rss=%d impair-rx=%s impair-tx=%s\n",
+	       port.name, port.driver, mac, address, config.prefix_length, worker_count,
+	       port.tx_ipv4_checksum, port.tx_tcp_checksum, port.tx_tcp_tso, port.rss,
+	       workers[0].net.impair_rx.enabled ? config.impair_rx_spec : "off",
+	       workers[0].net.impair_tx.enabled ? config.impair_tx_spec : "off");
+	fflush(stdout);
+	if (config.pid_file[0] != '\0') {
+		FILE *f = fopen(config.pid_file, "w");
+		if (f == NULL) {
+			fprintf(stderr, "ftps-dataplane: cannot write %s: %s\n", config.pid_file,
+				strerror(errno));
+		} else {
+			fprintf(f, "%d\n", (int)getpid());
+			fclose(f);
+		}
+	}
+
+	for (unsigned int i = 1; i < worker_count; i++)
+		rte_eal_remote_launch(worker_main, &workers[i], lcores[i]);
+	worker_main(&workers[0]);
+	rte_eal_mp_wait_lcore();
+
+	printf("ftps-dataplane: shutting down\n");
+	for (unsigned int i = 0; i < worker_count; i++)
+		net_lcore_release(&workers[i].net);
+	port_close(&port);
+	for (unsigned int i = 0; i < worker_count; i++)
+		rte_mempool_free(pools[i]);
+	if (config.pid_file[0] != '\0')
+		unlink(config.pid_file);
+	rte_free(workers);
+	free(pools);
+	free(lcores);
+	rte_eal_cleanup();
+	printf("ftps-dataplane: stopped cleanly\n");
+	return 0;
+}

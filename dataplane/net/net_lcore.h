@@ -1,0 +1,109 @@
+/* The network state one worker lcore owns.  Nothing in here is written by
+ * another thread; the telemetry thread only reads the counters (aligned
+ * 64-bit loads, so a reader sees a stale value at worst, never a torn one). */
+#ifndef FTPS_NET_LCORE_H
+#define FTPS_NET_LCORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "arp.h"
+#include "impair.h"
+#include "net_counters.h"
+
+#define NET_TX_BATCH 64
+
+struct net_lcore;
+
+/* Hook for IPv4 payload protocols layered above (TCP).  The hook takes
+ * ownership of the mbuf; its data offset points at the transport header and
+ * ip_header points inside the same mbuf. */
+typedef void (*net_protocol_input_fn)(struct net_lcore *nl, struct rte_mbuf *m,
+				      const struct rte_ipv4_hdr *ip_header);
+
+/* Where finished frames go.  The worker sends them to the port; unit tests
+ * capture them instead.  The sink takes ownership of every mbuf. */
+typedef void (*net_frame_sink_fn)(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count);
+
+struct net_address_config {
+	rte_be32_t address; /* network order */
+	rte_be32_t netmask;
+	rte_be32_t gateway; /* 0: no default route */
+	uint16_t mtu;
+};
+
+struct net_lcore {
+	uint64_t counters[NET_COUNTER_COUNT];
+
+	unsigned int worker_index;
+	uint16_t port_id;
+	uint16_t queue_id;
+	struct rte_ether_addr mac;
+	struct net_address_config ip;
+	struct rte_mempool *pool;
+
+	/* Offloads the port offers; when false the stack computes in software. */
+	bool tx_ipv4_checksum_offload;
+	bool tx_tcp_checksum_offload;
+	bool tx_tcp_segmentation_offload;
+
+	struct arp_cache arp;
+	struct impair impair_rx;
+	struct impair impair_tx;
+
+	net_protocol_input_fn tcp_input;
+	void *tcp_context;
+
+	net_frame_sink_fn sink;
+	void *sink_context;
+
+	uint16_t tx_count;
+	struct rte_mbuf *tx_pending[NET_TX_BATCH];
+} __rte_cache_aligned;
+
+static inline void net_count(struct net_lcore *nl, enum net_counter c)
+{
+	nl->counters[c]++;
+}
+
+/* Drops a packet the stack will not take and counts why. */
+static inline void net_drop(struct net_lcore *nl, struct rte_mbuf *m, enum net_counter why)
+{
+	nl->counters[why]++;
+	rte_pktmbuf_free(m);
+}
+
+void net_lcore_init(struct net_lcore *nl, unsigned int worker_index, uint16_t port_id,
+		    uint16_t queue_id, const struct rte_ether_addr *mac,
+		    const struct net_address_config *ip, struct rte_mempool *pool);
+
+/* Queues a complete Ethernet frame for transmission (through the TX
+ * impairment stage); flushes when the batch is full. */
+void net_transmit_frame(struct net_lcore *nl, struct rte_mbuf *frame);
+
+/* Hands every queued frame to the sink. */
+void net_flush(struct net_lcore *nl);
+
+/* Receive path entry: one frame, owned by the stack from here on. */
+void eth_input(struct net_lcore *nl, struct rte_mbuf *m);
+
+/* Receive a burst: impairment stage first, then eth_input for each frame. */
+void net_receive_burst(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count,
+		       uint64_t now_tsc);
+
+/* Housekeeping driven by the poll loop: ARP timeouts, impairment releases. */
+void net_poll_timers(struct net_lcore *nl, uint64_t now_tsc);
+
+/* Releases everything the lcore still holds (shutdown). */
+void net_lcore_release(struct net_lcore *nl);
+
+static inline bool net_address_is_local_broadcast(const struct net_lcore *nl, rte_be32_t a)
+{
+	return a == RTE_BE32(0xffffffff) || a == ((nl->ip.address & nl->ip.netmask) | ~nl->ip.netmask);
+}
+
+#endif

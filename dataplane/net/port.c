@@ -1,0 +1,151 @@
+#include "port.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+
+/* The Toeplitz key many NICs default to is symmetric enough for our use;
+ * we set it explicitly so active opens can compute the hash in software
+ * (rte_softrss) and pick source ports that land on their own queue. */
+static const uint8_t port_default_rss_key[40] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+static int port_find(const char *name, uint16_t *port_id, char *error, size_t error_len)
+{
+	if (name != NULL && name[0] != '\0') {
+		if (rte_eth_dev_get_port_by_name(name, port_id) != 0) {
+			snprintf(error, error_len,
+				 "no ethdev named '%s' (give a --vdev or allow its PCI address)", name);
+			return -1;
+		}
+		return 0;
+	}
+	uint16_t count = rte_eth_dev_count_avail();
+	if (count == 0) {
+		snprintf(error, error_len,
+			 "no ethdev found: pass --vdev=net_tap0 (or bind a NIC with dpdk-devbind.py)");
+		return -1;
+	}
+	uint16_t id;
+	RTE_ETH_FOREACH_DEV(id)
+	{
+		*port_id = id;
+		return 0;
+	}
+	return -1;
+}
+
+int port_open(const struct port_config *config, struct rte_mempool *const *pools, struct port_info *info,
+	      char *error, size_t error_len)
+{
+	memset(info, 0, sizeof(*info));
+	uint16_t port_id;
+	if (port_find(config->name, &port_id, error, error_len) != 0)
+		return -1;
+	info->port_id = port_id;
+	rte_eth_dev_get_name_by_port(port_id, info->name);
+	struct rte_eth_dev_info dev;
+	int rc = rte_eth_dev_info_get(port_id, &dev);
+	if (rc != 0) {
+		snprintf(error, error_len, "%s: cannot read device info: %s", info->name,
+			 rte_strerror(-rc));
+		return -1;
+	}
+	snprintf(info->driver, sizeof(info->driver), "%s", dev.driver_name);
+	if (config->queue_count > dev.max_rx_queues || config->queue_count > dev.max_tx_queues) {
+		snprintf(error, error_len,
+			 "%s offers %u RX and %u TX queues, %u worker lcores need one pair each",
+			 info->name, dev.max_rx_queues, dev.max_tx_queues, config->queue_count);
+		return -1;
+	}
+	struct rte_eth_conf conf;
+	memset(&conf, 0, sizeof(conf));
+	info->queue_count = config->queue_count;
+	if (config->queue_count > 1 && (dev.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP)) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			dev.flow_type_rss_offloads & (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4);
+		if (dev.hash_key_size == sizeof(port_default_rss_key)) {
+			conf.rx_adv_conf.rss_conf.rss_key = (uint8_t *)(uintptr_t)port_default_rss_key;
+			conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(port_default_rss_key);
+		}
+		info->rss = true;
+	} else if (config->queue_count > 1) {
+		snprintf(error, error_len,
+			 "%s cannot spread TCP over several queues (no RSS); run one worker lcore",
+			 info->name);
+		return -1;
+	}
+	uint64_t tx = dev.tx_offload_capa, rx = dev.rx_offload_capa;
+	info->tx_ipv4_checksum = (tx & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
+	info->tx_tcp_checksum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+	info->tx_tcp_tso = (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0 && info->tx_tcp_checksum &&
+			   info->tx_ipv4_checksum;
+	info->rx_ipv4_checksum = (rx & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
+	info->rx_tcp_checksum = (rx & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
+	if (info->tx_ipv4_checksum)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+	if (info->tx_tcp_checksum)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+	if (info->tx_tcp_tso)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_TCP_TSO;
+	if (tx & RTE_ETH_TX_OFFLOAD_MULTI_SEGS)
+		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+	if (info->rx_ipv4_checksum)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+	if (info->rx_tcp_checksum)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+	conf.rxmode.mtu = config->mtu;
+	rc = rte_eth_dev_configure(port_id, config->queue_count, config->queue_count, &conf);
+	if (rc != 0) {
+		snprintf(error, error_len, "%s: configure failed: %s", info->name, rte_strerror(-rc));
+		return -1;
+	}
+	uint16_t rxd = config->rx_descriptors, txd = config->tx_descriptors;
+	rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rxd, &txd);
+	int socket = rte_eth_dev_socket_id(port_id);
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	for (uint16_t q = 0; q < config->queue_count; q++) {
+		struct rte_eth_rxconf rxq = dev.default_rxconf;
+		rxq.offloads = conf.rxmode.offloads;
+		rc = rte_eth_rx_queue_setup(port_id, q, rxd, (unsigned int)socket, &rxq, pools[q]);
+		if (rc != 0) {
+			snprintf(error, error_len, "%s: RX queue %u: %s", info->name, q,
+				 rte_strerror(-rc));
+			return -1;
+		}
+		struct rte_eth_txconf txq = dev.default_txconf;
+		txq.offloads = conf.txmode.offloads;
+		rc = rte_eth_tx_queue_setup(port_id, q, txd, (unsigned int)socket, &txq);
+		if (rc != 0) {
+			snprintf(error, error_len, "%s: TX queue %u: %s", info->name, q,
+				 rte_strerror(-rc));
+			return -1;
+		}
+	}
+	rc = rte_eth_macaddr_get(port_id, &info->mac);
+	if (rc != 0) {
+		snprintf(error, error_len, "%s: no MAC address: %s", info->name, rte_strerror(-rc));
+		return -1;
+	}
+	rc = rte_eth_dev_start(port_id);
+	if (rc != 0) {
+		snprintf(error, error_len, "%s: start failed: %s", info->name, rte_strerror(-rc));
+		return -1;
+	}
+	struct rte_eth_rss_conf rss = {.rss_key = info->rss_key, .rss_key_len = sizeof(info->rss_key)};
+	if (info->rss && rte_eth_dev_rss_hash_conf_get(port_id, &rss) == 0)
+		info->rss_key_len = rss.rss_key_len;
+	return 0;
+}
+
+void port_close(const struct port_info *info)
+{
+	rte_eth_dev_stop(info->port_id);
+	rte_eth_dev_close(info->port_id);
+}

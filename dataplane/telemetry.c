@@ -1,0 +1,119 @@
+#include "telemetry.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <rte_ethdev.h>
+#include <rte_telemetry.h>
+
+static struct worker *telemetry_workers;
+static unsigned int telemetry_worker_count;
+static const struct port_info *telemetry_port;
+static const struct dataplane_config *telemetry_config;
+
+static int telemetry_counters(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	unsigned int first = 0, last = telemetry_worker_count;
+	if (params != NULL && params[0] != '\0') {
+		char *end;
+		unsigned long index = strtoul(params, &end, 10);
+		if (*end != '\0' || index >= telemetry_worker_count)
+			return -EINVAL;
+		first = (unsigned int)index;
+		last = first + 1;
+	}
+	rte_tel_data_start_dict(d);
+	for (unsigned int c = 0; c < NET_COUNTER_COUNT; c++) {
+		uint64_t sum = 0;
+		for (unsigned int w = first; w < last; w++)
+			sum += telemetry_workers[w].net.counters[c];
+		rte_tel_data_add_dict_u64(d, net_counter_names[c], sum);
+	}
+	return 0;
+}
+
+static int telemetry_counter_descriptions(const char *cmd, const char *params,
+					  struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	for (unsigned int c = 0; c < NET_COUNTER_COUNT; c++)
+		rte_tel_data_add_dict_string(d, net_counter_names[c], net_counter_descriptions[c]);
+	return 0;
+}
+
+static int telemetry_port_info(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	const struct port_info *p = telemetry_port;
+	struct rte_eth_stats stats;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "name", p->name);
+	rte_tel_data_add_dict_string(d, "driver", p->driver);
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	rte_ether_format_addr(mac, sizeof(mac), &p->mac);
+	rte_tel_data_add_dict_string(d, "mac", mac);
+	rte_tel_data_add_dict_int(d, "queues", p->queue_count);
+	rte_tel_data_add_dict_int(d, "rss", p->rss);
+	rte_tel_data_add_dict_int(d, "tx_ipv4_checksum_offload", p->tx_ipv4_checksum);
+	rte_tel_data_add_dict_int(d, "tx_tcp_checksum_offload", p->tx_tcp_checksum);
+	rte_tel_data_add_dict_int(d, "tx_tcp_segmentation_offload", p->tx_tcp_tso);
+	rte_tel_data_add_dict_int(d, "rx_ipv4_checksum_offload", p->rx_ipv4_checksum);
+	rte_tel_data_add_dict_int(d, "rx_tcp_checksum_offload", p->rx_tcp_checksum);
+	if (rte_eth_stats_get(p->port_id, &stats) == 0) {
+		rte_tel_data_add_dict_u64(d, "ipackets", stats.ipackets);
+		rte_tel_data_add_dict_u64(d, "opackets", stats.opackets);
+		rte_tel_data_add_dict_u64(d, "ibytes", stats.ibytes);
+		rte_tel_data_add_dict_u64(d, "obytes", stats.obytes);
+		rte_tel_data_add_dict_u64(d, "imissed", stats.imissed);
+		rte_tel_data_add_dict_u64(d, "ierrors", stats.ierrors);
+		rte_tel_data_add_dict_u64(d, "oerrors", stats.oerrors);
+		rte_tel_data_add_dict_u64(d, "rx_nombuf", stats.rx_nombuf);
+	}
+	return 0;
+}
+
+static int telemetry_info(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	char address[INET_ADDRSTRLEN], gateway[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &telemetry_config->ip.address, address, sizeof(address));
+	inet_ntop(AF_INET, &telemetry_config->ip.gateway, gateway, sizeof(gateway));
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "address", address);
+	rte_tel_data_add_dict_int(d, "prefix_length", telemetry_config->prefix_length);
+	rte_tel_data_add_dict_string(d, "gateway", gateway);
+	rte_tel_data_add_dict_int(d, "mtu", telemetry_config->ip.mtu);
+	rte_tel_data_add_dict_int(d, "workers", (int)telemetry_worker_count);
+	uint64_t loops = 0, idle = 0;
+	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
+		loops += telemetry_workers[w].loops;
+		idle += telemetry_workers[w].idle_loops;
+	}
+	rte_tel_data_add_dict_u64(d, "poll_loops", loops);
+	rte_tel_data_add_dict_u64(d, "idle_poll_loops", idle);
+	return 0;
+}
+
+void dataplane_telemetry_register(struct worker *workers, unsigned int worker_count,
+				  const struct port_info *port,
+				  const struct dataplane_config *config)
+{
+	telemetry_workers = workers;
+	telemetry_worker_count = worker_count;
+	telemetry_port = port;
+	telemetry_config = config;
+	rte_telemetry_register_cmd("/ftps/counters", telemetry_counters,
+				   "Packet counters summed over workers. Param: worker index");
+	rte_telemetry_register_cmd("/ftps/counters/describe", telemetry_counter_descriptions,
+				   "What each packet counter counts");
+	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
+				   "Port, offloads and ethdev statistics");
+	rte_telemetry_register_cmd("/ftps/info", telemetry_info,
+				   "Addresses, workers and poll-loop figures");
+}

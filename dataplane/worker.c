@@ -1,0 +1,85 @@
+#include "worker.h"
+
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_pause.h>
+
+volatile sig_atomic_t worker_quit;
+
+/* Housekeeping (ARP retries, impairment releases) runs every 100 us. */
+#define WORKER_TIMER_INTERVAL_US 100
+/* Loops without work before an idle worker starts napping. */
+#define WORKER_IDLE_LOOPS_BEFORE_SLEEP 4096
+
+void worker_init(struct worker *w, unsigned int lcore_id, unsigned int idle_sleep_us)
+{
+	w->lcore_id = lcore_id;
+	w->idle_sleep_us = idle_sleep_us;
+	w->timer_interval_tsc = rte_get_tsc_hz() * WORKER_TIMER_INTERVAL_US / 1000000;
+	w->next_timer_tsc = 0;
+	w->loops = 0;
+	w->idle_loops = 0;
+	w->poller_count = 0;
+	w->net.sink = worker_port_sink;
+	w->net.sink_context = w;
+}
+
+int worker_add_poller(struct worker *w, worker_poll_fn poll, void *context)
+{
+	if (w->poller_count == WORKER_MAX_POLLERS)
+		return -1;
+	w->pollers[w->poller_count++] = (struct worker_poller){poll, context};
+	return 0;
+}
+
+void worker_port_sink(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count)
+{
+	uint16_t sent = 0;
+	/* A few retries ride out a momentarily full ring; after that the
+	 * frames are dropped and counted rather than stalling the loop. */
+	for (int attempt = 0; attempt < 8 && sent < count; attempt++)
+		sent = (uint16_t)(sent + rte_eth_tx_burst(nl->port_id, nl->queue_id, frames + sent,
+							   (uint16_t)(count - sent)));
+	if (sent < count) {
+		nl->counters[NET_COUNTER_drop_tx_ring_full] += (uint64_t)(count - sent);
+		nl->counters[NET_COUNTER_tx_frames] -= (uint64_t)(count - sent);
+		rte_pktmbuf_free_bulk(frames + sent, (unsigned int)(count - sent));
+	}
+}
+
+int worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct net_lcore *nl = &w->net;
+	struct rte_mbuf *rx[WORKER_RX_BURST];
+	unsigned int idle_streak = 0;
+	while (!worker_quit) {
+		uint64_t now = rte_rdtsc();
+		unsigned int work = 0;
+		uint16_t n = rte_eth_rx_burst(nl->port_id, nl->queue_id, rx, WORKER_RX_BURST);
+		if (n > 0) {
+			net_receive_burst(nl, rx, n, now);
+			work += n;
+		}
+		for (unsigned int i = 0; i < w->poller_count; i++)
+			work += w->pollers[i].poll(w, w->pollers[i].context, now);
+		if (now >= w->next_timer_tsc) {
+			net_poll_timers(nl, now);
+			w->next_timer_tsc = now + w->timer_interval_tsc;
+		}
+		net_flush(nl);
+		w->loops++;
+		if (work > 0) {
+			idle_streak = 0;
+			continue;
+		}
+		w->idle_loops++;
+		if (w->idle_sleep_us > 0 && ++idle_streak > WORKER_IDLE_LOOPS_BEFORE_SLEEP)
+			usleep(w->idle_sleep_us);
+		else
+			rte_pause();
+	}
+	return 0;
+}
