@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -251,6 +252,8 @@ int main(int argc, char **argv)
 
 	/* Announce ourselves so neighbours update stale caches (RFC 5227 2.3). */
 	arp_send_gratuitous(&workers[0].net);
+	if (config.ip.gateway != 0)
+		arp_prime(&workers[0].net, config.ip.gateway, rte_get_tsc_cycles());
 	net_flush(&workers[0].net);
 
 	char address[INET_ADDRSTRLEN], mac[RTE_ETHER_ADDR_FMT_SIZE];

@@ -252,6 +252,17 @@ void arp_output(struct net_lcore *nl, struct rte_mbuf *frame, rte_be32_t next_ho
 	}
 }
 
+void arp_prime(struct net_lcore *nl, rte_be32_t address, uint64_t now_tsc)
+{
+	struct arp_entry *e = arp_find(&nl->arp, address, true);
+	if (e == NULL || e->state != ARP_ENTRY_FREE)
+		return;
+	e->state = ARP_ENTRY_PENDING;
+	arp_send_request(nl, address);
+	e->requests_sent = 1;
+	e->deadline_tsc = now_tsc + nl->arp.tsc_hz * ARP_REQUEST_INTERVAL_MS / 1000;
+}
+
 void arp_poll(struct net_lcore *nl, uint64_t now_tsc)
 {
 	struct arp_cache *cache = &nl->arp;

@@ -61,6 +61,10 @@ void arp_output(struct net_lcore *nl, struct rte_mbuf *frame, rte_be32_t next_ho
 
 void arp_send_gratuitous(struct net_lcore *nl);
 
+/* Starts resolving address before anything needs it (the gateway at start),
+ * so the first packet out does not wait for ARP. */
+void arp_prime(struct net_lcore *nl, rte_be32_t address, uint64_t now_tsc);
+
 /* Request retries, queue timeouts, expiry, and mappings from other lcores. */
 void arp_poll(struct net_lcore *nl, uint64_t now_tsc);
 

@@ -155,8 +155,12 @@ class Dataplane:
         if not in_test_network(self.address):
             raise ApplianceError(f"{self.address} is outside {TEST_NETWORK}")
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.process = self.ns.popen(self.command(), stdout=subprocess.PIPE, stderr=log,
-                                     start_new_session=True)
+        try:
+            self.process = self.ns.popen(self.command(), stdout=subprocess.PIPE, stderr=log,
+                                         start_new_session=True)
+        finally:
+            if log is not subprocess.DEVNULL:
+                log.close()
         deadline = time.time() + timeout
         lines = []
         while time.time() < deadline:
@@ -192,15 +196,22 @@ class Dataplane:
 
     def stop(self, timeout=15):
         """SIGINT and wait; returns the exit code (None if it had to be killed)."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGINT)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is None:
             return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return None
+        if self.process.stdout is not None:
+            try:
+                self.process.stdout.close()
+            except (OSError, ValueError):
+                pass
+        return self.process.returncode
 
     def telemetry(self, command):
         """Runs one telemetry command and returns its JSON value."""
