@@ -82,6 +82,7 @@ class TapNetwork:
         if self.dataplane is not None:
             code = self.dataplane.stop()
         self.ns.destroy()
+        check_sanitizer_reports(self.log)
         return code
 
     def __enter__(self):
@@ -89,6 +90,27 @@ class TapNetwork:
 
     def __exit__(self, *exc):
         self.close()
+
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+class SanitizerReport(AssertionError):
+    pass
+
+
+def check_sanitizer_reports(*logs):
+    """A sanitizer report in any process log fails the test."""
+    for log in logs:
+        try:
+            text = Path(log).read_text(errors="replace")
+        except OSError:
+            continue
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                at = text.index(marker)
+                raise SanitizerReport(f"sanitizer report in {log}:\n{text[max(0, at - 200):at + 2000]}")
 
 
 def send_raw_frames(network, frames):

@@ -41,15 +41,17 @@ static void captured_clear(void)
 static const struct rte_ether_addr our_mac = {{0x02, 0, 0, 0, 0, 0x01}};
 static const struct rte_ether_addr peer_mac = {{0x02, 0, 0, 0, 0, 0x02}};
 static const struct rte_ether_addr broadcast_mac = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
-#define OUR_IP RTE_IPV4(198, 18, 0, 1)
-#define PEER_IP RTE_IPV4(198, 18, 0, 2)
+/* DPDK's RTE_IPV4 shifts a signed int: undefined for 198.x. */
+#define TEST_IPV4(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
+#define OUR_IP TEST_IPV4(198, 18, 0, 1)
+#define PEER_IP TEST_IPV4(198, 18, 0, 2)
 
 static void setup(struct net_lcore *nl)
 {
 	struct net_address_config ip = {
 		.address = rte_cpu_to_be_32(OUR_IP),
 		.netmask = rte_cpu_to_be_32(0xffffff00),
-		.gateway = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 254)),
+		.gateway = rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 254)),
 		.mtu = 1500,
 	};
 	net_lcore_init(nl, 0, 0, 0, &our_mac, &ip, pool);
@@ -139,12 +141,12 @@ static void test_arp_reply(void)
 	captured_clear();
 
 	/* A request for someone else: no reply, counted, nothing learned. */
-	eth_input(&nl, arp_frame(RTE_ARP_OP_REQUEST, &broadcast_mac, RTE_IPV4(198, 18, 0, 9),
-				 RTE_IPV4(198, 18, 0, 77)));
+	eth_input(&nl, arp_frame(RTE_ARP_OP_REQUEST, &broadcast_mac, TEST_IPV4(198, 18, 0, 9),
+				 TEST_IPV4(198, 18, 0, 77)));
 	net_flush(&nl);
 	CHECK_EQ(captured_count, 0);
 	CHECK_EQ(nl.counters[NET_COUNTER_drop_arp_not_for_us], 1);
-	CHECK(!arp_lookup(&nl.arp, rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 9)), &learned));
+	CHECK(!arp_lookup(&nl.arp, rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 9)), &learned));
 	net_lcore_release(&nl);
 	captured_clear();
 }
@@ -164,8 +166,8 @@ static void test_arp_resolution(void)
 	uint64_t now = rte_get_tsc_cycles();
 	uint64_t hz = rte_get_tsc_hz();
 	/* Two packets to an unresolved neighbour: one request, both queued. */
-	ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 3)), 253, now);
-	ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 3)), 253, now);
+	ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 3)), 253, now);
+	ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 3)), 253, now);
 	net_flush(&nl);
 	CHECK_EQ(captured_count, 1);
 	CHECK_EQ(nl.counters[NET_COUNTER_tx_arp_request], 1);
@@ -174,11 +176,11 @@ static void test_arp_resolution(void)
 		struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
 		CHECK(rte_is_broadcast_ether_addr(&eth->dst_addr));
 		CHECK_EQ(rte_be_to_cpu_16(arp->arp_opcode), RTE_ARP_OP_REQUEST);
-		CHECK_EQ(rte_be_to_cpu_32(arp->arp_data.arp_tip), RTE_IPV4(198, 18, 0, 3));
+		CHECK_EQ(rte_be_to_cpu_32(arp->arp_data.arp_tip), TEST_IPV4(198, 18, 0, 3));
 	}
 	captured_clear();
 	/* The reply releases both queued packets to the learned MAC. */
-	struct rte_mbuf *reply = arp_frame(RTE_ARP_OP_REPLY, &our_mac, RTE_IPV4(198, 18, 0, 3), OUR_IP);
+	struct rte_mbuf *reply = arp_frame(RTE_ARP_OP_REPLY, &our_mac, TEST_IPV4(198, 18, 0, 3), OUR_IP);
 	eth_input(&nl, reply);
 	net_flush(&nl);
 	CHECK_EQ(captured_count, 2);
@@ -187,7 +189,7 @@ static void test_arp_resolution(void)
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 		CHECK(rte_is_same_ether_addr(&eth->dst_addr, &peer_mac));
 		CHECK_EQ(rte_be_to_cpu_16(eth->ether_type), RTE_ETHER_TYPE_IPV4);
-		CHECK_EQ(rte_be_to_cpu_32(ip->dst_addr), RTE_IPV4(198, 18, 0, 3));
+		CHECK_EQ(rte_be_to_cpu_32(ip->dst_addr), TEST_IPV4(198, 18, 0, 3));
 		CHECK_EQ(rte_raw_cksum(ip, 20), 0xffff);
 	}
 	CHECK_EQ(nl.counters[NET_COUNTER_arp_resolved], 1);
@@ -195,7 +197,7 @@ static void test_arp_resolution(void)
 
 	/* Off-link destination goes to the gateway; nobody answers: three
 	 * requests in all, then the queued packet is dropped and counted. */
-	ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(RTE_IPV4(203, 0, 113, 5)), 253, now);
+	ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(TEST_IPV4(203, 0, 113, 5)), 253, now);
 	for (int step = 1; step <= 4; step++)
 		net_poll_timers(&nl, now + (uint64_t)step * hz * 11 / 10);
 	net_flush(&nl);
@@ -204,13 +206,13 @@ static void test_arp_resolution(void)
 	for (unsigned int i = 0; i < captured_count; i++) {
 		struct rte_ether_hdr *eth = rte_pktmbuf_mtod(captured[i], struct rte_ether_hdr *);
 		struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
-		CHECK_EQ(rte_be_to_cpu_32(arp->arp_data.arp_tip), RTE_IPV4(198, 18, 0, 254));
+		CHECK_EQ(rte_be_to_cpu_32(arp->arp_data.arp_tip), TEST_IPV4(198, 18, 0, 254));
 	}
 	captured_clear();
 
 	/* The pending queue is bounded. */
 	for (int i = 0; i < ARP_PENDING_PER_ENTRY + 5; i++)
-		ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 4)), 253,
+		ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 4)), 253,
 			    now);
 	CHECK_EQ(nl.counters[NET_COUNTER_drop_arp_queue_full], 5);
 	net_lcore_release(&nl);
@@ -329,10 +331,10 @@ static void test_malformed(void)
 			ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG);
 			break;
 		case 12:
-			ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(198, 18, 0, 99));
+			ip->dst_addr = rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 99));
 			break;
 		case 13:
-			ip->src_addr = rte_cpu_to_be_32(RTE_IPV4(127, 0, 0, 1));
+			ip->src_addr = rte_cpu_to_be_32(TEST_IPV4(127, 0, 0, 1));
 			break;
 		case 14:
 			ip->next_proto_id = 17;
