@@ -52,10 +52,6 @@ class TapNetwork:
         _live.append(self)
         try:
             self.ns.create()
-            # No IPv6 chatter from the kernel end: it would add frames the
-            # tests do not expect (and shift impairment decisions).
-            self.ns.run(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
-            self.ns.run(["sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1"])
             self.dataplane = Dataplane(self.ns, server, prefix_length, tap=self.tap,
                                        log_path=self.log, **dataplane_args)
             self.dataplane.start()

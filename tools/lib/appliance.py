@@ -63,6 +63,10 @@ class Namespace:
             raise ApplianceError(f"namespace {self.name} exists already (ftps-appliance down?)")
         run(["ip", "netns", "add", self.name])
         run(["ip", "-n", self.name, "link", "set", "lo", "up"])
+        # The appliance speaks IPv4 only; the kernel end's IPv6 chatter would
+        # only add frames the dataplane drops (and shift impairment streams).
+        for key in ("all", "default"):
+            self.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{key}.disable_ipv6=1"])
 
     def command(self, cmd):
         return ["ip", "netns", "exec", self.name] + [str(c) for c in cmd]
