@@ -26,23 +26,23 @@
 static void usage(const char *program)
 {
 	fprintf(stderr,
-		"usage: %s [EAL options] -- [options]\n"
-		"  --config FILE          INI configuration (sections [net] [port] [dataplane] "
-		"[impair])\n"
-		"  --address A.B.C.D/N    our IPv4 address and prefix length\n"
-		"  --gateway A.B.C.D      default gateway\n"
-		"  --mtu N                IP MTU (576-9000, default 1500)\n"
-		"  --port NAME            ethdev to use (default: the first one)\n"
-		"  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
-		"                         dup=0.005,corrupt=0.001,delay_us=100\n"
-		"  --impair-tx SPEC       transmit faults, same form\n"
-		"  --impair-seed N        seed of the fault streams (default 1)\n"
-		"  --idle-sleep-us N      nap this long when idle (0: pure polling, the default)\n"
-		"  --control-socket PATH  where the control plane connects\n"
-		"  --pid-file PATH        write our process id here once ready\n"
-		"Example: %s --no-pci --vdev=net_tap0,iface=ftps0 -l 0 -- --address "
-		"198.18.0.1/24\n",
-		program, program);
+	        "usage: %s [EAL options] -- [options]\n"
+	        "  --config FILE          INI configuration (sections [net] [port] [dataplane] "
+	        "[impair])\n"
+	        "  --address A.B.C.D/N    our IPv4 address and prefix length\n"
+	        "  --gateway A.B.C.D      default gateway\n"
+	        "  --mtu N                IP MTU (576-9000, default 1500)\n"
+	        "  --port NAME            ethdev to use (default: the first one)\n"
+	        "  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
+	        "                         dup=0.005,corrupt=0.001,delay_us=100\n"
+	        "  --impair-tx SPEC       transmit faults, same form\n"
+	        "  --impair-seed N        seed of the fault streams (default 1)\n"
+	        "  --idle-sleep-us N      nap this long when idle (0: pure polling, the default)\n"
+	        "  --control-socket PATH  where the control plane connects\n"
+	        "  --pid-file PATH        write our process id here once ready\n"
+	        "Example: %s --no-pci --vdev=net_tap0,iface=ftps0 -l 0 -- --address "
+	        "198.18.0.1/24\n",
+	        program, program);
 }
 
 static void on_signal(int signo)
@@ -54,19 +54,19 @@ static void on_signal(int signo)
 static int parse_options(int argc, char **argv, struct dataplane_config *config)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"address", required_argument, NULL, 'a'},
-		{"gateway", required_argument, NULL, 'g'},
-		{"mtu", required_argument, NULL, 'm'},
-		{"port", required_argument, NULL, 'p'},
-		{"impair-rx", required_argument, NULL, 'r'},
-		{"impair-tx", required_argument, NULL, 't'},
-		{"impair-seed", required_argument, NULL, 's'},
-		{"idle-sleep-us", required_argument, NULL, 'i'},
-		{"control-socket", required_argument, NULL, 'k'},
-		{"pid-file", required_argument, NULL, 'P'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"address", required_argument, NULL, 'a'},
+	    {"gateway", required_argument, NULL, 'g'},
+	    {"mtu", required_argument, NULL, 'm'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"impair-rx", required_argument, NULL, 'r'},
+	    {"impair-tx", required_argument, NULL, 't'},
+	    {"impair-seed", required_argument, NULL, 's'},
+	    {"idle-sleep-us", required_argument, NULL, 'i'},
+	    {"control-socket", required_argument, NULL, 'k'},
+	    {"pid-file", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	/* The file first, so command-line values override it whatever the order. */
 	char error[512];
@@ -76,7 +76,8 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			path = argv[i + 1];
 		else if (strncmp(argv[i], "--config=", 9) == 0)
 			path = argv[i] + 9;
-		if (path != NULL && dataplane_config_load(config, path, error, sizeof(error)) != 0) {
+		if (path != NULL &&
+		    dataplane_config_load(config, path, error, sizeof(error)) != 0) {
 			fprintf(stderr, "ftps-dataplane: %s\n", error);
 			return -1;
 		}
@@ -126,8 +127,8 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			return -1;
 		}
 		if (dataplane_config_set(config, section, key, optarg, error, sizeof(error)) != 0) {
-			fprintf(stderr, "ftps-dataplane: --%s: %s\n", options[0].name == NULL ? "" : key,
-				error);
+			fprintf(stderr, "ftps-dataplane: --%s: %s\n",
+			        options[0].name == NULL ? "" : key, error);
 			return -1;
 		}
 	}
@@ -149,9 +150,8 @@ static int setup_arp_sharing(struct worker *workers, unsigned int count)
 	for (unsigned int i = 0; i < count; i++) {
 		char name[RTE_RING_NAMESIZE];
 		snprintf(name, sizeof(name), "arp_inbox_%u", i);
-		workers[i].net.arp.inbox =
-			rte_ring_create_elem(name, sizeof(struct arp_learned), 256, SOCKET_ID_ANY,
-					     RING_F_SC_DEQ);
+		workers[i].net.arp.inbox = rte_ring_create_elem(name, sizeof(struct arp_learned),
+		                                                256, SOCKET_ID_ANY, RING_F_SC_DEQ);
 		if (workers[i].net.arp.inbox == NULL)
 			return -1;
 	}
@@ -159,7 +159,7 @@ static int setup_arp_sharing(struct worker *workers, unsigned int count)
 		for (unsigned int k = 0; k < count && k < ARP_MAX_PEERS; k++)
 			if (k != i)
 				workers[i].net.arp.peers[workers[i].net.arp.peer_count++] =
-					workers[k].net.arp.inbox;
+				    workers[k].net.arp.inbox;
 	return 0;
 }
 
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
 	int eal_args = rte_eal_init(argc, argv);
 	if (eal_args < 0) {
 		fprintf(stderr, "ftps-dataplane: EAL initialisation failed: %s\n",
-			rte_strerror(rte_errno));
+		        rte_strerror(rte_errno));
 		return 1;
 	}
 	argc -= eal_args;
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 
 	unsigned int worker_count = rte_lcore_count();
 	struct worker *workers =
-		rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
+	    rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
 	struct rte_mempool **pools = calloc(worker_count, sizeof(*pools));
 	unsigned int *lcores = calloc(worker_count, sizeof(*lcores));
 	if (workers == NULL || pools == NULL || lcores == NULL) {
@@ -205,23 +205,23 @@ int main(int argc, char **argv)
 		char name[RTE_MEMPOOL_NAMESIZE];
 		snprintf(name, sizeof(name), "mbufs_worker_%u", i);
 		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0,
-						   RTE_MBUF_DEFAULT_BUF_SIZE,
-						   (int)rte_lcore_to_socket_id(lcores[i]));
+		                                   RTE_MBUF_DEFAULT_BUF_SIZE,
+		                                   (int)rte_lcore_to_socket_id(lcores[i]));
 		if (pools[i] == NULL) {
 			fprintf(stderr,
-				"ftps-dataplane: cannot allocate %u mbufs for worker %u: %s "
-				"(more hugepages, or a smaller [dataplane] mbufs_per_worker)\n",
-				config.mbufs_per_worker, i, rte_strerror(rte_errno));
+			        "ftps-dataplane: cannot allocate %u mbufs for worker %u: %s "
+			        "(more hugepages, or a smaller [dataplane] mbufs_per_worker)\n",
+			        config.mbufs_per_worker, i, rte_strerror(rte_errno));
 			return 1;
 		}
 	}
 
 	struct port_config port_config = {
-		.name = config.port_name,
-		.queue_count = (uint16_t)worker_count,
-		.rx_descriptors = config.rx_descriptors,
-		.tx_descriptors = config.tx_descriptors,
-		.mtu = config.ip.mtu,
+	    .name = config.port_name,
+	    .queue_count = (uint16_t)worker_count,
+	    .rx_descriptors = config.rx_descriptors,
+	    .tx_descriptors = config.tx_descriptors,
+	    .mtu = config.ip.mtu,
 	};
 	struct port_info port;
 	char error[512];
@@ -233,19 +233,20 @@ int main(int argc, char **argv)
 
 	for (unsigned int i = 0; i < worker_count; i++) {
 		struct worker *w = &workers[i];
-		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip, pools[i]);
+		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip,
+		               pools[i]);
 		w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
 		w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
 		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
 		impair_init(&w->net.impair_rx, &config.impair_rx, 2 * (uint64_t)i, pools[i],
-			    rte_get_tsc_hz());
+		            rte_get_tsc_hz());
 		impair_init(&w->net.impair_tx, &config.impair_tx, 2 * (uint64_t)i + 1, pools[i],
-			    rte_get_tsc_hz());
+		            rte_get_tsc_hz());
 		worker_init(w, lcores[i], config.idle_sleep_us);
 	}
 	if (setup_arp_sharing(workers, worker_count) != 0) {
 		fprintf(stderr, "ftps-dataplane: cannot create ARP rings: %s\n",
-			rte_strerror(rte_errno));
+		        rte_strerror(rte_errno));
 		return 1;
 	}
 	dataplane_telemetry_register(workers, worker_count, &port, &config);
@@ -270,7 +271,7 @@ int main(int argc, char **argv)
 		FILE *f = fopen(config.pid_file, "w");
 		if (f == NULL) {
 			fprintf(stderr, "ftps-dataplane: cannot write %s: %s\n", config.pid_file,
-				strerror(errno));
+			        strerror(errno));
 		} else {
 			fprintf(f, "%d\n", (int)getpid());
 			fclose(f);

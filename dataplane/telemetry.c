@@ -35,7 +35,7 @@ static int telemetry_counters(const char *cmd, const char *params, struct rte_te
 }
 
 static int telemetry_counter_descriptions(const char *cmd, const char *params,
-					  struct rte_tel_data *d)
+                                          struct rte_tel_data *d)
 {
 	(void)cmd;
 	(void)params;
@@ -101,19 +101,19 @@ static int telemetry_info(const char *cmd, const char *params, struct rte_tel_da
 }
 
 void dataplane_telemetry_register(struct worker *workers, unsigned int worker_count,
-				  const struct port_info *port,
-				  const struct dataplane_config *config)
+                                  const struct port_info *port,
+                                  const struct dataplane_config *config)
 {
 	telemetry_workers = workers;
 	telemetry_worker_count = worker_count;
 	telemetry_port = port;
 	telemetry_config = config;
 	rte_telemetry_register_cmd("/ftps/counters", telemetry_counters,
-				   "Packet counters summed over workers. Param: worker index");
+	                           "Packet counters summed over workers. Param: worker index");
 	rte_telemetry_register_cmd("/ftps/counters/describe", telemetry_counter_descriptions,
-				   "What each packet counter counts");
+	                           "What each packet counter counts");
 	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
-				   "Port, offloads and ethdev statistics");
+	                           "Port, offloads and ethdev statistics");
 	rte_telemetry_register_cmd("/ftps/info", telemetry_info,
-				   "Addresses, workers and poll-loop figures");
+	                           "Addresses, workers and poll-loop figures");
 }

@@ -41,7 +41,7 @@ void worker_port_sink(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t c
 	 * frames are dropped and counted rather than stalling the loop. */
 	for (int attempt = 0; attempt < 8 && sent < count; attempt++)
 		sent = (uint16_t)(sent + rte_eth_tx_burst(nl->port_id, nl->queue_id, frames + sent,
-							   (uint16_t)(count - sent)));
+		                                          (uint16_t)(count - sent)));
 	if (sent < count) {
 		nl->counters[NET_COUNTER_drop_tx_ring_full] += (uint64_t)(count - sent);
 		nl->counters[NET_COUNTER_tx_frames] -= (uint64_t)(count - sent);

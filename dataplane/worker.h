@@ -9,7 +9,7 @@
 
 #include "net/net_lcore.h"
 
-#define WORKER_RX_BURST 32
+#define WORKER_RX_BURST    32
 #define WORKER_MAX_POLLERS 8
 
 struct worker;

@@ -36,8 +36,8 @@ struct port_info {
 
 /* Returns 0 or -1 with a message in error (size error_len). */
 /* pools[q] feeds RX queue q, so each worker's mbufs stay on its own pool. */
-int port_open(const struct port_config *config, struct rte_mempool *const *pools, struct port_info *info,
-	      char *error, size_t error_len);
+int port_open(const struct port_config *config, struct rte_mempool *const *pools,
+              struct port_info *info, char *error, size_t error_len);
 
 void port_close(const struct port_info *info);
 

@@ -13,8 +13,9 @@ static inline int test_eal_init(const char *name)
 {
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "--file-prefix=%s_%d", name, (int)getpid());
-	char *argv[] = {(char *)name, "--no-huge", "--no-pci", "--no-shconf", "-m", "256",
-			"--log-level=error", "--no-telemetry", "-l", "0", prefix, NULL};
+	char *argv[] = {
+	    (char *)name,        "--no-huge",      "--no-pci", "--no-shconf", "-m",   "256",
+	    "--log-level=error", "--no-telemetry", "-l",       "0",           prefix, NULL};
 	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	if (rte_eal_init(argc, argv) < 0) {
 		fprintf(stderr, "%s: EAL init failed: %s\n", name, rte_strerror(rte_errno));

@@ -26,8 +26,9 @@ int main(void)
 	char error[512];
 
 	dataplane_config_defaults(&c);
-	write_file(path, "; comment\n[net]\naddress = 198.18.0.1/24\ngateway = 198.18.0.254\n"
-			 "mtu = 9000\n[port]\nname = net_tap0\n[impair]\nrx = loss=0.1\nseed = 5\n");
+	write_file(path,
+	           "; comment\n[net]\naddress = 198.18.0.1/24\ngateway = 198.18.0.254\n"
+	           "mtu = 9000\n[port]\nname = net_tap0\n[impair]\nrx = loss=0.1\nseed = 5\n");
 	CHECK_EQ(dataplane_config_load(&c, path, error, sizeof(error)), 0);
 	CHECK_EQ(dataplane_config_finish(&c, error, sizeof(error)), 0);
 	CHECK_EQ(c.ip.address, inet_addr("198.18.0.1"));
@@ -38,18 +39,18 @@ int main(void)
 	CHECK(c.impair_rx.loss > 0.09 && c.impair_rx.loss < 0.11);
 
 	CHECK_EQ(dataplane_config_set(&c, "net", "address", "198.19.1.1/16", error, sizeof(error)),
-		 0);
+	         0);
 	CHECK_EQ(c.ip.netmask, inet_addr("255.255.0.0"));
 
 	struct {
 		const char *text;
 		const char *expect;
 	} bad[] = {
-		{"[net]\naddress = 198.18.0.300\n", ":2: [net] address"},
-		{"[net]\naddress = 198.18.0.1/24\n\nmtu = 100000\n", ":4: [net] mtu"},
-		{"[net]\ncolour = blue\n", ":2: unknown key 'colour' in section [net]"},
-		{"[net\naddress = 1.2.3.4\n", ":1:"},
-		{"[dataplane]\nidle_sleep_us = -1\n", ":2: [dataplane] idle_sleep_us"},
+	    {"[net]\naddress = 198.18.0.300\n", ":2: [net] address"},
+	    {"[net]\naddress = 198.18.0.1/24\n\nmtu = 100000\n", ":4: [net] mtu"},
+	    {"[net]\ncolour = blue\n", ":2: unknown key 'colour' in section [net]"},
+	    {"[net\naddress = 1.2.3.4\n", ":1:"},
+	    {"[dataplane]\nidle_sleep_us = -1\n", ":2: [dataplane] idle_sleep_us"},
 	};
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		dataplane_config_defaults(&c);

@@ -13,7 +13,7 @@
 #include "test_eal.h"
 
 #define FRAMES 200000
-#define BURST 32
+#define BURST  32
 
 static struct rte_mempool *pool;
 

@@ -42,17 +42,18 @@ static const struct rte_ether_addr our_mac = {{0x02, 0, 0, 0, 0, 0x01}};
 static const struct rte_ether_addr peer_mac = {{0x02, 0, 0, 0, 0, 0x02}};
 static const struct rte_ether_addr broadcast_mac = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 /* DPDK's RTE_IPV4 shifts a signed int: undefined for 198.x. */
-#define TEST_IPV4(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
-#define OUR_IP TEST_IPV4(198, 18, 0, 1)
+#define TEST_IPV4(a, b, c, d)                                                                      \
+	(((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
+#define OUR_IP  TEST_IPV4(198, 18, 0, 1)
 #define PEER_IP TEST_IPV4(198, 18, 0, 2)
 
 static void setup(struct net_lcore *nl)
 {
 	struct net_address_config ip = {
-		.address = rte_cpu_to_be_32(OUR_IP),
-		.netmask = rte_cpu_to_be_32(0xffffff00),
-		.gateway = rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 254)),
-		.mtu = 1500,
+	    .address = rte_cpu_to_be_32(OUR_IP),
+	    .netmask = rte_cpu_to_be_32(0xffffff00),
+	    .gateway = rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 254)),
+	    .mtu = 1500,
 	};
 	net_lcore_init(nl, 0, 0, 0, &our_mac, &ip, pool);
 	nl->sink = capture_sink;
@@ -66,8 +67,8 @@ static struct rte_mbuf *frame_from(const void *bytes, size_t len)
 	return m;
 }
 
-static struct rte_mbuf *arp_frame(uint16_t op, const struct rte_ether_addr *dst,
-				  uint32_t sender_ip, uint32_t target_ip)
+static struct rte_mbuf *arp_frame(uint16_t op, const struct rte_ether_addr *dst, uint32_t sender_ip,
+                                  uint32_t target_ip)
 {
 	uint8_t buf[sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr)];
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
@@ -142,7 +143,7 @@ static void test_arp_reply(void)
 
 	/* A request for someone else: no reply, counted, nothing learned. */
 	eth_input(&nl, arp_frame(RTE_ARP_OP_REQUEST, &broadcast_mac, TEST_IPV4(198, 18, 0, 9),
-				 TEST_IPV4(198, 18, 0, 77)));
+	                         TEST_IPV4(198, 18, 0, 77)));
 	net_flush(&nl);
 	CHECK_EQ(captured_count, 0);
 	CHECK_EQ(nl.counters[NET_COUNTER_drop_arp_not_for_us], 1);
@@ -180,7 +181,8 @@ static void test_arp_resolution(void)
 	}
 	captured_clear();
 	/* The reply releases both queued packets to the learned MAC. */
-	struct rte_mbuf *reply = arp_frame(RTE_ARP_OP_REPLY, &our_mac, TEST_IPV4(198, 18, 0, 3), OUR_IP);
+	struct rte_mbuf *reply =
+	    arp_frame(RTE_ARP_OP_REPLY, &our_mac, TEST_IPV4(198, 18, 0, 3), OUR_IP);
 	eth_input(&nl, reply);
 	net_flush(&nl);
 	CHECK_EQ(captured_count, 2);
@@ -212,8 +214,8 @@ static void test_arp_resolution(void)
 
 	/* The pending queue is bounded. */
 	for (int i = 0; i < ARP_PENDING_PER_ENTRY + 5; i++)
-		ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 4)), 253,
-			    now);
+		ipv4_output(&nl, tcp_like_payload(), rte_cpu_to_be_32(TEST_IPV4(198, 18, 0, 4)),
+		            253, now);
 	CHECK_EQ(nl.counters[NET_COUNTER_drop_arp_queue_full], 5);
 	net_lcore_release(&nl);
 	captured_clear();
@@ -261,27 +263,27 @@ static void test_malformed(void)
 		const char *what;
 		enum net_counter counter;
 	} cases[] = {
-		{"short ethernet", NET_COUNTER_drop_eth_short},
-		{"oversized", NET_COUNTER_drop_eth_oversized},
-		{"wrong mac", NET_COUNTER_drop_eth_not_for_us},
-		{"unknown ethertype", NET_COUNTER_drop_eth_unknown_type},
-		{"short ipv4", NET_COUNTER_drop_ipv4_short},
-		{"version 6", NET_COUNTER_drop_ipv4_bad_version},
-		{"ihl 4", NET_COUNTER_drop_ipv4_bad_header_length},
-		{"ihl 15", NET_COUNTER_drop_ipv4_bad_header_length},
-		{"total length too big", NET_COUNTER_drop_ipv4_bad_total_length},
-		{"total length too small", NET_COUNTER_drop_ipv4_bad_total_length},
-		{"checksum", NET_COUNTER_drop_ipv4_bad_checksum},
-		{"fragment", NET_COUNTER_drop_ipv4_fragment},
-		{"not for us", NET_COUNTER_drop_ipv4_not_for_us},
-		{"loopback source", NET_COUNTER_drop_ipv4_bad_source},
-		{"unknown protocol", NET_COUNTER_drop_ipv4_unknown_protocol},
-		{"icmp checksum", NET_COUNTER_drop_icmp_bad_checksum},
-		{"icmp short", NET_COUNTER_drop_icmp_short},
-		{"tcp without stack", NET_COUNTER_drop_tcp_no_stack},
-		{"short arp", NET_COUNTER_drop_arp_malformed},
-		{"arp bad opcode", NET_COUNTER_drop_arp_bad_opcode},
-		{"arp multicast sender", NET_COUNTER_drop_arp_bad_sender},
+	    {"short ethernet", NET_COUNTER_drop_eth_short},
+	    {"oversized", NET_COUNTER_drop_eth_oversized},
+	    {"wrong mac", NET_COUNTER_drop_eth_not_for_us},
+	    {"unknown ethertype", NET_COUNTER_drop_eth_unknown_type},
+	    {"short ipv4", NET_COUNTER_drop_ipv4_short},
+	    {"version 6", NET_COUNTER_drop_ipv4_bad_version},
+	    {"ihl 4", NET_COUNTER_drop_ipv4_bad_header_length},
+	    {"ihl 15", NET_COUNTER_drop_ipv4_bad_header_length},
+	    {"total length too big", NET_COUNTER_drop_ipv4_bad_total_length},
+	    {"total length too small", NET_COUNTER_drop_ipv4_bad_total_length},
+	    {"checksum", NET_COUNTER_drop_ipv4_bad_checksum},
+	    {"fragment", NET_COUNTER_drop_ipv4_fragment},
+	    {"not for us", NET_COUNTER_drop_ipv4_not_for_us},
+	    {"loopback source", NET_COUNTER_drop_ipv4_bad_source},
+	    {"unknown protocol", NET_COUNTER_drop_ipv4_unknown_protocol},
+	    {"icmp checksum", NET_COUNTER_drop_icmp_bad_checksum},
+	    {"icmp short", NET_COUNTER_drop_icmp_short},
+	    {"tcp without stack", NET_COUNTER_drop_tcp_no_stack},
+	    {"short arp", NET_COUNTER_drop_arp_malformed},
+	    {"arp bad opcode", NET_COUNTER_drop_arp_bad_opcode},
+	    {"arp multicast sender", NET_COUNTER_drop_arp_bad_sender},
 	};
 	for (unsigned int c = 0; c < RTE_DIM(cases); c++) {
 		memcpy(bad, buf, len);
@@ -358,7 +360,8 @@ static void test_malformed(void)
 			break;
 		case 20: {
 			m = arp_frame(RTE_ARP_OP_REQUEST, &broadcast_mac, PEER_IP, OUR_IP);
-			struct rte_arp_hdr *arp = rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, 14);
+			struct rte_arp_hdr *arp =
+			    rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, 14);
 			arp->arp_data.arp_sha.addr_bytes[0] = 0x01;
 			break;
 		}
