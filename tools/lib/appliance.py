@@ -62,14 +62,17 @@ class Namespace:
         if self.exists():
             raise ApplianceError(f"namespace {self.name} exists already (ftps-appliance down?)")
         run(["ip", "netns", "add", self.name])
-        run(["ip", "-n", self.name, "link", "set", "lo", "up"])
+        self.run(["ip", "link", "set", "lo", "up"], check=True)
         # The appliance speaks IPv4 only; the kernel end's IPv6 chatter would
         # only add frames the dataplane drops (and shift impairment streams).
         for key in ("all", "default"):
             self.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{key}.disable_ipv6=1"])
 
     def command(self, cmd):
-        return ["ip", "netns", "exec", self.name] + [str(c) for c in cmd]
+        # nsenter rather than `ip netns exec`: the latter also remounts /sys,
+        # which fails where / is not a mount point (a chroot), and nothing
+        # here needs the namespace's view of /sys.
+        return ["nsenter", f"--net=/run/netns/{self.name}", "--"] + [str(c) for c in cmd]
 
     def run(self, cmd, check=False, timeout=60, **kw):
         return run(self.command(cmd), check=check, timeout=timeout, **kw)
