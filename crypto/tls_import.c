@@ -119,18 +119,12 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
 		return;
 	switch (content_type) {
 	case RT_HEADER:
-		if (write_p ? cap->write_marked : cap->read_marked) {
-			if (write_p)
-				cap->written++;
-			else
-				cap->read++;
-		}
-		break;
-	case SSL3_RT_CHANGE_CIPHER_SPEC:
 		/* TLS 1.2: the records after ChangeCipherSpec (Finished
-		 * first) use the new keys, from sequence number 0. TLS 1.3
+		 * first) use the new keys, from sequence number 0. OpenSSL
+		 * reports a received CCS only by its record header, so the
+		 * header marks the change in both directions. TLS 1.3
 		 * compatibility CCS records change nothing. */
-		if (!tls13) {
+		if (!tls13 && len >= 1 && b[0] == SSL3_RT_CHANGE_CIPHER_SPEC) {
 			if (write_p) {
 				cap->write_marked = true;
 				cap->written = 0;
@@ -138,6 +132,13 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
 				cap->read_marked = true;
 				cap->read = 0;
 			}
+			break;
+		}
+		if (write_p ? cap->write_marked : cap->read_marked) {
+			if (write_p)
+				cap->written++;
+			else
+				cap->read++;
 		}
 		break;
 	case SSL3_RT_HANDSHAKE:
