@@ -19,6 +19,7 @@
 #include <rte_ring.h>
 
 #include "config.h"
+#include "tcp.h"
 #include "net/port.h"
 #include "telemetry.h"
 #include "worker.h"
@@ -244,6 +245,24 @@ int main(int argc, char **argv)
 		            rte_get_tsc_hz());
 		worker_init(w, lcores[i], config.idle_sleep_us);
 	}
+	for (unsigned int i = 0; i < worker_count; i++) {
+		struct worker *w = &workers[i];
+		struct tcp_stack_config tcp_config;
+		tcp_stack_config_defaults(&tcp_config);
+		tcp_config.queue_id = (uint16_t)i;
+		tcp_config.queue_count = (uint16_t)worker_count;
+		if (port.rss && port.rss_key_len > 0) {
+			memcpy(tcp_config.rss_key, port.rss_key, port.rss_key_len);
+			tcp_config.rss_key_len = port.rss_key_len;
+		}
+		w->tcp = tcp_stack_create(&tcp_config, &w->net, error, sizeof(error));
+		if (w->tcp == NULL) {
+			fprintf(stderr, "ftps-dataplane: worker %u: TCP stack: %s\n", i, error);
+			return 1;
+		}
+		tcp_stack_attach(w->tcp);
+		worker_add_poller(w, tcp_worker_poll, w->tcp);
+	}
 	if (setup_arp_sharing(workers, worker_count) != 0) {
 		fprintf(stderr, "ftps-dataplane: cannot create ARP rings: %s\n",
 		        rte_strerror(rte_errno));
@@ -284,8 +303,10 @@ int main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 
 	printf("ftps-dataplane: shutting down\n");
-	for (unsigned int i = 0; i < worker_count; i++)
+	for (unsigned int i = 0; i < worker_count; i++) {
+		tcp_stack_destroy(workers[i].tcp);
 		net_lcore_release(&workers[i].net);
+	}
 	port_close(&port);
 	for (unsigned int i = 0; i < worker_count; i++)
 		rte_mempool_free(pools[i]);

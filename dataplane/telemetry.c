@@ -7,6 +7,8 @@
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include "tcp.h"
+
 static struct worker *telemetry_workers;
 static unsigned int telemetry_worker_count;
 static const struct port_info *telemetry_port;
@@ -30,6 +32,30 @@ static int telemetry_counters(const char *cmd, const char *params, struct rte_te
 		for (unsigned int w = first; w < last; w++)
 			sum += telemetry_workers[w].net.counters[c];
 		rte_tel_data_add_dict_u64(d, net_counter_names[c], sum);
+	}
+	return 0;
+}
+
+static int telemetry_tcp(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	uint64_t connections = 0, time_wait = 0;
+	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
+		if (telemetry_workers[w].tcp == NULL)
+			continue;
+		connections += tcp_stack_connection_count(telemetry_workers[w].tcp);
+		time_wait += tcp_stack_time_wait_count(telemetry_workers[w].tcp);
+	}
+	rte_tel_data_add_dict_u64(d, "connections", connections);
+	rte_tel_data_add_dict_u64(d, "time_wait", time_wait);
+	for (unsigned int c = 0; c < TCP_COUNTER_COUNT; c++) {
+		uint64_t sum = 0;
+		for (unsigned int w = 0; w < telemetry_worker_count; w++)
+			if (telemetry_workers[w].tcp != NULL)
+				sum += tcp_stack_counters(telemetry_workers[w].tcp)[c];
+		rte_tel_data_add_dict_u64(d, tcp_counter_names[c], sum);
 	}
 	return 0;
 }
@@ -112,6 +138,8 @@ void dataplane_telemetry_register(struct worker *workers, unsigned int worker_co
 	                           "Packet counters summed over workers. Param: worker index");
 	rte_telemetry_register_cmd("/ftps/counters/describe", telemetry_counter_descriptions,
 	                           "What each packet counter counts");
+	rte_telemetry_register_cmd("/ftps/tcp", telemetry_tcp,
+				   "TCP connections and counters summed over workers");
 	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
 	                           "Port, offloads and ethdev statistics");
 	rte_telemetry_register_cmd("/ftps/info", telemetry_info,

@@ -23,8 +23,13 @@ struct worker_poller {
 	void *context;
 };
 
+struct tcp_stack;
+struct relay;
+
 struct worker {
 	struct net_lcore net;
+	struct tcp_stack *tcp;
+	struct relay *relay;
 	unsigned int lcore_id;
 	unsigned int idle_sleep_us;
 	uint64_t timer_interval_tsc;
