@@ -19,6 +19,7 @@
 #include <rte_ring.h>
 
 #include "config.h"
+#include "relay.h"
 #include "tcp.h"
 #include "net/port.h"
 #include "telemetry.h"
@@ -239,6 +240,7 @@ int main(int argc, char **argv)
 		w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
 		w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
 		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
+		w->net.tx_chained_checksum_fixup = port.tx_chained_checksum_broken;
 		impair_init(&w->net.impair_rx, &config.impair_rx, 2 * (uint64_t)i, pools[i],
 		            rte_get_tsc_hz());
 		impair_init(&w->net.impair_tx, &config.impair_tx, 2 * (uint64_t)i + 1, pools[i],
@@ -262,6 +264,15 @@ int main(int argc, char **argv)
 		}
 		tcp_stack_attach(w->tcp);
 		worker_add_poller(w, tcp_worker_poll, w->tcp);
+		if (config.control_socket[0] != '\0') {
+			w->relay = relay_create(w->tcp, pools[i], config.control_socket, i,
+						worker_count, error, sizeof(error));
+			if (w->relay == NULL) {
+				fprintf(stderr, "ftps-dataplane: worker %u: %s\n", i, error);
+				return 1;
+			}
+			worker_add_poller(w, relay_worker_poll, w->relay);
+		}
 	}
 	if (setup_arp_sharing(workers, worker_count) != 0) {
 		fprintf(stderr, "ftps-dataplane: cannot create ARP rings: %s\n",
@@ -304,6 +315,7 @@ int main(int argc, char **argv)
 
 	printf("ftps-dataplane: shutting down\n");
 	for (unsigned int i = 0; i < worker_count; i++) {
+		relay_destroy(workers[i].relay);
 		tcp_stack_destroy(workers[i].tcp);
 		net_lcore_release(&workers[i].net);
 	}

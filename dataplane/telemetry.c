@@ -7,6 +7,7 @@
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include "relay.h"
 #include "tcp.h"
 
 static struct worker *telemetry_workers;
@@ -57,6 +58,33 @@ static int telemetry_tcp(const char *cmd, const char *params, struct rte_tel_dat
 				sum += tcp_stack_counters(telemetry_workers[w].tcp)[c];
 		rte_tel_data_add_dict_u64(d, tcp_counter_names[c], sum);
 	}
+	return 0;
+}
+
+static int telemetry_relay(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	uint64_t connections = 0, links_up = 0, accepted = 0, lost = 0;
+	uint64_t sums[RELAY_COUNTER_COUNT] = {0};
+	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
+		const struct relay *r = telemetry_workers[w].relay;
+		if (r == NULL)
+			continue;
+		connections += relay_connection_count(r);
+		links_up += relay_link(r)->fd >= 0;
+		accepted += relay_link(r)->links_accepted;
+		lost += relay_link(r)->links_lost;
+		for (unsigned int c = 0; c < RELAY_COUNTER_COUNT; c++)
+			sums[c] += relay_counters(r)[c];
+	}
+	rte_tel_data_add_dict_u64(d, "connections", connections);
+	rte_tel_data_add_dict_u64(d, "control_links_up", links_up);
+	rte_tel_data_add_dict_u64(d, "control_links_accepted", accepted);
+	rte_tel_data_add_dict_u64(d, "control_links_lost", lost);
+	for (unsigned int c = 0; c < RELAY_COUNTER_COUNT; c++)
+		rte_tel_data_add_dict_u64(d, relay_counter_names[c], sums[c]);
 	return 0;
 }
 
@@ -140,6 +168,8 @@ void dataplane_telemetry_register(struct worker *workers, unsigned int worker_co
 	                           "What each packet counter counts");
 	rte_telemetry_register_cmd("/ftps/tcp", telemetry_tcp,
 				   "TCP connections and counters summed over workers");
+	rte_telemetry_register_cmd("/ftps/relay", telemetry_relay,
+				   "Connections relayed to the control plane, link state");
 	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
 	                           "Port, offloads and ethdev statistics");
 	rte_telemetry_register_cmd("/ftps/info", telemetry_info,

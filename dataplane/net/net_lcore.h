@@ -50,6 +50,7 @@ struct net_lcore {
 	bool tx_ipv4_checksum_offload;
 	bool tx_tcp_checksum_offload;
 	bool tx_tcp_segmentation_offload;
+	bool tx_chained_checksum_fixup; /* see port_info.tx_chained_checksum_broken */
 
 	struct arp_cache arp;
 	struct impair impair_rx;

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
 
 /* The Toeplitz key many NICs default to is symmetric enough for our use;
  * we set it explicitly so active opens can compute the hash in software
@@ -58,6 +60,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		return -1;
 	}
 	snprintf(info->driver, sizeof(info->driver), "%s", dev.driver_name);
+	info->tx_chained_checksum_broken = strcmp(dev.driver_name, "net_tap") == 0;
 	if (config->queue_count > dev.max_rx_queues || config->queue_count > dev.max_tx_queues) {
 		snprintf(error, error_len,
 		         "%s offers %u RX and %u TX queues, %u worker lcores need one pair each",
@@ -148,6 +151,24 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	if (info->rss && rte_eth_dev_rss_hash_conf_get(port_id, &rss) == 0)
 		info->rss_key_len = rss.rss_key_len;
 	return 0;
+}
+
+void port_fix_chained_checksums(struct rte_mbuf **frames, uint16_t count)
+{
+	for (uint16_t i = 0; i < count; i++) {
+		struct rte_mbuf *m = frames[i];
+		if (m->nb_segs < 2 || (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) ||
+		    (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) != RTE_MBUF_F_TX_TCP_CKSUM)
+			continue;
+		if (rte_pktmbuf_data_len(m) < m->l2_len + m->l3_len + sizeof(struct rte_tcp_hdr))
+			continue; /* headers not in the first segment: leave it to the driver */
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+		struct rte_tcp_hdr *tcp = rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *,
+								  m->l2_len + m->l3_len);
+		tcp->cksum = 0;
+		tcp->cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, (uint16_t)(m->l2_len + m->l3_len));
+		m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
+	}
 }
 
 void port_close(const struct port_info *info)

@@ -30,6 +30,10 @@ struct port_info {
 	bool tx_tcp_tso;
 	bool rx_ipv4_checksum;
 	bool rx_tcp_checksum;
+	/* DPDK 22.11's net_tap sums only the first segment of a chained frame
+	 * when it offloads the TCP checksum (fixed in later DPDK); such frames
+	 * get their checksum in software before they reach the driver. */
+	bool tx_chained_checksum_broken;
 	uint8_t rss_key[52];
 	uint8_t rss_key_len;
 };
@@ -40,5 +44,9 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
               struct port_info *info, char *error, size_t error_len);
 
 void port_close(const struct port_info *info);
+
+/* Computes in software the TCP checksum of chained, non-TSO frames that
+ * asked for the offload (for ports with tx_chained_checksum_broken). */
+void port_fix_chained_checksums(struct rte_mbuf **frames, uint16_t count);
 
 #endif
