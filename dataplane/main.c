@@ -266,7 +266,7 @@ int main(int argc, char **argv)
 		worker_add_poller(w, tcp_worker_poll, w->tcp);
 		if (config.control_socket[0] != '\0') {
 			w->relay = relay_create(w->tcp, pools[i], config.control_socket, i,
-						worker_count, error, sizeof(error));
+			                        worker_count, error, sizeof(error));
 			if (w->relay == NULL) {
 				fprintf(stderr, "ftps-dataplane: worker %u: %s\n", i, error);
 				return 1;

@@ -167,9 +167,9 @@ void dataplane_telemetry_register(struct worker *workers, unsigned int worker_co
 	rte_telemetry_register_cmd("/ftps/counters/describe", telemetry_counter_descriptions,
 	                           "What each packet counter counts");
 	rte_telemetry_register_cmd("/ftps/tcp", telemetry_tcp,
-				   "TCP connections and counters summed over workers");
+	                           "TCP connections and counters summed over workers");
 	rte_telemetry_register_cmd("/ftps/relay", telemetry_relay,
-				   "Connections relayed to the control plane, link state");
+	                           "Connections relayed to the control plane, link state");
 	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
 	                           "Port, offloads and ethdev statistics");
 	rte_telemetry_register_cmd("/ftps/info", telemetry_info,

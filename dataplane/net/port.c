@@ -1,5 +1,7 @@
 #include "port.h"
 
+#include "net_checksum.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -162,11 +164,12 @@ void port_fix_chained_checksums(struct rte_mbuf **frames, uint16_t count)
 			continue;
 		if (rte_pktmbuf_data_len(m) < m->l2_len + m->l3_len + sizeof(struct rte_tcp_hdr))
 			continue; /* headers not in the first segment: leave it to the driver */
-		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
-		struct rte_tcp_hdr *tcp = rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *,
-								  m->l2_len + m->l3_len);
+		struct rte_ipv4_hdr *ip =
+		    rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+		struct rte_tcp_hdr *tcp =
+		    rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, m->l2_len + m->l3_len);
 		tcp->cksum = 0;
-		tcp->cksum = rte_ipv4_udptcp_cksum_mbuf(m, ip, (uint16_t)(m->l2_len + m->l3_len));
+		tcp->cksum = net_ipv4_l4_checksum_mbuf(m, ip, m->l2_len + m->l3_len);
 		m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
 	}
 }

@@ -20,7 +20,7 @@ struct control_link_message {
 };
 
 int control_link_open(struct control_link *link, const char *path, unsigned int worker_id,
-		      unsigned int worker_count, char *error, size_t error_len)
+                      unsigned int worker_count, char *error, size_t error_len)
 {
 	memset(link, 0, sizeof(*link));
 	link->listen_fd = -1;
@@ -28,7 +28,7 @@ int control_link_open(struct control_link *link, const char *path, unsigned int 
 	link->worker_id = worker_id;
 	link->worker_count = worker_count;
 	int n = worker_id == 0 ? snprintf(link->path, sizeof(link->path), "%s", path)
-			       : snprintf(link->path, sizeof(link->path), "%s.%u", path, worker_id);
+	                       : snprintf(link->path, sizeof(link->path), "%s.%u", path, worker_id);
 	if (n < 0 || (size_t)n >= sizeof(link->path)) {
 		snprintf(error, error_len, "control socket path too long: %s", path);
 		return -1;
@@ -71,7 +71,7 @@ void control_link_drop(struct control_link *link, const char *why)
 	if (link->fd < 0)
 		return;
 	fprintf(stderr, "ftps-dataplane: worker %u: control plane link lost: %s\n", link->worker_id,
-		why);
+	        why);
 	close(link->fd);
 	link->fd = -1;
 	link->hello_received = false;

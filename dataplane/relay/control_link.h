@@ -31,7 +31,7 @@ struct control_link {
 /* Creates the listening socket at path (worker 0) or "path.N" (worker N).
  * Returns 0 or -1 with a message in error. */
 int control_link_open(struct control_link *link, const char *path, unsigned int worker_id,
-		      unsigned int worker_count, char *error, size_t error_len);
+                      unsigned int worker_count, char *error, size_t error_len);
 void control_link_close(struct control_link *link);
 
 /* Queues or sends one message; false when the link is down or broken (the

@@ -15,13 +15,13 @@
 
 const char *const relay_counter_names[RELAY_COUNTER_COUNT] = {
 #define RELAY_COUNTER_NAME(name, description) #name,
-	RELAY_COUNTER_LIST(RELAY_COUNTER_NAME)
+    RELAY_COUNTER_LIST(RELAY_COUNTER_NAME)
 #undef RELAY_COUNTER_NAME
 };
 
-#define RELAY_BUCKETS 4096 /* power of two */
+#define RELAY_BUCKETS       4096 /* power of two */
 #define RELAY_MAX_LISTENERS 256
-#define RELAY_RECV_BURST 64
+#define RELAY_RECV_BURST    64
 /* Relayed connections carry FTP commands and small listings; the bulk data
  * path is the transfer engine.  A small receive budget keeps thousands of
  * idle control connections cheap. */
@@ -33,8 +33,8 @@ struct relay_conn {
 	struct tcp_conn *tcp; /* NULL once released */
 	uint64_t id;
 	uint32_t listener_id;
-	uint32_t credit_to_control; /* bytes we may still send in DATA */
-	uint32_t control_may_send;  /* bytes we granted and have not had */
+	uint32_t credit_to_control;    /* bytes we may still send in DATA */
+	uint32_t control_may_send;     /* bytes we granted and have not had */
 	struct rte_mbuf *to_control;   /* read from TCP, waiting for credit */
 	struct rte_mbuf *from_control; /* waiting for TCP send space */
 	uint32_t from_control_bytes;   /* credit owed back once sent */
@@ -104,7 +104,8 @@ static struct relay_conn *relay_conn_new(struct relay *r, uint64_t id)
 static void relay_conn_free(struct relay_conn *rc)
 {
 	struct relay *r = rc->relay;
-	for (struct relay_conn **p = relay_bucket(r, rc->id); *p != NULL; p = &(*p)->next_in_bucket) {
+	for (struct relay_conn **p = relay_bucket(r, rc->id); *p != NULL;
+	     p = &(*p)->next_in_bucket) {
 		if (*p == rc) {
 			*p = rc->next_in_bucket;
 			break;
@@ -303,10 +304,10 @@ static void relay_on_connected(struct tcp_conn *c, void *context)
 }
 
 static const struct tcp_callbacks relay_conn_callbacks = {
-	.connected = relay_on_connected,
-	.readable = relay_on_readable,
-	.writable = relay_on_writable,
-	.closed = relay_on_closed,
+    .connected = relay_on_connected,
+    .readable = relay_on_readable,
+    .writable = relay_on_writable,
+    .closed = relay_on_closed,
 };
 
 static int relay_on_accepted(struct tcp_conn *c, void *listen_context)
@@ -335,7 +336,7 @@ static int relay_on_accepted(struct tcp_conn *c, void *listen_context)
 }
 
 static const struct tcp_callbacks relay_listen_callbacks = {
-	.accepted = relay_on_accepted,
+    .accepted = relay_on_accepted,
 };
 
 /* The control plane went away: nothing it carried survives. */
@@ -478,10 +479,11 @@ static struct rte_mbuf *relay_chain_from(struct relay *r, const uint8_t *p, uint
 }
 
 static void relay_handle_data(struct relay *r, struct relay_conn *rc, const struct ftps_ipc_data *m,
-			      uint32_t n)
+                              uint32_t n)
 {
 	if (n > rc->control_may_send) {
-		relay_violation(r, RELAY_COUNTER_credit_violations, "DATA beyond the granted credit");
+		relay_violation(r, RELAY_COUNTER_credit_violations,
+		                "DATA beyond the granted credit");
 		return;
 	}
 	rc->control_may_send -= n;
@@ -528,7 +530,7 @@ static void relay_dispatch(struct relay *r, const void *message, size_t len)
 		}
 		r->link.hello_received = true;
 		fprintf(stderr, "ftps-dataplane: worker %u: control plane '%.31s' connected\n",
-			r->link.worker_id, m->name);
+		        r->link.worker_id, m->name);
 		return;
 	}
 	case FTPS_IPC_LISTEN:
@@ -553,7 +555,7 @@ static void relay_dispatch(struct relay *r, const void *message, size_t len)
 		break;
 	default:
 		relay_violation(r, RELAY_COUNTER_messages_malformed,
-				"message type not valid from the control plane");
+		                "message type not valid from the control plane");
 		return;
 	}
 	switch (h->type) {
@@ -632,7 +634,8 @@ unsigned int relay_worker_poll(struct worker *w, void *context, uint64_t now_tsc
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			relay_link_lost(r, n == 0 ? "control plane closed the link" : strerror(errno));
+			relay_link_lost(r,
+			                n == 0 ? "control plane closed the link" : strerror(errno));
 			break;
 		}
 		link->messages_in++;
@@ -641,7 +644,8 @@ unsigned int relay_worker_poll(struct worker *w, void *context, uint64_t now_tsc
 			if (fd >= 0)
 				close(fd);
 			char why[128];
-			snprintf(why, sizeof(why), "malformed message: %s", ftps_ipc_check_str(check));
+			snprintf(why, sizeof(why), "malformed message: %s",
+			         ftps_ipc_check_str(check));
 			link->malformed++;
 			relay_violation(r, RELAY_COUNTER_messages_malformed, why);
 			break;
@@ -650,7 +654,7 @@ unsigned int relay_worker_poll(struct worker *w, void *context, uint64_t now_tsc
 			/* TAKEOVER belongs to the transfer engine (issue 6). */
 			close(fd);
 			relay_violation(r, RELAY_COUNTER_messages_malformed,
-					"TAKEOVER is not supported by this dataplane yet");
+			                "TAKEOVER is not supported by this dataplane yet");
 			break;
 		}
 		relay_dispatch(r, r->message, (size_t)n);
@@ -661,8 +665,8 @@ unsigned int relay_worker_poll(struct worker *w, void *context, uint64_t now_tsc
 }
 
 struct relay *relay_create(struct tcp_stack *stack, struct rte_mempool *pool, const char *path,
-			   unsigned int worker_id, unsigned int worker_count, char *error,
-			   size_t error_len)
+                           unsigned int worker_id, unsigned int worker_count, char *error,
+                           size_t error_len)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	if (r == NULL) {

@@ -34,7 +34,7 @@ enum relay_counter {
 #define RELAY_COUNTER_ENUM(name, description) RELAY_COUNTER_##name,
 	RELAY_COUNTER_LIST(RELAY_COUNTER_ENUM)
 #undef RELAY_COUNTER_ENUM
-		RELAY_COUNTER_COUNT
+	    RELAY_COUNTER_COUNT
 };
 
 extern const char *const relay_counter_names[RELAY_COUNTER_COUNT];
@@ -42,8 +42,8 @@ extern const char *const relay_counter_names[RELAY_COUNTER_COUNT];
 /* Creates the relay of one worker on its TCP stack and opens its control
  * socket.  Returns NULL with a message in error. */
 struct relay *relay_create(struct tcp_stack *stack, struct rte_mempool *pool, const char *path,
-			   unsigned int worker_id, unsigned int worker_count, char *error,
-			   size_t error_len);
+                           unsigned int worker_id, unsigned int worker_count, char *error,
+                           size_t error_len);
 
 /* worker_poll_fn: accepts a control plane, reads its messages, moves data. */
 unsigned int relay_worker_poll(struct worker *w, void *relay, uint64_t now_tsc);

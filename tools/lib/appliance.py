@@ -128,7 +128,8 @@ class Dataplane:
 
     def __init__(self, namespace, address, prefix_length=24, tap="ftps0", lcores="0",
                  memory_mb=512, impair_rx=None, impair_tx=None, impair_seed=1,
-                 vdev=None, log_path=None, extra=(), file_prefix=None, idle_sleep_us=20):
+                 vdev=None, log_path=None, extra=(), file_prefix=None, idle_sleep_us=20,
+                 control_socket=None):
         self.ns = namespace
         self.address = address
         self.prefix_length = prefix_length
@@ -141,6 +142,7 @@ class Dataplane:
         self.extra = list(extra)
         self.file_prefix = file_prefix or f"{namespace.name}-dp"
         self.idle_sleep_us = idle_sleep_us
+        self.control_socket = control_socket or f"/run/ftps/{self.file_prefix}.sock"
         self.process = None
         self.memory_mode = None
         self.ready_line = None
@@ -149,7 +151,8 @@ class Dataplane:
         memory, self.memory_mode = eal_memory_args(self.file_prefix, self.memory_mb)
         cmd = [binary("dataplane/ftps-dataplane"), "--no-pci", f"--vdev={self.vdev}",
                "-l", self.lcores] + memory + ["--", "--address",
-               f"{self.address}/{self.prefix_length}", "--idle-sleep-us", str(self.idle_sleep_us)]
+               f"{self.address}/{self.prefix_length}", "--idle-sleep-us", str(self.idle_sleep_us),
+               "--control-socket", self.control_socket]
         if self.impair_rx:
             cmd += ["--impair-rx", self.impair_rx]
         if self.impair_tx:
@@ -161,6 +164,7 @@ class Dataplane:
     def start(self, timeout=30):
         if not in_test_network(self.address):
             raise ApplianceError(f"{self.address} is outside {TEST_NETWORK}")
+        Path(self.control_socket).parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         try:
             self.process = self.ns.popen(self.command(), stdout=subprocess.PIPE, stderr=log,
@@ -245,3 +249,127 @@ def configure_tap(ns, tap, address, prefix_length=24, timeout=10):
 
 def unique_name(tag):
     return f"ftps-{tag}-{os.getpid() % 100000}-{random.randrange(1000, 9999)}"
+
+
+def random_password(length=16):
+    import secrets
+    import string
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+class Control:
+    """ftps-control with a self-signed certificate (ftps-keys), a users file
+    (ftps-users) holding one demo user, and a config pointing at the
+    dataplane's control socket.  Runs inside the namespace, drops to nobody."""
+
+    def __init__(self, namespace, directory, server_address, control_socket,
+                 user="demo", password=None, log_path=None, extra_config=None,
+                 pasv_ports="40000-40999"):
+        self.ns = namespace
+        self.dir = Path(directory)
+        self.server_address = server_address
+        self.control_socket = control_socket
+        self.user = user
+        self.password_given = password
+        self.password = password or random_password()
+        self.log_path = Path(log_path) if log_path else self.dir / "control.log"
+        self.extra_config = extra_config or {}
+        self.pasv_ports = pasv_ports
+        self.process = None
+        self.certificate = self.dir / "server.pem"
+        self.key = self.dir / "server.key"
+        self.users_file = self.dir / "users.txt"
+        self.root = self.dir / "files" / user
+        self.config = self.dir / "control.ini"
+        self.session_log = self.dir / "session.log"
+        self.xferlog = self.dir / "xferlog"
+
+    def prepare(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        keys = binary("tools/keys/ftps-keys")
+        # Key, certificate and the demo user's password persist across
+        # restarts, so clients that pinned the certificate keep trusting it.
+        if not self.key.exists():
+            run([keys, "genkey", "--type", "ec-p256", "-o", self.key])
+        if not self.certificate.exists():
+            run([keys, "selfsign", "--key", self.key, "--subject", "CN=ftps-appliance",
+                 "--san", f"IP:{self.server_address}", "--san", "DNS:ftps-appliance.test",
+                 "--days", "365", "-o", self.certificate])
+        password_file = self.dir / f"{self.user}.password"
+        if password_file.exists() and self.password_given is None:
+            self.password = password_file.read_text().strip()
+        password_file.write_text(self.password + "\n")
+        os.chmod(password_file, 0o600)
+        # ftps-control reads its key again as nobody when it reloads.
+        os.chown(self.key, 0, nobody.pw_gid)
+        os.chmod(self.key, 0o640)
+        os.chmod(self.certificate, 0o644)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for path in (self.root, self.root.parent):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        if self.users_file.exists():
+            self.users_file.unlink()
+        run([binary("control/ftps-users"), "-f", self.users_file, "add", self.user,
+             self.root, "rwdnm"], input=self.password + "\n")
+        os.chmod(self.users_file, 0o644)
+        for log in (self.session_log, self.xferlog):
+            log.touch()
+            os.chown(log, nobody.pw_uid, nobody.pw_gid)
+        config = {
+            "server": {"listen": f"{self.server_address}:21",
+                       "implicit_listen": f"{self.server_address}:990",
+                       "dataplane_socket": self.control_socket, "run_as": "nobody",
+                       "pasv_ports": self.pasv_ports},
+            "tls": {"certificate": self.certificate, "key": self.key},
+            "auth": {"users_file": self.users_file},
+            "log": {"session_log": self.session_log, "xferlog": self.xferlog},
+        }
+        for key, value in self.extra_config.items():
+            section, name = key.split(".", 1)
+            config.setdefault(section, {})[name] = value
+        with open(self.config, "w") as f:
+            for section, values in config.items():
+                f.write(f"[{section}]\n")
+                for k, v in values.items():
+                    f.write(f"{k} = {v}\n")
+        return self
+
+    def start(self, timeout=20):
+        log = open(self.log_path, "ab")
+        try:
+            self.process = self.ns.popen([binary("control/ftps-control"), "-c", self.config],
+                                         stdout=log, stderr=log, start_new_session=True)
+        finally:
+            log.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise ApplianceError(f"ftps-control exited with {self.process.returncode}; "
+                                     f"see {self.log_path}\n" + self.log_path.read_text()[-2000:])
+            probe = self.ns.run([sys.executable, "-c",
+                                 "import socket,sys\n"
+                                 f"s=socket.create_connection(('{self.server_address}',21),timeout=1)\n"
+                                 "sys.exit(0 if s.recv(64).startswith(b'220') else 1)\n"],
+                                timeout=10)
+            if probe.returncode == 0:
+                return self
+            time.sleep(0.2)
+        raise ApplianceError(f"ftps-control did not answer on {self.server_address}:21; "
+                             f"see {self.log_path}")
+
+    def stop(self, timeout=10):
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return None
+        return self.process.returncode
