@@ -59,6 +59,12 @@ class Env:
     def _setup(self):
         run(["ip", "netns", "add", self.ns])
         self.ns_added = True
+        # `ip netns exec` bind-mounts /etc/netns/NAME/hosts over /etc/hosts, so
+        # names resolve inside our namespace only.
+        self.etc = os.path.join("/etc/netns", self.ns)
+        os.makedirs(self.etc)
+        with open(os.path.join(self.etc, "hosts"), "w") as f:
+            f.write(f"127.0.0.1 localhost\n{SERVER_IP} ftp.test wrong.test\n")
         run(["ip", "-n", self.ns, "link", "set", "lo", "up"])
         for ip in (SERVER_IP, OTHER_IP):
             run(["ip", "-n", self.ns, "addr", "add", ip + "/32", "dev", "lo"])
@@ -166,6 +172,7 @@ vsftpd_log_file={self.tmp}/{name}.log
                 except (ProcessLookupError, ValueError):
                     pass
             subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+            shutil.rmtree(os.path.join("/etc/netns", self.ns), ignore_errors=True)
         if self.user_added:
             subprocess.run(["pkill", "-KILL", "-u", self.user], capture_output=True)
             subprocess.run(["userdel", self.user], capture_output=True)
@@ -175,3 +182,43 @@ vsftpd_log_file={self.tmp}/{name}.log
 def keys(*args, check=True, **kw):
     return subprocess.run([tool("ftps-keys")] + list(args), capture_output=True, text=True,
                           check=check, **kw)
+
+
+def run_pty(cmd, env, answers, timeout=30):
+    """Run cmd on a pseudo-terminal (stdin, stdout, stderr), answering each
+    (prompt, reply) in order when the prompt text appears. Returns (exit
+    status, everything printed)."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True)
+    os.close(slave)
+    out = b""
+    pending = list(answers)
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    break
+                out += chunk
+                if pending and pending[0][0].encode() in out:
+                    os.write(master, pending.pop(0)[1].encode())
+                    out += b"<<answered>>"
+            elif proc.poll() is not None:
+                break
+        else:
+            proc.kill()
+        rc = proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return rc, out.decode(errors="replace")
