@@ -530,8 +530,17 @@ int ftp_data_write(struct ftp_session *s, struct ftp_data *d, const void *buf, s
 void ftp_data_close(struct ftp_data *d, bool send_close_notify)
 {
 	if (d->io.ssl != NULL && send_close_notify) {
-		/* The server must see close_notify to know the upload is whole. */
+		/* The server must see close_notify to know the upload is whole. Then
+		 * wait for its end of the connection: closing a socket with unread
+		 * bytes (TLS 1.3 session tickets the server sent) makes the kernel
+		 * send RST, and the server loses the tail of the upload. */
 		(void)SSL_shutdown(d->io.ssl);
+		(void)shutdown(d->io.fd, SHUT_WR);
+		char sink[4096];
+		for (int i = 0; i < 1024; i++) {
+			if (SSL_read(d->io.ssl, sink, sizeof(sink)) <= 0)
+				break;
+		}
 	}
 	ERR_clear_error();
 	io_close(&d->io);
