@@ -48,8 +48,9 @@ int path_join(const char *cwd, const char *arg, char *out, size_t cap)
 int path_open(int root_fd, const char *vpath, int flags, mode_t mode)
 {
 	struct open_how how = {
-	    .flags = (unsigned long long)(flags | O_CLOEXEC | O_NOCTTY),
-	    .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+	    /* openat2 refuses O_NOCTTY together with O_PATH */
+	    .flags = (unsigned long long)(flags | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY)),
+	    .mode = ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0,
 	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	const char *rel = vpath[0] == '/' ? vpath + 1 : vpath;

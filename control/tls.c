@@ -78,6 +78,29 @@ static const struct binding *binding_find(const uint8_t *token)
 	return NULL;
 }
 
+/* Does a session's token bind it to the user and address this data
+ * connection expects (or, in per-connection mode, to its own session)? */
+static bool binding_ok(const void *data, size_t len, const struct tls_info *info)
+{
+	if (data == NULL || len != TLS_TOKEN_LEN)
+		return false;
+	if (active_cfg->session_binding == BIND_CONNECTION)
+		return CRYPTO_memcmp(data, info->token, TLS_TOKEN_LEN) == 0;
+	const struct binding *b = binding_find(data);
+	return b != NULL && info->expect_user != NULL && strcmp(b->user, info->expect_user) == 0 &&
+	       memcmp(&b->addr, &info->expect_addr, sizeof(b->addr)) == 0;
+}
+
+/* TLS 1.2 session-ID resumption (curl disables tickets): the cached
+ * session carries the same token as a ticket would. */
+static int new_session_cb(SSL *s, SSL_SESSION *sess)
+{
+	struct tls_info *info = SSL_get_ex_data(s, info_idx);
+	if (info != NULL)
+		(void)SSL_SESSION_set1_ticket_appdata(sess, info->token, TLS_TOKEN_LEN);
+	return 0; /* the internal cache keeps its own reference */
+}
+
 static int ticket_gen_cb(SSL *s, void *arg)
 {
 	struct tls_info *info = SSL_get_ex_data(s, info_idx);
@@ -99,6 +122,8 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss, const unsigned c
 	(void)keyname;
 	(void)keyname_len;
 	(void)arg;
+	log_msg(LOG_DEBUG, "ticket presented on a %s connection: status %d",
+	        info && info->is_data ? "data" : "control", (int)status);
 	switch (status) {
 	case SSL_TICKET_SUCCESS:
 	case SSL_TICKET_SUCCESS_RENEW:
@@ -114,19 +139,7 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *s, SSL_SESSION *ss, const unsigned c
 	info->ticket_seen = true;
 	if (!info->is_data)
 		return SSL_TICKET_RETURN_USE_RENEW; /* control: any valid ticket */
-	if (!SSL_SESSION_get0_ticket_appdata(ss, &data, &len) || len != TLS_TOKEN_LEN) {
-		info->ticket_binding_ok = false;
-		return SSL_TICKET_RETURN_IGNORE_RENEW;
-	}
-	bool ok;
-	if (active_cfg->session_binding == BIND_CONNECTION) {
-		ok = CRYPTO_memcmp(data, info->token, TLS_TOKEN_LEN) == 0;
-	} else {
-		const struct binding *b = binding_find(data);
-		ok = b != NULL && info->expect_user != NULL &&
-		     strcmp(b->user, info->expect_user) == 0 &&
-		     memcmp(&b->addr, &info->expect_addr, sizeof(b->addr)) == 0;
-	}
+	bool ok = SSL_SESSION_get0_ticket_appdata(ss, &data, &len) && binding_ok(data, len, info);
 	info->ticket_binding_ok = ok;
 	/* A foreign session is not resumed: the handshake falls back to a full
 	 * one, which "required" mode then refuses. */
@@ -229,9 +242,12 @@ static SSL_CTX *build_ctx(const struct ftps_config *cfg, char *err, size_t errle
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	                             SSL_OP_NO_COMPRESSION);
-	/* Resumption by tickets only (stateless, survive across connections of
-	 * rclone's shared cache); lifetime long enough for hours of transfer. */
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* Resumption by tickets (stateless; survive reloads) and, for TLS 1.2
+	 * clients that turn tickets off (curl), by session ID from the
+	 * internal cache. Lifetime long enough for hours of transfer. */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ctx, 20000);
+	SSL_CTX_sess_set_new_cb(ctx, new_session_cb);
 	SSL_CTX_set_timeout(ctx, (long)cfg->session_lifetime);
 	SSL_CTX_set_num_tickets(ctx, 2);
 	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"ftps-control", 12);
@@ -394,9 +410,25 @@ int tls_stream_drain(struct tls_stream *t, struct rconn *c)
 
 bool tls_stream_resumed_ok(const struct tls_stream *t)
 {
-	const struct tls_info *info = SSL_get_ex_data(t->ssl, info_idx);
-	return SSL_session_reused(t->ssl) && info != NULL && info->ticket_seen &&
-	       info->ticket_binding_ok;
+	struct tls_info *info = SSL_get_ex_data(t->ssl, info_idx);
+	const void *data = NULL;
+	size_t len = 0;
+
+	if (info == NULL || !SSL_session_reused(t->ssl))
+		return false;
+	/* Whatever the resumption path (ticket or session ID), the session
+	 * must carry a token bound to this login. */
+	SSL_SESSION *sess = SSL_get0_session(t->ssl);
+	void *d = NULL;
+	if (sess == NULL || !SSL_SESSION_get0_ticket_appdata(sess, &d, &len))
+		return false;
+	data = d;
+	if (!binding_ok(data, len, info)) {
+		info->ticket_seen = true;
+		info->ticket_binding_ok = false;
+		return false;
+	}
+	return true;
 }
 
 const char *tls_stream_version(const struct tls_stream *t)

@@ -51,7 +51,11 @@ int tls_conn_init(struct tls_conn *c, const struct tls_conn_keys *keys,
 	c->tx.seq = keys->tx_seq;
 	c->rx.seq = keys->rx_seq;
 	c->tx_update_after = DEFAULT_UPDATE_AFTER;
-	c->tx_record_limit = s->alg == AEAD_CHACHA20_POLY1305 ? UINT64_MAX : GCM_RECORD_LIMIT;
+	/* TLS 1.2 has no KeyUpdate; like OpenSSL, it runs to the sequence
+	 * number limit. */
+	c->tx_record_limit = s->alg == AEAD_CHACHA20_POLY1305 || s->version == TLS_VERSION_12
+	                         ? UINT64_MAX
+	                         : GCM_RECORD_LIMIT;
 
 	if (s->version == TLS_VERSION_13) {
 		if (keys->secret_len != s->hash_len)

@@ -175,6 +175,10 @@ static int seal_job_prepare(struct tls_seal_job *j)
 	plain_len = aead_iov_len(j->src, j->src_cnt);
 	if (plain_len > TLS_MAX_PLAINTEXT)
 		return TLS_ERR_INVAL;
+	if (c->tx.seq == UINT64_MAX) {
+		fail(c);
+		return TLS_ERR_SEQ_WRAP;
+	}
 	if (tls_conn_key_update_due(c))
 		return TLS_ERR_KEY_UPDATE_NEEDED;
 	return seal_prepare(c, TLS_CT_APPLICATION_DATA, j->src, j->src_cnt, plain_len, j->dst,

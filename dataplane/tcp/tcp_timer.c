@@ -196,8 +196,6 @@ static void rto_expired(struct tcp_conn *c)
 	c->rtt_timing = false; /* Karn: no sample from retransmitted data */
 	c->snd_nxt = c->snd_una;
 	c->cur_seg = NULL;
-	c->retransmits++;
-	tcp_count(s, TCP_COUNTER_tx_retransmits);
 	tcp_rto_arm(c);
 	tcp_conn_mark(c, TCP_EV_OUTPUT);
 }

@@ -53,7 +53,7 @@ struct harness {
 
 static struct rte_mempool *h_pool;
 
-static void h_eal(void)
+static inline void h_eal(void)
 {
 	char *args[] = {"test", "--no-huge", "--no-pci", "--no-shconf",       "-m",
 	                "256",  "-l",        "0",        "--log-level=error", NULL};
@@ -75,7 +75,8 @@ static rte_be32_t h_addr(const char *a)
 	return in.s_addr;
 }
 
-static void h_capture(void *context, struct rte_mbuf *m, rte_be32_t destination, uint64_t now)
+static inline void h_capture(void *context, struct rte_mbuf *m, rte_be32_t destination,
+                             uint64_t now)
 {
 	struct harness *h = context;
 	(void)now;
@@ -86,7 +87,7 @@ static void h_capture(void *context, struct rte_mbuf *m, rte_be32_t destination,
 	h->out[h->n_out++] = m;
 }
 
-static int h_accepted(struct tcp_conn *c, void *context)
+static inline int h_accepted(struct tcp_conn *c, void *context)
 {
 	struct harness *h = context;
 	h->accepted++;
@@ -94,14 +95,14 @@ static int h_accepted(struct tcp_conn *c, void *context)
 	return h->accept_result;
 }
 
-static void h_connected(struct tcp_conn *c, void *context)
+static inline void h_connected(struct tcp_conn *c, void *context)
 {
 	struct harness *h = context;
 	(void)c;
 	h->connected++;
 }
 
-static void h_drain(struct harness *h)
+static inline void h_drain(struct harness *h)
 {
 	struct rte_mbuf *m = tcp_recv(h->conn);
 	if (m != NULL) {
@@ -117,7 +118,7 @@ static void h_drain(struct harness *h)
 		h->rx_eof = true;
 }
 
-static void h_readable(struct tcp_conn *c, void *context)
+static inline void h_readable(struct tcp_conn *c, void *context)
 {
 	struct harness *h = context;
 	(void)c;
@@ -126,14 +127,14 @@ static void h_readable(struct tcp_conn *c, void *context)
 		h_drain(h);
 }
 
-static void h_writable(struct tcp_conn *c, void *context)
+static inline void h_writable(struct tcp_conn *c, void *context)
 {
 	struct harness *h = context;
 	(void)c;
 	h->writable++;
 }
 
-static void h_closed(struct tcp_conn *c, void *context, int error)
+static inline void h_closed(struct tcp_conn *c, void *context, int error)
 {
 	struct harness *h = context;
 	(void)c;
@@ -150,14 +151,14 @@ static const struct tcp_callbacks h_callbacks = {
     .closed = h_closed,
 };
 
-static void h_free_out(struct harness *h)
+static inline void h_free_out(struct harness *h)
 {
 	for (unsigned int i = 0; i < h->n_out; i++)
 		rte_pktmbuf_free(h->out[i]);
 	h->n_out = 0;
 }
 
-static void h_init_config(struct harness *h, const struct tcp_stack_config *config)
+static inline void h_init_config(struct harness *h, const struct tcp_stack_config *config)
 {
 	memset(h, 0, sizeof(*h));
 	h->pool = h_pool;
@@ -176,7 +177,7 @@ static void h_init_config(struct harness *h, const struct tcp_stack_config *conf
 	h->rx = calloc(1, H_RX_MAX);
 }
 
-static void h_init(struct harness *h)
+static inline void h_init(struct harness *h)
 {
 	struct tcp_stack_config config;
 	tcp_stack_config_defaults(&config);
@@ -184,7 +185,7 @@ static void h_init(struct harness *h)
 	h_init_config(h, &config);
 }
 
-static void h_fini(struct harness *h)
+static inline void h_fini(struct harness *h)
 {
 	h_free_out(h);
 	tcp_stack_destroy(h->s);
@@ -198,7 +199,7 @@ static uint64_t h_ms(struct harness *h, uint64_t ms)
 	return ms * (rte_get_tsc_hz() / 1000);
 }
 
-static void h_poll(struct harness *h)
+static inline void h_poll(struct harness *h)
 {
 	tcp_stack_poll(h->s, h->now);
 }
@@ -213,9 +214,9 @@ static inline void h_advance(struct harness *h, uint64_t ms)
 }
 
 /* Injects one segment from the peer (H_PEER:peer_port -> H_LOCAL:port). */
-static void h_inject(struct harness *h, uint16_t sport, uint16_t dport, uint8_t flags, uint32_t seq,
-                     uint32_t ack, uint16_t wnd, const uint8_t *opts, unsigned int optlen,
-                     const void *payload, uint32_t len)
+static inline void h_inject(struct harness *h, uint16_t sport, uint16_t dport, uint8_t flags,
+                            uint32_t seq, uint32_t ack, uint16_t wnd, const uint8_t *opts,
+                            unsigned int optlen, const void *payload, uint32_t len)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(h_pool);
 	if (m == NULL) {
@@ -256,7 +257,7 @@ static void h_inject(struct harness *h, uint16_t sport, uint16_t dport, uint8_t 
 }
 
 /* Parses captured segment i. */
-static struct h_seg h_out(struct harness *h, unsigned int i)
+static inline struct h_seg h_out(struct harness *h, unsigned int i)
 {
 	struct h_seg seg;
 	memset(&seg, 0, sizeof(seg));
