@@ -92,8 +92,11 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	uint64_t tx = dev.tx_offload_capa, rx = dev.rx_offload_capa;
 	info->tx_ipv4_checksum = (tx & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
 	info->tx_tcp_checksum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+	/* net_tap's TSO segments chained frames and sums them with the same
+	 * broken routine (see tx_chained_checksum_broken), and refuses some of
+	 * them outright: segment in the stack there instead. */
 	info->tx_tcp_tso = (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0 && info->tx_tcp_checksum &&
-	                   info->tx_ipv4_checksum;
+			   info->tx_ipv4_checksum && !info->tx_chained_checksum_broken;
 	info->rx_ipv4_checksum = (rx & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
 	info->rx_tcp_checksum = (rx & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
 	if (info->tx_ipv4_checksum)
