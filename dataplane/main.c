@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "relay.h"
+#include "transfer.h"
 #include "tcp.h"
 #include "net/port.h"
 #include "telemetry.h"
@@ -264,8 +265,15 @@ int main(int argc, char **argv)
 		}
 		tcp_stack_attach(w->tcp);
 		worker_add_poller(w, tcp_worker_poll, w->tcp);
+		w->transfer = transfer_engine_create(i, (int)rte_lcore_to_socket_id(lcores[i]), error,
+						     sizeof(error));
+		if (w->transfer == NULL) {
+			fprintf(stderr, "ftps-dataplane: worker %u: transfer engine: %s\n", i, error);
+			return 1;
+		}
+		worker_add_poller(w, transfer_engine_poll, w->transfer);
 		if (config.control_socket[0] != '\0') {
-			w->relay = relay_create(w->tcp, pools[i], config.control_socket, i,
+			w->relay = relay_create(w->tcp, w->transfer, pools[i], config.control_socket, i,
 			                        worker_count, error, sizeof(error));
 			if (w->relay == NULL) {
 				fprintf(stderr, "ftps-dataplane: worker %u: %s\n", i, error);
@@ -316,6 +324,7 @@ int main(int argc, char **argv)
 	printf("ftps-dataplane: shutting down\n");
 	for (unsigned int i = 0; i < worker_count; i++) {
 		relay_destroy(workers[i].relay);
+		transfer_engine_destroy(workers[i].transfer);
 		tcp_stack_destroy(workers[i].tcp);
 		net_lcore_release(&workers[i].net);
 	}

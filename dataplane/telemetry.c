@@ -9,6 +9,7 @@
 
 #include "relay.h"
 #include "tcp.h"
+#include "transfer.h"
 
 static struct worker *telemetry_workers;
 static unsigned int telemetry_worker_count;
@@ -85,6 +86,31 @@ static int telemetry_relay(const char *cmd, const char *params, struct rte_tel_d
 	rte_tel_data_add_dict_u64(d, "control_links_lost", lost);
 	for (unsigned int c = 0; c < RELAY_COUNTER_COUNT; c++)
 		rte_tel_data_add_dict_u64(d, relay_counter_names[c], sums[c]);
+	return 0;
+}
+
+static int telemetry_transfer(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	uint64_t active = 0, free_buffers = 0, buffers = 0;
+	uint64_t sums[TRANSFER_COUNTER_COUNT] = {0};
+	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
+		const struct transfer_engine *e = telemetry_workers[w].transfer;
+		if (e == NULL)
+			continue;
+		active += transfer_engine_active(e);
+		free_buffers += transfer_engine_free_buffers(e);
+		buffers += transfer_engine_buffer_count(e);
+		for (unsigned int c = 0; c < TRANSFER_COUNTER_COUNT; c++)
+			sums[c] += transfer_engine_counters(e)[c];
+	}
+	rte_tel_data_add_dict_u64(d, "active", active);
+	rte_tel_data_add_dict_u64(d, "io_buffers", buffers);
+	rte_tel_data_add_dict_u64(d, "io_buffers_free", free_buffers);
+	for (unsigned int c = 0; c < TRANSFER_COUNTER_COUNT; c++)
+		rte_tel_data_add_dict_u64(d, transfer_counter_names[c], sums[c]);
 	return 0;
 }
 
@@ -170,6 +196,8 @@ void dataplane_telemetry_register(struct worker *workers, unsigned int worker_co
 	                           "TCP connections and counters summed over workers");
 	rte_telemetry_register_cmd("/ftps/relay", telemetry_relay,
 	                           "Connections relayed to the control plane, link state");
+	rte_telemetry_register_cmd("/ftps/transfer", telemetry_transfer,
+				   "Fast-path transfers: active, buffers, counters");
 	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
 	                           "Port, offloads and ethdev statistics");
 	rte_telemetry_register_cmd("/ftps/info", telemetry_info,

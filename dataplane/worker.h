@@ -25,11 +25,13 @@ struct worker_poller {
 
 struct tcp_stack;
 struct relay;
+struct transfer_engine;
 
 struct worker {
 	struct net_lcore net;
 	struct tcp_stack *tcp;
 	struct relay *relay;
+	struct transfer_engine *transfer;
 	unsigned int lcore_id;
 	unsigned int idle_sleep_us;
 	uint64_t timer_interval_tsc;

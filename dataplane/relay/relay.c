@@ -12,6 +12,7 @@
 
 #include "ftps_ipc.h"
 #include "tcp.h"
+#include "transfer.h"
 
 const char *const relay_counter_names[RELAY_COUNTER_COUNT] = {
 #define RELAY_COUNTER_NAME(name, description) #name,
@@ -38,6 +39,7 @@ struct relay_conn {
 	struct rte_mbuf *to_control;   /* read from TCP, waiting for credit */
 	struct rte_mbuf *from_control; /* waiting for TCP send space */
 	uint32_t from_control_bytes;   /* credit owed back once sent */
+	struct transfer *transfer; /* set once the connection is taken over */
 	bool connecting;
 	bool fin_to_control_sent;
 	bool fin_from_control;
@@ -53,6 +55,7 @@ struct relay_listener {
 
 struct relay {
 	struct tcp_stack *stack;
+	struct transfer_engine *engine;
 	struct rte_mempool *pool;
 	struct control_link link;
 	uint64_t next_id;
@@ -346,6 +349,11 @@ static void relay_link_lost(struct relay *r, const char *why)
 	for (unsigned int b = 0; b < RELAY_BUCKETS; b++) {
 		while (r->buckets[b] != NULL) {
 			struct relay_conn *rc = r->buckets[b];
+			if (rc->transfer != NULL) {
+				transfer_abort(rc->transfer);
+				rc->transfer = NULL;
+				rc->tcp = NULL;
+			}
 			if (rc->tcp != NULL) {
 				tcp_abort(rc->tcp);
 				rc->tcp = NULL;
@@ -558,6 +566,12 @@ static void relay_dispatch(struct relay *r, const void *message, size_t len)
 		                "message type not valid from the control plane");
 		return;
 	}
+	if (rc->transfer != NULL && h->type != FTPS_IPC_RESET) {
+		if (h->type == FTPS_IPC_DATA)
+			relay_violation(r, RELAY_COUNTER_messages_malformed,
+					"DATA for a connection taken over by a transfer");
+		return; /* CREDIT or FIN crossing the TAKEOVER: nothing to do */
+	}
 	switch (h->type) {
 	case FTPS_IPC_DATA:
 		relay_handle_data(r, rc, message, (uint32_t)(len - sizeof(struct ftps_ipc_data)));
@@ -582,6 +596,12 @@ static void relay_dispatch(struct relay *r, const void *message, size_t len)
 		return;
 	case FTPS_IPC_RESET:
 		relay_count(r, RELAY_COUNTER_connections_reset_by_control);
+		if (rc->transfer != NULL) {
+			/* ABOR: the transfer stops, no DONE follows. */
+			transfer_abort(rc->transfer);
+			rc->transfer = NULL;
+			rc->tcp = NULL;
+		}
 		if (rc->tcp != NULL)
 			tcp_abort(rc->tcp);
 		rc->tcp = NULL;
@@ -589,6 +609,99 @@ static void relay_dispatch(struct relay *r, const void *message, size_t len)
 		return;
 	default:
 		return;
+	}
+}
+
+static void relay_transfer_done(void *context, const struct transfer_result *result)
+{
+	struct relay_conn *rc = context;
+	struct relay *r = rc->relay;
+	struct ftps_ipc_done m;
+	memset(&m, 0, sizeof(m));
+	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_DONE, sizeof(m), rc->id);
+	m.status = result->status;
+	m.close_notify_seen = result->close_notify_seen;
+	m.bytes = result->bytes;
+	m.start_ns = result->start_ns;
+	m.end_ns = result->end_ns;
+	control_link_send(&r->link, &m, sizeof(m));
+	/* The transfer released the TCP connection and frees itself. */
+	rc->transfer = NULL;
+	rc->tcp = NULL;
+	relay_conn_free(rc);
+}
+
+static void relay_copy_dir(uint8_t *key, uint8_t *iv, uint8_t *secret, uint64_t *seq,
+			   const struct ftps_ipc_tls_dir *d)
+{
+	memcpy(key, d->key, d->key_len);
+	memcpy(iv, d->iv, d->iv_len);
+	memcpy(secret, d->secret, d->secret_len);
+	*seq = d->seq;
+}
+
+static void relay_handle_takeover(struct relay *r, const struct ftps_ipc_takeover *m, int fd)
+{
+	struct relay_conn *rc = relay_find(r, m->hdr.conn_id);
+	if (rc == NULL || rc->tcp == NULL || rc->connecting || rc->transfer != NULL ||
+	    r->engine == NULL) {
+		/* Gone already (the peer reset it), or nothing to take over. */
+		close(fd);
+		if (rc == NULL)
+			relay_count(r, RELAY_COUNTER_messages_unknown_connection);
+		struct ftps_ipc_done done;
+		memset(&done, 0, sizeof(done));
+		ftps_ipc_hdr_init(&done.hdr, FTPS_IPC_DONE, sizeof(done), m->hdr.conn_id);
+		done.status = r->engine == NULL ? EOPNOTSUPP : ECONNRESET;
+		control_link_send(&r->link, &done, sizeof(done));
+		if (rc != NULL && rc->transfer == NULL) {
+			if (rc->tcp != NULL)
+				tcp_abort(rc->tcp);
+			rc->tcp = NULL;
+			relay_conn_free(rc);
+		}
+		return;
+	}
+	struct transfer_params p;
+	memset(&p, 0, sizeof(p));
+	p.direction = m->direction == FTPS_IPC_DIR_SEND_FILE ? TRANSFER_SEND_FILE
+							     : TRANSFER_RECEIVE_FILE;
+	p.fd = fd;
+	p.file_offset = m->file_offset;
+	p.byte_limit = m->byte_limit;
+	p.require_close_notify = (m->flags & FTPS_IPC_TAKEOVER_REQUIRE_CLOSE_NOTIFY) != 0;
+	p.keys.version = m->tls_version;
+	p.keys.suite = m->suite;
+	p.keys.is_server = 1;
+	p.keys.key_len = m->tx.key_len;
+	p.keys.iv_len = m->tx.iv_len;
+	p.keys.secret_len = m->tx.secret_len;
+	relay_copy_dir(p.keys.tx_key, p.keys.tx_iv, p.keys.tx_secret, &p.keys.tx_seq, &m->tx);
+	relay_copy_dir(p.keys.rx_key, p.keys.rx_iv, p.keys.rx_secret, &p.keys.rx_seq, &m->rx);
+	p.leftover = m->leftover;
+	p.leftover_len = m->leftover_len;
+	/* Bytes the relay still holds belong to the same streams, after what
+	 * the control plane saw (input) or wrote (output). */
+	p.pending_input = rc->to_control;
+	p.pending_output = rc->from_control;
+	rc->to_control = NULL;
+	rc->from_control = NULL;
+	rc->from_control_bytes = 0;
+	char error[160];
+	rc->transfer = transfer_start(r->engine, rc->tcp, &p, relay_transfer_done, rc, error,
+				      sizeof(error));
+	memset(&p.keys, 0, sizeof(p.keys));
+	if (rc->transfer == NULL) {
+		fprintf(stderr, "ftps-dataplane: worker %u: takeover refused: %s\n",
+			r->link.worker_id, error);
+		struct ftps_ipc_done done;
+		memset(&done, 0, sizeof(done));
+		ftps_ipc_hdr_init(&done.hdr, FTPS_IPC_DONE, sizeof(done), rc->id);
+		done.status = EPROTO;
+		control_link_send(&r->link, &done, sizeof(done));
+		tcp_abort(rc->tcp);
+		rc->tcp = NULL;
+		relay_conn_free(rc);
 	}
 }
 
@@ -651,11 +764,15 @@ unsigned int relay_worker_poll(struct worker *w, void *context, uint64_t now_tsc
 			break;
 		}
 		if (fd >= 0) {
-			/* TAKEOVER belongs to the transfer engine (issue 6). */
-			close(fd);
-			relay_violation(r, RELAY_COUNTER_messages_malformed,
-			                "TAKEOVER is not supported by this dataplane yet");
-			break;
+			/* Validation guarantees only TAKEOVER carries a descriptor. */
+			if (!link->hello_received) {
+				close(fd);
+				relay_violation(r, RELAY_COUNTER_messages_malformed,
+						"TAKEOVER before HELLO");
+				break;
+			}
+			relay_handle_takeover(r, (const struct ftps_ipc_takeover *)r->message, fd);
+			continue;
 		}
 		relay_dispatch(r, r->message, (size_t)n);
 	}
@@ -664,7 +781,8 @@ unsigned int relay_worker_poll(struct worker *w, void *context, uint64_t now_tsc
 	return work;
 }
 
-struct relay *relay_create(struct tcp_stack *stack, struct rte_mempool *pool, const char *path,
+struct relay *relay_create(struct tcp_stack *stack, struct transfer_engine *engine,
+			   struct rte_mempool *pool, const char *path,
                            unsigned int worker_id, unsigned int worker_count, char *error,
                            size_t error_len)
 {
@@ -674,6 +792,7 @@ struct relay *relay_create(struct tcp_stack *stack, struct rte_mempool *pool, co
 		return NULL;
 	}
 	r->stack = stack;
+	r->engine = engine;
 	r->pool = pool;
 	if (control_link_open(&r->link, path, worker_id, worker_count, error, error_len) != 0) {
 		free(r);

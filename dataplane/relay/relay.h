@@ -41,7 +41,11 @@ extern const char *const relay_counter_names[RELAY_COUNTER_COUNT];
 
 /* Creates the relay of one worker on its TCP stack and opens its control
  * socket.  Returns NULL with a message in error. */
-struct relay *relay_create(struct tcp_stack *stack, struct rte_mempool *pool, const char *path,
+struct transfer_engine;
+
+/* engine may be NULL: TAKEOVER is then refused with a DONE. */
+struct relay *relay_create(struct tcp_stack *stack, struct transfer_engine *engine,
+			   struct rte_mempool *pool, const char *path,
                            unsigned int worker_id, unsigned int worker_count, char *error,
                            size_t error_len);
 
