@@ -48,6 +48,8 @@ def main():
         run_all(e)
     finally:
         e.close()
+    check(not T.SANITIZER_REPORTS, "no sanitizer reports from any tool run",
+          "\n".join(T.SANITIZER_REPORTS))
     print(f"client_trust: {failures} failures")
     return 1 if failures else 0
 

@@ -17,6 +17,18 @@ OTHER_IP = "198.18.7.2"  # also ours, but not in the certificate
 VSFTPD = "/usr/sbin/vsftpd"
 
 
+# Sanitizer reports seen in any tool's output (build-asan); tests fail on any.
+SANITIZER_REPORTS = []
+
+
+def scan(text):
+    """Remember sanitizer reports (ASan, LSan, UBSan) found in a tool's output."""
+    for marker in ("Sanitizer", "runtime error:"):
+        if marker in (text or ""):
+            SANITIZER_REPORTS.append(text[text.index(marker) - 200 if text.index(marker) > 200 else 0:][:3000])
+            return
+
+
 def build_dir():
     return os.environ.get("FTPS_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 
@@ -92,8 +104,10 @@ class Env:
         return self.ns_cmd([tool("ftps-client"), "-u", self.user] + list(args))
 
     def client(self, *args, check=False, timeout=60, env=None):
-        return subprocess.run(self.client_cmd(*args), capture_output=True, text=True,
-                              timeout=timeout, env=env or self.client_env(), check=check)
+        r = subprocess.run(self.client_cmd(*args), capture_output=True, text=True,
+                           timeout=timeout, env=env or self.client_env(), check=check)
+        scan(r.stderr)
+        return r
 
     def start_vsftpd(self, cert, key, port=21, implicit=False, ip=SERVER_IP):
         name = f"vsftpd-{port}"
@@ -180,8 +194,11 @@ vsftpd_log_file={self.tmp}/{name}.log
 
 
 def keys(*args, check=True, **kw):
-    return subprocess.run([tool("ftps-keys")] + list(args), capture_output=True, text=True,
-                          check=check, **kw)
+    r = subprocess.run([tool("ftps-keys")] + list(args), capture_output=True, text=True, **kw)
+    scan(r.stderr)
+    if check and r.returncode != 0:
+        raise subprocess.CalledProcessError(r.returncode, r.args, r.stdout, r.stderr)
+    return r
 
 
 def run_pty(cmd, env, answers, timeout=30):
@@ -221,4 +238,5 @@ def run_pty(cmd, env, answers, timeout=30):
             proc.kill()
             proc.wait()
         os.close(master)
+    scan(out.decode(errors="replace"))
     return rc, out.decode(errors="replace")
