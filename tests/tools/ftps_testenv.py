@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -43,7 +44,7 @@ def run(cmd, check=True, **kw):
 
 
 class Env:
-    def __init__(self, tag):
+    def __init__(self, tag, local_user=True):
         self.tag = tag
         self.ns = f"ftpsk{tag}{os.getpid()}"
         self.user = f"ftk{tag}{os.getpid()}"[:30]
@@ -55,6 +56,7 @@ class Env:
         self.closed = False
         self.user_added = False
         self.ns_added = False
+        self.local_user = local_user
         atexit.register(self.close)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
@@ -82,11 +84,12 @@ class Env:
             run(["ip", "-n", self.ns, "addr", "add", ip + "/32", "dev", "lo"])
         os.makedirs(self.root)
         os.makedirs(os.path.join(self.tmp, "empty"))
-        # A real local user: vsftpd authenticates through PAM as in production.
-        run(["useradd", "-M", "-d", self.root, "-s", "/bin/sh", self.user])
-        self.user_added = True
-        run(["chpasswd"], input=f"{self.user}:{self.password}\n")
-        shutil.chown(self.root, self.user, self.user)
+        if self.local_user:
+            # A real local user: vsftpd authenticates through PAM as in production.
+            run(["useradd", "-M", "-d", self.root, "-s", "/bin/sh", self.user])
+            self.user_added = True
+            run(["chpasswd"], input=f"{self.user}:{self.password}\n")
+            shutil.chown(self.root, self.user, self.user)
         self.home = os.path.join(self.tmp, "home")
         os.makedirs(self.home)
 
@@ -109,7 +112,7 @@ class Env:
         scan(r.stderr)
         return r
 
-    def start_vsftpd(self, cert, key, port=21, implicit=False, ip=SERVER_IP):
+    def start_vsftpd(self, cert, key, port=21, implicit=False, ip=SERVER_IP, extra=""):
         name = f"vsftpd-{port}"
         conf = os.path.join(self.tmp, name + ".conf")
         with open(conf, "w") as f:
@@ -142,7 +145,7 @@ max_clients=100
 max_per_ip=100
 xferlog_enable=YES
 vsftpd_log_file={self.tmp}/{name}.log
-""")
+{extra}""")
         proc = subprocess.Popen(self.ns_cmd([VSFTPD, conf]), stdout=subprocess.DEVNULL,
                                 stderr=open(os.path.join(self.tmp, name + ".err"), "w"),
                                 start_new_session=True)
@@ -157,6 +160,28 @@ vsftpd_log_file={self.tmp}/{name}.log
                 return proc
             time.sleep(0.05)
         raise RuntimeError("vsftpd did not start listening")
+
+    def start_fake(self, cert, key, port=2121):
+        """The fake FTPS server (HASH, MLSD, no EPSV) in the namespace."""
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_ftps_server.py")
+        proc = subprocess.Popen(self.ns_cmd([sys.executable, script, SERVER_IP, str(port), self.root, cert, key]),
+                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "fake.err"), "w"),
+                                start_new_session=True)
+        self.servers.append(proc)
+        self._wait_listening(proc, SERVER_IP, port)
+        return proc
+
+    def _wait_listening(self, proc, ip, port):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited at start")
+            r = subprocess.run(self.ns_cmd(["bash", "-c", f"exec 3<>/dev/tcp/{ip}/{port}"]),
+                               capture_output=True)
+            if r.returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("server did not start listening")
 
     def stop_vsftpd(self, proc):
         try:
