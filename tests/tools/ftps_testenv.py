@@ -251,6 +251,8 @@ def run_pty(cmd, env, answers, timeout=30):
                     break
                 out += chunk
                 if pending and pending[0][0].encode() in out:
+                    # Let the program turn echo off after its prompt.
+                    time.sleep(0.2)
                     os.write(master, pending.pop(0)[1].encode())
                     out += b"<<answered>>"
             elif proc.poll() is not None:

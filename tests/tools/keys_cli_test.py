@@ -82,6 +82,22 @@ def run_all(d):
     expect_fail(["selfsign", "--key", p("enc.key"), "--subject", "CN=x", "-o", p("x.crt")],
                 "is encrypted: a passphrase is needed")
 
+    # Passphrase typed on a terminal: asked twice when creating, echo off.
+    rc, text = T.run_pty([T.tool("ftps-keys"), "genkey", "--ask-passphrase", "-o", p("tty.key")], dict(os.environ),
+                         [("Passphrase:", "hunter22\n"), ("Verifying", "hunter22\n")])
+    check(rc == 0 and "encrypted with AES-256" in text and "hunter22" not in text,
+          "genkey --ask-passphrase on a terminal (asked twice, not echoed)", text)
+    rc, text = T.run_pty([T.tool("ftps-keys"), "show", "--ask-passphrase", p("tty.key")], dict(os.environ),
+                         [("Passphrase:", "hunter22\n")])
+    check(rc == 0 and "ECDSA P-256" in text, "show --ask-passphrase opens the key", text)
+    rc, text = T.run_pty([T.tool("ftps-keys"), "show", "--ask-passphrase", p("tty.key")], dict(os.environ),
+                         [("Passphrase:", "hunter2\n")])
+    check(rc == 1 and "wrong passphrase" in text, "a mistyped passphrase: 'wrong passphrase'", text)
+    rc, text = T.run_pty([T.tool("ftps-keys"), "genkey", "--ask-passphrase", "-o", p("tty2.key")], dict(os.environ),
+                         [("Passphrase:", "hunter22\n"), ("Verifying", "hunter23\n")])
+    check(rc == 1 and "two entries differ" in text and not os.path.exists(p("tty2.key")),
+          "genkey with two different passphrases writes nothing", text)
+
     # Self-signed server certificate with SANs, validity and usages.
     r = keys("selfsign", "--key", p("ec-p256.key"), "--subject", "CN=ftp.test,O=Test",
              "--san", "DNS:ftp.test", "--san", "IP:198.18.7.1", "--days", "90", "-o", p("self.crt"))
