@@ -18,7 +18,7 @@ void bbuf_free(struct bbuf *b);
 int bbuf_append(struct bbuf *b, const void *p, size_t n);
 static inline const uint8_t *bbuf_head(const struct bbuf *b)
 {
-	return b->data + b->off;
+	return b->data != NULL ? b->data + b->off : (const uint8_t *)"";
 }
 static inline size_t bbuf_len(const struct bbuf *b)
 {

@@ -211,6 +211,11 @@ static void start_job_io(struct session *s)
 			return;
 		}
 		dc->tls_on = true;
+		/* Uploading clients never read their data connection, so TLS 1.3
+		 * tickets sent there stay unread and their close() turns into a
+		 * RST. Tickets are re-issued on downloads and listings only. */
+		if (s->job.kind == JOB_STOR)
+			SSL_set_num_tickets(dc->tls.ssl, 0);
 		if (bbuf_len(&dc->raw_in) > 0 &&
 		    tls_stream_feed(&dc->tls, bbuf_head(&dc->raw_in), bbuf_len(&dc->raw_in)) != 0) {
 			data_finish_job(s, 425, "TLS input error");
@@ -281,8 +286,12 @@ void data_begin_job(struct session *s)
 	/* PASV without a connection yet: data_accept continues */
 }
 
+/* Refuse a data connection after its handshake: close it cleanly
+ * (close_notify, FIN) so the client reads an orderly end and then finds the
+ * reason in the reply on the control connection. */
 static void refuse_data_tls(struct session *s, int code, const char *why)
 {
+	dc_free(s, false);
 	data_finish_job(s, code, why);
 }
 
@@ -418,7 +427,11 @@ static void dc_on_reset(void *owner, struct rconn *c)
 
 	(void)c;
 	dc->rc = NULL; /* the link frees it */
-	if (s->job.kind != JOB_NONE)
+	if (s->job.kind == JOB_STOR && s->job.started && dc->tls_on && dc->tls.close_notify_rcvd) {
+		/* close_notify authenticated the end of the upload; a RST after
+		 * it loses nothing */
+		transfer_relay_on_end(s, true);
+	} else if (s->job.kind != JOB_NONE)
 		data_finish_job(s, 426, "Data connection reset; transfer aborted");
 	else
 		dc_free(s, false);

@@ -35,7 +35,8 @@ void transfer_relay_pump_send(struct session *s)
 			n = bbuf_len(&s->job.buf);
 			if (n > CHUNK)
 				n = CHUNK;
-			memcpy(buf, bbuf_head(&s->job.buf), n);
+			if (n > 0)
+				memcpy(buf, bbuf_head(&s->job.buf), n);
 			bbuf_consume(&s->job.buf, n);
 		} else if (s->job.kind == JOB_RETR) {
 			ssize_t r = pread(s->job.fd, buf, CHUNK, (off_t)s->job.offset);

@@ -105,8 +105,8 @@ EVP_PKEY *x509_key_load(const char *path, const char *passphrase, struct x509_er
 	}
 	if (kind == X509_KIND_KEY_ENCRYPTED && passphrase == NULL) {
 		x509_fail(err,
-		          "%s is encrypted: a passphrase is needed (--passphrase-file or "
-		          "--passphrase-env)",
+		          "%s is encrypted: a passphrase is needed (--passphrase-file, "
+		          "--passphrase-env or --ask-passphrase)",
 		          path);
 		goto out;
 	}

@@ -241,6 +241,13 @@ class Checker:
         return cond
 
     def finish(self):
+        # Stop the control plane so LeakSanitizer runs, then fail on any
+        # sanitizer report in its log.
+        self.env.stop("control")
+        log = os.path.join(self.env.dir, "control.log")
+        text = open(log, errors="replace").read() if os.path.exists(log) else ""
+        self.ok("Sanitizer" not in text and "runtime error:" not in text,
+                "no sanitizer report from ftps-control")
         if self.failed:
             print(self.env.logs())
         print("%d checks passed, %d failed" % (self.passed, self.failed))

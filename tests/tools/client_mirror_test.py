@@ -79,6 +79,7 @@ def interrupted_then_resumed(e, pin, args, watch, label):
     r = subprocess.run(e.client_cmd(*pin, "--json", "-P", "4", "-c", *args), capture_output=True, text=True,
                        env=e.client_env(), timeout=120)
     elapsed = time.time() - t0
+    T.scan(r.stderr)
     events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
     files = [ev for ev in events if ev["event"] == "file"]
     summary = [ev for ev in events if ev["event"] == "summary"]
@@ -101,6 +102,8 @@ def main():
         run_all(e)
     finally:
         e.close()
+    check(not T.SANITIZER_REPORTS, "no sanitizer reports from any tool run",
+          "\n".join(T.SANITIZER_REPORTS))
     print(f"client_mirror: {failures} failures")
     return 1 if failures else 0
 

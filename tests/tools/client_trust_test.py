@@ -48,6 +48,8 @@ def main():
         run_all(e)
     finally:
         e.close()
+    check(not T.SANITIZER_REPORTS, "no sanitizer reports from any tool run",
+          "\n".join(T.SANITIZER_REPORTS))
     print(f"client_trust: {failures} failures")
     return 1 if failures else 0
 
@@ -245,6 +247,32 @@ def run_all(e):
           "without --ca-file the test CA is unknown (system store)", r.stderr)
     check(not os.path.exists(os.path.join(e.tmp, "cfg-ca", "ftps-client", "known_certs")),
           "a CA-verified server is not written to known_certs")
+
+    # 9. Client certificates from the internal CA (vsftpd checks the chain; it
+    #    has no CRL support, so revocation is checked in keys_cli_test and waits
+    #    for the appliance's control plane).
+    T.keys("ca", "init", "--dir", f"{d}/clientca", "--subject", "CN=Test Client CA")
+    T.keys("ca", "issue", "--dir", f"{d}/clientca", "--subject", f"CN={e.user}", "--key-out", f"{d}/user.key",
+           "-o", f"{d}/user.crt")
+    e.stop_vsftpd(server)
+    server = e.start_vsftpd(f"{d}/installed.pem", f"{d}/srv.key",
+                            extra=f"require_cert=YES\nvalidate_cert=YES\nca_certs_file={d}/clientca/ca.crt\n")
+    r = e.client("--ca-file", f"{d}/ca.crt", "--cert", f"{d}/user.crt", "--key", f"{d}/user.key",
+                 "ftp.test", "get", "data.bin", f"{d}/mtls.bin", env=fresh_ca)
+    check(r.returncode == 0 and open(f"{d}/mtls.bin", "rb").read() == payload,
+          "client certificate from the internal CA: vsftpd (require_cert, validate_cert) accepts it", r.stderr)
+    r = e.client("--ca-file", f"{d}/ca.crt", "ftp.test", "ls", env=fresh_ca)
+    check(r.returncode in (2, 3), "without a client certificate vsftpd refuses the handshake", r.stderr)
+    print(f"   (client said: {r.stderr.strip()[:200]})")
+    T.keys("selfsign", "--key", f"{d}/user.key", "--subject", f"CN={e.user}", "-o", f"{d}/rogue.crt")
+    r = e.client("--ca-file", f"{d}/ca.crt", "--cert", f"{d}/rogue.crt", "--key", f"{d}/user.key",
+                 "ftp.test", "ls", env=fresh_ca)
+    check(r.returncode in (2, 3), "a client certificate not from the CA is refused", r.stderr)
+    print(f"   (client said: {r.stderr.strip()[:200]})")
+    r = e.client("--ca-file", f"{d}/ca.crt", "--cert", f"{d}/user.crt", "--key", f"{d}/srv.key",
+                 "ftp.test", "ls", env=fresh_ca)
+    check(r.returncode == 1 and "cannot use client certificate" in r.stderr,
+          "client certificate with the wrong key: usage error", r.stderr)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,25 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 SERVER_IP = "198.18.7.1"
 OTHER_IP = "198.18.7.2"  # also ours, but not in the certificate
 VSFTPD = "/usr/sbin/vsftpd"
+
+
+# Sanitizer reports seen in any tool's output (build-asan); tests fail on any.
+SANITIZER_REPORTS = []
+
+
+def scan(text):
+    """Remember sanitizer reports (ASan, LSan, UBSan) found in a tool's output."""
+    for marker in ("Sanitizer", "runtime error:"):
+        if marker in (text or ""):
+            SANITIZER_REPORTS.append(text[text.index(marker) - 200 if text.index(marker) > 200 else 0:][:3000])
+            return
 
 
 def build_dir():
@@ -31,7 +44,7 @@ def run(cmd, check=True, **kw):
 
 
 class Env:
-    def __init__(self, tag):
+    def __init__(self, tag, local_user=True):
         self.tag = tag
         self.ns = f"ftpsk{tag}{os.getpid()}"
         self.user = f"ftk{tag}{os.getpid()}"[:30]
@@ -43,6 +56,7 @@ class Env:
         self.closed = False
         self.user_added = False
         self.ns_added = False
+        self.local_user = local_user
         atexit.register(self.close)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self._on_signal)
@@ -70,11 +84,12 @@ class Env:
             run(["ip", "-n", self.ns, "addr", "add", ip + "/32", "dev", "lo"])
         os.makedirs(self.root)
         os.makedirs(os.path.join(self.tmp, "empty"))
-        # A real local user: vsftpd authenticates through PAM as in production.
-        run(["useradd", "-M", "-d", self.root, "-s", "/bin/sh", self.user])
-        self.user_added = True
-        run(["chpasswd"], input=f"{self.user}:{self.password}\n")
-        shutil.chown(self.root, self.user, self.user)
+        if self.local_user:
+            # A real local user: vsftpd authenticates through PAM as in production.
+            run(["useradd", "-M", "-d", self.root, "-s", "/bin/sh", self.user])
+            self.user_added = True
+            run(["chpasswd"], input=f"{self.user}:{self.password}\n")
+            shutil.chown(self.root, self.user, self.user)
         self.home = os.path.join(self.tmp, "home")
         os.makedirs(self.home)
 
@@ -92,10 +107,12 @@ class Env:
         return self.ns_cmd([tool("ftps-client"), "-u", self.user] + list(args))
 
     def client(self, *args, check=False, timeout=60, env=None):
-        return subprocess.run(self.client_cmd(*args), capture_output=True, text=True,
-                              timeout=timeout, env=env or self.client_env(), check=check)
+        r = subprocess.run(self.client_cmd(*args), capture_output=True, text=True,
+                           timeout=timeout, env=env or self.client_env(), check=check)
+        scan(r.stderr)
+        return r
 
-    def start_vsftpd(self, cert, key, port=21, implicit=False, ip=SERVER_IP):
+    def start_vsftpd(self, cert, key, port=21, implicit=False, ip=SERVER_IP, extra=""):
         name = f"vsftpd-{port}"
         conf = os.path.join(self.tmp, name + ".conf")
         with open(conf, "w") as f:
@@ -128,7 +145,7 @@ max_clients=100
 max_per_ip=100
 xferlog_enable=YES
 vsftpd_log_file={self.tmp}/{name}.log
-""")
+{extra}""")
         proc = subprocess.Popen(self.ns_cmd([VSFTPD, conf]), stdout=subprocess.DEVNULL,
                                 stderr=open(os.path.join(self.tmp, name + ".err"), "w"),
                                 start_new_session=True)
@@ -143,6 +160,28 @@ vsftpd_log_file={self.tmp}/{name}.log
                 return proc
             time.sleep(0.05)
         raise RuntimeError("vsftpd did not start listening")
+
+    def start_fake(self, cert, key, port=2121):
+        """The fake FTPS server (HASH, MLSD, no EPSV) in the namespace."""
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_ftps_server.py")
+        proc = subprocess.Popen(self.ns_cmd([sys.executable, script, SERVER_IP, str(port), self.root, cert, key]),
+                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.tmp, "fake.err"), "w"),
+                                start_new_session=True)
+        self.servers.append(proc)
+        self._wait_listening(proc, SERVER_IP, port)
+        return proc
+
+    def _wait_listening(self, proc, ip, port):
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("server exited at start")
+            r = subprocess.run(self.ns_cmd(["bash", "-c", f"exec 3<>/dev/tcp/{ip}/{port}"]),
+                               capture_output=True)
+            if r.returncode == 0:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("server did not start listening")
 
     def stop_vsftpd(self, proc):
         try:
@@ -180,8 +219,11 @@ vsftpd_log_file={self.tmp}/{name}.log
 
 
 def keys(*args, check=True, **kw):
-    return subprocess.run([tool("ftps-keys")] + list(args), capture_output=True, text=True,
-                          check=check, **kw)
+    r = subprocess.run([tool("ftps-keys")] + list(args), capture_output=True, text=True, **kw)
+    scan(r.stderr)
+    if check and r.returncode != 0:
+        raise subprocess.CalledProcessError(r.returncode, r.args, r.stdout, r.stderr)
+    return r
 
 
 def run_pty(cmd, env, answers, timeout=30):
@@ -209,6 +251,8 @@ def run_pty(cmd, env, answers, timeout=30):
                     break
                 out += chunk
                 if pending and pending[0][0].encode() in out:
+                    # Let the program turn echo off after its prompt.
+                    time.sleep(0.2)
                     os.write(master, pending.pop(0)[1].encode())
                     out += b"<<answered>>"
             elif proc.poll() is not None:
@@ -221,4 +265,5 @@ def run_pty(cmd, env, answers, timeout=30):
             proc.kill()
             proc.wait()
         os.close(master)
+    scan(out.decode(errors="replace"))
     return rc, out.decode(errors="replace")

@@ -12,18 +12,19 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ftps_testenv as T  # noqa: E402
 from ftps_testenv import keys  # noqa: E402
 
 failures = 0
 
 
-def check(cond, what):
+def check(cond, what, detail=""):
     global failures
     if cond:
         print(f"ok: {what}")
     else:
         failures += 1
-        print(f"FAIL: {what}")
+        print(f"FAIL: {what}\n{detail}")
 
 
 def expect_fail(args, message, status=1):
@@ -43,6 +44,8 @@ def main():
         run_all(d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+    check(not T.SANITIZER_REPORTS, "no sanitizer reports from any tool run",
+          "\n".join(T.SANITIZER_REPORTS))
     print(f"keys_cli: {failures} failures")
     return 1 if failures else 0
 
@@ -78,6 +81,22 @@ def run_all(d):
                  "--passphrase-file", p("badpass")], "wrong passphrase")
     expect_fail(["selfsign", "--key", p("enc.key"), "--subject", "CN=x", "-o", p("x.crt")],
                 "is encrypted: a passphrase is needed")
+
+    # Passphrase typed on a terminal: asked twice when creating, echo off.
+    rc, text = T.run_pty([T.tool("ftps-keys"), "genkey", "--ask-passphrase", "-o", p("tty.key")], dict(os.environ),
+                         [("Passphrase:", "hunter22\n"), ("Verifying", "hunter22\n")])
+    check(rc == 0 and "encrypted with AES-256" in text and "hunter22" not in text,
+          "genkey --ask-passphrase on a terminal (asked twice, not echoed)", text)
+    rc, text = T.run_pty([T.tool("ftps-keys"), "show", "--ask-passphrase", p("tty.key")], dict(os.environ),
+                         [("Passphrase:", "hunter22\n")])
+    check(rc == 0 and "ECDSA P-256" in text, "show --ask-passphrase opens the key", text)
+    rc, text = T.run_pty([T.tool("ftps-keys"), "show", "--ask-passphrase", p("tty.key")], dict(os.environ),
+                         [("Passphrase:", "hunter2\n")])
+    check(rc == 1 and "wrong passphrase" in text, "a mistyped passphrase: 'wrong passphrase'", text)
+    rc, text = T.run_pty([T.tool("ftps-keys"), "genkey", "--ask-passphrase", "-o", p("tty2.key")], dict(os.environ),
+                         [("Passphrase:", "hunter22\n"), ("Verifying", "hunter23\n")])
+    check(rc == 1 and "two entries differ" in text and not os.path.exists(p("tty2.key")),
+          "genkey with two different passphrases writes nothing", text)
 
     # Self-signed server certificate with SANs, validity and usages.
     r = keys("selfsign", "--key", p("ec-p256.key"), "--subject", "CN=ftp.test,O=Test",

@@ -82,39 +82,41 @@ static void test_hash(void)
 	uint64_t start = 9, end = 9;
 	char hex[65];
 	const char *good = "213 SHA-256 0-12 "
-			   "A948904F2F0F479B8F8197694B30184B0D2ED1C1CD2A1EC0FB85D299A192A447 "
-			   "hello.txt";
+	                   "A948904F2F0F479B8F8197694B30184B0D2ED1C1CD2A1EC0FB85D299A192A447 "
+	                   "hello.txt";
 	CHECK_EQ(ftp_parse_hash(good, &start, &end, hex), 0);
 	CHECK_EQ(start, 0);
 	CHECK_EQ(end, 12);
-	CHECK(strcmp(hex, "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447") ==
-	      0);
+	CHECK(strcmp(hex, "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447") == 0);
 	/* Only SHA-256 is accepted, with exactly 64 hex digits. */
-	CHECK_EQ(ftp_parse_hash("213 SHA-1 0-12 a94a8fe5ccb19ba61c4c0873d391e987982fbbd3 f",
-				&start, &end, hex),
-		 -1);
+	CHECK_EQ(ftp_parse_hash("213 SHA-1 0-12 a94a8fe5ccb19ba61c4c0873d391e987982fbbd3 f", &start,
+	                        &end, hex),
+	         -1);
 	CHECK_EQ(ftp_parse_hash("213 SHA-256 0-12 a948904f f", &start, &end, hex), -1);
-	CHECK_EQ(ftp_parse_hash("213 SHA-256 12-0 "
-				"a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447 f",
-				&start, &end, hex),
-		 -1);
-	CHECK_EQ(ftp_parse_hash("550 SHA-256 0-12 "
-				"a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447 f",
-				&start, &end, hex),
-		 -1);
-	CHECK_EQ(ftp_parse_hash("213 SHA-256 0-12 "
-				"g948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447 f",
-				&start, &end, hex),
-		 -1);
+	CHECK_EQ(
+	    ftp_parse_hash("213 SHA-256 12-0 "
+	                   "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447 f",
+	                   &start, &end, hex),
+	    -1);
+	CHECK_EQ(
+	    ftp_parse_hash("550 SHA-256 0-12 "
+	                   "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447 f",
+	                   &start, &end, hex),
+	    -1);
+	CHECK_EQ(
+	    ftp_parse_hash("213 SHA-256 0-12 "
+	                   "g948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447 f",
+	                   &start, &end, hex),
+	    -1);
 }
 
 static void test_list(void)
 {
 	struct ftp_entry e;
 	CHECK_EQ(ftp_parse_list_line("-rw-r--r--    1 1001     1001        12 Nov 27 11:32 hello "
-				     "world.txt",
-				     &e),
-		 0);
+	                             "world.txt",
+	                             &e),
+	         0);
 	CHECK_EQ(e.type, FTP_ENTRY_FILE);
 	CHECK_EQ(e.size, 12);
 	CHECK(strcmp(e.name, "hello world.txt") == 0);

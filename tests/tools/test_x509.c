@@ -37,8 +37,10 @@ static void test_keygen(void)
 	static const struct {
 		const char *type, *desc;
 	} ok[] = {
-		{"ec-p256", "ECDSA P-256"}, {"ec-p384", "ECDSA P-384"}, {"rsa2048", "RSA 2048"},
-		{"ed25519", "Ed25519"},
+	    {"ec-p256", "ECDSA P-256"},
+	    {"ec-p384", "ECDSA P-384"},
+	    {"rsa2048", "RSA 2048"},
+	    {"ed25519", "Ed25519"},
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		EVP_PKEY *k = x509_key_generate(ok[i].type, &err);
@@ -113,8 +115,7 @@ static void test_names(void)
 	CHECK(x509_name_parse("", &err) == NULL);
 
 	GENERAL_NAMES *g = NULL;
-	CHECK_EQ(x509_san_parse("DNS:ftp.test,IP:198.18.7.1,2001:db8::1,other.test", &g, &err),
-		 0);
+	CHECK_EQ(x509_san_parse("DNS:ftp.test,IP:198.18.7.1,2001:db8::1,other.test", &g, &err), 0);
 	CHECK_EQ(sk_GENERAL_NAME_num(g), 4);
 	x509_san_text(g, text, sizeof(text));
 	CHECK(contains(text, "DNS:ftp.test, IP:198.18.7.1, IP:2001:db8::1, DNS:other.test"));
@@ -261,19 +262,19 @@ static void test_ca_chain_crl(void)
 
 	/* Revoke user, keep user2: the CRL check tells them apart. */
 	struct x509_revocation rev = {.serial = X509_get0_serialNumber(user),
-				      .revoked_at = time(NULL),
-				      .reason = CRL_REASON_KEY_COMPROMISE};
+	                              .revoked_at = time(NULL),
+	                              .reason = CRL_REASON_KEY_COMPROMISE};
 	X509_CRL *crl = x509_build_crl(ca, ca_key, &rev, 1, 7, 30, &err);
 	CHECK(crl != NULL);
 	if (crl != NULL) {
 		CHECK_EQ(X509_CRL_verify(crl, ca_key), 1);
 		X509_REVOKED *found = NULL;
 		CHECK_EQ(X509_CRL_get0_by_serial(crl, &found,
-						 (ASN1_INTEGER *)X509_get0_serialNumber(user)),
-			 1);
+		                                 (ASN1_INTEGER *)X509_get0_serialNumber(user)),
+		         1);
 		CHECK_EQ(X509_CRL_get0_by_serial(crl, &found,
-						 (ASN1_INTEGER *)X509_get0_serialNumber(user2)),
-			 0);
+		                                 (ASN1_INTEGER *)X509_get0_serialNumber(user2)),
+		         0);
 		ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
 		CHECK(num != NULL && ASN1_INTEGER_get(num) == 7);
 		ASN1_INTEGER_free(num);

@@ -530,16 +530,19 @@ int ftp_data_write(struct ftp_session *s, struct ftp_data *d, const void *buf, s
 void ftp_data_close(struct ftp_data *d, bool send_close_notify)
 {
 	if (d->io.ssl != NULL && send_close_notify) {
-		/* The server must see close_notify to know the upload is whole. Then
-		 * wait for its end of the connection: closing a socket with unread
-		 * bytes (TLS 1.3 session tickets the server sent) makes the kernel
-		 * send RST, and the server loses the tail of the upload. */
+		/* Uploads: the server must see close_notify to know the upload is
+		 * whole. Downloads: answer the server's close_notify. */
 		(void)SSL_shutdown(d->io.ssl);
-		(void)shutdown(d->io.fd, SHUT_WR);
-		char sink[4096];
-		for (int i = 0; i < 1024; i++) {
-			if (SSL_read(d->io.ssl, sink, sizeof(sink)) <= 0)
-				break;
+		if (!d->clean_close) {
+			/* Wait for the server's end before closing: closing a socket
+			 * with unread bytes (TLS 1.3 session tickets) makes the kernel
+			 * send RST, and the server loses the tail of the upload. */
+			(void)shutdown(d->io.fd, SHUT_WR);
+			char sink[4096];
+			for (int i = 0; i < 1024; i++) {
+				if (SSL_read(d->io.ssl, sink, sizeof(sink)) <= 0)
+					break;
+			}
 		}
 	}
 	ERR_clear_error();
@@ -595,7 +598,7 @@ int ftp_list(struct ftp_session *s, const char *path, bool want_mlsd, char **out
 			break;
 		used += (size_t)n;
 	}
-	ftp_data_close(&d, false);
+	ftp_data_close(&d, rc == EXIT_OK && d.clean_close);
 	code = ftp_read_reply(s);
 	if (rc == EXIT_OK && code / 100 != 2)
 		rc = code < 0 ? EXIT_NETWORK : fail(s, EXIT_REMOTE, "listing failed: %s", s->reply);

@@ -229,7 +229,7 @@ int xfer_get(struct ftp_session *s, const char *remote, const char *local, uint6
 		progress_add(p, (uint64_t)n);
 	}
 	bool clean = d.clean_close;
-	ftp_data_close(&d, false);
+	ftp_data_close(&d, rc == EXIT_OK && clean);
 	rc = finish_transfer(s, rc, err, sizeof(err));
 	if (rc == EXIT_OK && close(fd) != 0) {
 		snprintf(err, sizeof(err), "cannot write %s: %s", local, strerror(errno));

@@ -100,6 +100,10 @@ static int index_load(const struct keys_opts *o, struct ca_index *idx)
 		}
 	}
 	free(data);
+	if (rc != KEYS_EXIT_OK) {
+		free(idx->e);
+		memset(idx, 0, sizeof(*idx));
+	}
 	return rc;
 }
 
