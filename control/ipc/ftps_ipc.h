@@ -191,7 +191,11 @@ struct ftps_ipc_takeover {
 	uint32_t direction;   /* enum ftps_ipc_direction */
 	uint64_t file_offset;
 	uint64_t byte_limit; /* 0 = until EOF (send) or the peer's end (recv) */
-	uint32_t flags;      /* FTPS_IPC_TAKEOVER_* */
+	/* Stream bytes the control plane has received on this connection; the
+	 * dataplane replays any it sent beyond that (DATA still in flight when
+	 * it got the TAKEOVER), so nothing is lost in the handover. */
+	uint64_t bytes_seen;
+	uint32_t flags; /* FTPS_IPC_TAKEOVER_* */
 	uint32_t leftover_len;
 	struct ftps_ipc_tls_dir rx;
 	struct ftps_ipc_tls_dir tx;
@@ -221,7 +225,7 @@ _Static_assert(sizeof(struct ftps_ipc_credit) == 24, "credit");
 _Static_assert(sizeof(struct ftps_ipc_fin) == 16, "fin");
 _Static_assert(sizeof(struct ftps_ipc_reset) == 24, "reset");
 _Static_assert(sizeof(struct ftps_ipc_tls_dir) == 104, "tls_dir");
-_Static_assert(sizeof(struct ftps_ipc_takeover) == 256, "takeover");
+_Static_assert(sizeof(struct ftps_ipc_takeover) == 264, "takeover");
 _Static_assert(sizeof(struct ftps_ipc_done) == 48, "done");
 
 #define FTPS_IPC_MAX_MSG (sizeof(struct ftps_ipc_takeover) + FTPS_IPC_MAX_LEFTOVER)

@@ -28,8 +28,20 @@ const char *const relay_counter_names[RELAY_COUNTER_COUNT] = {
  * idle control connections cheap. */
 #define RELAY_TCP_RECEIVE_BUDGET (256u * 1024u)
 
+/* A copy of stream bytes sent to the control plane and not yet credited
+ * back: replayed into a transfer when the TAKEOVER says the control plane
+ * never saw them (they crossed it in flight). */
+struct relay_sent_chunk {
+	struct relay_sent_chunk *next;
+	uint32_t len;
+	uint8_t bytes[];
+};
+
 struct relay_conn {
 	struct relay_conn *next_in_bucket;
+	struct relay_sent_chunk *uncredited_head, *uncredited_tail;
+	uint64_t sent_total;     /* stream bytes sent to the control plane */
+	uint64_t credited_total; /* of those, bytes it gave credit back for */
 	struct relay *relay;
 	struct tcp_conn *tcp; /* NULL once released */
 	uint64_t id;
@@ -39,7 +51,7 @@ struct relay_conn {
 	struct rte_mbuf *to_control;   /* read from TCP, waiting for credit */
 	struct rte_mbuf *from_control; /* waiting for TCP send space */
 	uint32_t from_control_bytes;   /* credit owed back once sent */
-	struct transfer *transfer; /* set once the connection is taken over */
+	struct transfer *transfer;     /* set once the connection is taken over */
 	bool connecting;
 	bool fin_to_control_sent;
 	bool fin_from_control;
@@ -67,6 +79,9 @@ struct relay {
 	unsigned char message[FTPS_IPC_MAX_MSG] __rte_aligned(8);
 	unsigned char outgoing[sizeof(struct ftps_ipc_data) + FTPS_IPC_MAX_DATA] __rte_aligned(8);
 };
+
+static void relay_link_lost(struct relay *r, const char *why);
+static struct rte_mbuf *relay_chain_from(struct relay *r, const uint8_t *p, uint32_t n);
 
 static void relay_count(struct relay *r, enum relay_counter c)
 {
@@ -116,6 +131,11 @@ static void relay_conn_free(struct relay_conn *rc)
 	}
 	rte_pktmbuf_free(rc->to_control);
 	rte_pktmbuf_free(rc->from_control);
+	while (rc->uncredited_head != NULL) {
+		struct relay_sent_chunk *next = rc->uncredited_head->next;
+		free(rc->uncredited_head);
+		rc->uncredited_head = next;
+	}
 	r->connection_count--;
 	free(rc);
 }
@@ -207,6 +227,25 @@ static void relay_conn_maybe_done(struct relay_conn *rc)
 	}
 }
 
+/* The control plane consumed bytes: their copies are no longer needed. */
+static void relay_drop_credited(struct relay_conn *rc, uint32_t bytes)
+{
+	rc->credited_total += bytes;
+	while (bytes > 0 && rc->uncredited_head != NULL) {
+		struct relay_sent_chunk *c = rc->uncredited_head;
+		if (c->len > bytes) {
+			memmove(c->bytes, c->bytes + bytes, c->len - bytes);
+			c->len -= bytes;
+			return;
+		}
+		bytes -= c->len;
+		rc->uncredited_head = c->next;
+		if (rc->uncredited_head == NULL)
+			rc->uncredited_tail = NULL;
+		free(c);
+	}
+}
+
 /* Moves TCP data to the control plane as far as credit allows. */
 static void relay_pump_to_control(struct relay_conn *rc)
 {
@@ -230,6 +269,21 @@ static void relay_pump_to_control(struct relay_conn *rc)
 		ftps_ipc_hdr_init(&m->hdr, FTPS_IPC_DATA, (uint32_t)(sizeof(*m) + n), rc->id);
 		if (!control_link_send(&r->link, m, sizeof(*m) + n))
 			return; /* link lost: everything is reset from the poll loop */
+		struct relay_sent_chunk *chunk = malloc(sizeof(*chunk) + n);
+		if (chunk == NULL) {
+			/* The poll loop resets everything once it sees the drop. */
+			control_link_drop(&r->link, "out of memory keeping relayed bytes");
+			return;
+		}
+		chunk->next = NULL;
+		chunk->len = n;
+		memcpy(chunk->bytes, m->bytes, n);
+		if (rc->uncredited_tail != NULL)
+			rc->uncredited_tail->next = chunk;
+		else
+			rc->uncredited_head = chunk;
+		rc->uncredited_tail = chunk;
+		rc->sent_total += n;
 		rc->credit_to_control -= n;
 		r->counters[RELAY_COUNTER_bytes_to_control] += n;
 		rc->to_control = relay_chain_consume(rc->to_control, n);
@@ -569,7 +623,7 @@ static void relay_dispatch(struct relay *r, const void *message, size_t len)
 	if (rc->transfer != NULL && h->type != FTPS_IPC_RESET) {
 		if (h->type == FTPS_IPC_DATA)
 			relay_violation(r, RELAY_COUNTER_messages_malformed,
-					"DATA for a connection taken over by a transfer");
+			                "DATA for a connection taken over by a transfer");
 		return; /* CREDIT or FIN crossing the TAKEOVER: nothing to do */
 	}
 	switch (h->type) {
@@ -583,6 +637,7 @@ static void relay_dispatch(struct relay *r, const void *message, size_t len)
 			return;
 		}
 		rc->credit_to_control += m->bytes;
+		relay_drop_credited(rc, m->bytes);
 		relay_pump_to_control(rc);
 		return;
 	}
@@ -632,7 +687,7 @@ static void relay_transfer_done(void *context, const struct transfer_result *res
 }
 
 static void relay_copy_dir(uint8_t *key, uint8_t *iv, uint8_t *secret, uint64_t *seq,
-			   const struct ftps_ipc_tls_dir *d)
+                           const struct ftps_ipc_tls_dir *d)
 {
 	memcpy(key, d->key, d->key_len);
 	memcpy(iv, d->iv, d->iv_len);
@@ -664,8 +719,8 @@ static void relay_handle_takeover(struct relay *r, const struct ftps_ipc_takeove
 	}
 	struct transfer_params p;
 	memset(&p, 0, sizeof(p));
-	p.direction = m->direction == FTPS_IPC_DIR_SEND_FILE ? TRANSFER_SEND_FILE
-							     : TRANSFER_RECEIVE_FILE;
+	p.direction =
+	    m->direction == FTPS_IPC_DIR_SEND_FILE ? TRANSFER_SEND_FILE : TRANSFER_RECEIVE_FILE;
 	p.fd = fd;
 	p.file_offset = m->file_offset;
 	p.byte_limit = m->byte_limit;
@@ -682,18 +737,52 @@ static void relay_handle_takeover(struct relay *r, const struct ftps_ipc_takeove
 	p.leftover_len = m->leftover_len;
 	/* Bytes the relay still holds belong to the same streams, after what
 	 * the control plane saw (input) or wrote (output). */
-	p.pending_input = rc->to_control;
+	/* Bytes sent to the control plane after what it saw come first. */
+	if (m->bytes_seen < rc->credited_total || m->bytes_seen > rc->sent_total) {
+		close(fd);
+		relay_violation(r, RELAY_COUNTER_messages_malformed,
+		                "TAKEOVER bytes_seen outside what was sent");
+		return;
+	}
+	struct rte_mbuf *replay = NULL;
+	uint64_t skip = m->bytes_seen - rc->credited_total;
+	for (struct relay_sent_chunk *c = rc->uncredited_head; c != NULL; c = c->next) {
+		if (skip >= c->len) {
+			skip -= c->len;
+			continue;
+		}
+		struct rte_mbuf *piece =
+		    relay_chain_from(r, c->bytes + skip, (uint32_t)(c->len - skip));
+		skip = 0;
+		if (piece == NULL || (replay != NULL && rte_pktmbuf_chain(replay, piece) != 0)) {
+			rte_pktmbuf_free(piece);
+			rte_pktmbuf_free(replay);
+			close(fd);
+			relay_link_lost(r, "no mbufs to replay relayed bytes");
+			return;
+		}
+		if (replay == NULL)
+			replay = piece;
+	}
+	if (replay != NULL && rc->to_control != NULL &&
+	    rte_pktmbuf_chain(replay, rc->to_control) != 0) {
+		rte_pktmbuf_free(replay);
+		close(fd);
+		relay_link_lost(r, "too many segments to replay");
+		return;
+	}
+	p.pending_input = replay != NULL ? replay : rc->to_control;
 	p.pending_output = rc->from_control;
 	rc->to_control = NULL;
 	rc->from_control = NULL;
 	rc->from_control_bytes = 0;
 	char error[160];
-	rc->transfer = transfer_start(r->engine, rc->tcp, &p, relay_transfer_done, rc, error,
-				      sizeof(error));
+	rc->transfer =
+	    transfer_start(r->engine, rc->tcp, &p, relay_transfer_done, rc, error, sizeof(error));
 	memset(&p.keys, 0, sizeof(p.keys));
 	if (rc->transfer == NULL) {
 		fprintf(stderr, "ftps-dataplane: worker %u: takeover refused: %s\n",
-			r->link.worker_id, error);
+		        r->link.worker_id, error);
 		struct ftps_ipc_done done;
 		memset(&done, 0, sizeof(done));
 		ftps_ipc_hdr_init(&done.hdr, FTPS_IPC_DONE, sizeof(done), rc->id);
@@ -768,7 +857,7 @@ unsigned int relay_worker_poll(struct worker *w, void *context, uint64_t now_tsc
 			if (!link->hello_received) {
 				close(fd);
 				relay_violation(r, RELAY_COUNTER_messages_malformed,
-						"TAKEOVER before HELLO");
+				                "TAKEOVER before HELLO");
 				break;
 			}
 			relay_handle_takeover(r, (const struct ftps_ipc_takeover *)r->message, fd);
@@ -782,9 +871,8 @@ unsigned int relay_worker_poll(struct worker *w, void *context, uint64_t now_tsc
 }
 
 struct relay *relay_create(struct tcp_stack *stack, struct transfer_engine *engine,
-			   struct rte_mempool *pool, const char *path,
-                           unsigned int worker_id, unsigned int worker_count, char *error,
-                           size_t error_len)
+                           struct rte_mempool *pool, const char *path, unsigned int worker_id,
+                           unsigned int worker_count, char *error, size_t error_len)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	if (r == NULL) {

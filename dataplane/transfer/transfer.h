@@ -65,25 +65,25 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(reads, "io_uring reads completed")                                                       \
 	X(writes, "io_uring writes completed")                                                     \
 	X(fsyncs, "io_uring fdatasyncs completed")                                                 \
-	X(buffer_waits, "times a transfer waited for a free I/O buffer")                          \
+	X(buffer_waits, "times a transfer waited for a free I/O buffer")                           \
 	X(record_mbuf_waits, "times sealing waited for a free record mbuf")                        \
 	X(tls_errors, "transfers failed by a TLS error (bad MAC, bad record, alert)")              \
 	X(disk_full, "uploads failed because the file system is full")                             \
 	X(io_errors, "transfers failed by an I/O error")                                           \
-	X(truncated_uploads, "uploads that ended without close_notify (possible truncation)")     \
+	X(truncated_uploads, "uploads that ended without close_notify (possible truncation)")      \
 	X(idle_timeouts, "transfers failed because the peer made no progress")
 
 enum transfer_counter {
 #define TRANSFER_COUNTER_ENUM(name, description) TRANSFER_COUNTER_##name,
 	TRANSFER_COUNTER_LIST(TRANSFER_COUNTER_ENUM)
 #undef TRANSFER_COUNTER_ENUM
-		TRANSFER_COUNTER_COUNT
+	    TRANSFER_COUNTER_COUNT
 };
 
 extern const char *const transfer_counter_names[TRANSFER_COUNTER_COUNT];
 
 struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socket_id, char *error,
-					       size_t error_len);
+                                               size_t error_len);
 void transfer_engine_destroy(struct transfer_engine *engine);
 
 /* worker_poll_fn: reaps io_uring completions and moves every transfer on. */
@@ -93,8 +93,8 @@ unsigned int transfer_engine_poll(struct worker *w, void *engine, uint64_t now_t
  * transfer, or NULL with a message in error (the caller keeps tcp and the
  * fd and mbufs in params are released). */
 struct transfer *transfer_start(struct transfer_engine *engine, struct tcp_conn *tcp,
-				struct transfer_params *params, transfer_done_fn done,
-				void *context, char *error, size_t error_len);
+                                struct transfer_params *params, transfer_done_fn done,
+                                void *context, char *error, size_t error_len);
 
 /* Stops a transfer now: resets the connection, no done callback. */
 void transfer_abort(struct transfer *t);

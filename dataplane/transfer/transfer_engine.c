@@ -15,7 +15,7 @@
 
 const char *const transfer_counter_names[TRANSFER_COUNTER_COUNT] = {
 #define TRANSFER_COUNTER_NAME(name, description) #name,
-	TRANSFER_COUNTER_LIST(TRANSFER_COUNTER_NAME)
+    TRANSFER_COUNTER_LIST(TRANSFER_COUNTER_NAME)
 #undef TRANSFER_COUNTER_NAME
 };
 
@@ -27,10 +27,10 @@ static uint64_t transfer_now_ns(void)
 }
 
 struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socket_id, char *error,
-					       size_t error_len)
+                                               size_t error_len)
 {
-	struct transfer_engine *e = rte_zmalloc_socket("transfer_engine", sizeof(*e),
-						       RTE_CACHE_LINE_SIZE, socket_id);
+	struct transfer_engine *e =
+	    rte_zmalloc_socket("transfer_engine", sizeof(*e), RTE_CACHE_LINE_SIZE, socket_id);
 	if (e == NULL) {
 		snprintf(error, error_len, "out of memory for the transfer engine");
 		return NULL;
@@ -42,11 +42,11 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 	/* One mbuf holds one whole sealed record: a TX segment then refers to
 	 * it without another copy. */
 	e->record_pool = rte_pktmbuf_pool_create(
-		name, TRANSFER_RECORD_MBUFS, 64, 0,
-		(uint16_t)(RTE_PKTMBUF_HEADROOM + TLS_MAX_SEAL_RECORD), socket_id);
+	    name, TRANSFER_RECORD_MBUFS, 64, 0,
+	    (uint16_t)(RTE_PKTMBUF_HEADROOM + TLS_MAX_SEAL_RECORD), socket_id);
 	if (e->record_pool == NULL) {
 		snprintf(error, error_len, "cannot allocate %u record mbufs: %s",
-			 TRANSFER_RECORD_MBUFS, rte_strerror(rte_errno));
+		         TRANSFER_RECORD_MBUFS, rte_strerror(rte_errno));
 		goto fail;
 	}
 	e->buffer_memory = aligned_alloc(4096, (size_t)TRANSFER_BUFFERS * TRANSFER_BUFFER_SIZE);
@@ -183,10 +183,10 @@ void transfer_take_input(struct transfer *t)
 		if (m->pkt_len < record_len)
 			break;
 		const uint8_t *record =
-			rte_pktmbuf_read(m, 0, (uint32_t)record_len, t->engine->bounce);
+		    rte_pktmbuf_read(m, 0, (uint32_t)record_len, t->engine->bounce);
 		size_t consumed = 0, plain = 0;
 		rc = tls_open_buf(&t->tls, record, record_len, &consumed, t->engine->discard,
-				  sizeof(t->engine->discard), &plain);
+		                  sizeof(t->engine->discard), &plain);
 		t->in_chain = transfer_chain_consume(t->in_chain, (uint32_t)record_len);
 		if (rc == TLS_CLOSE_NOTIFY) {
 			t->close_notify_seen = true;
@@ -276,11 +276,11 @@ void transfer_finish(struct transfer *t, int status)
 	transfer_count(t, status == 0 ? TRANSFER_COUNTER_completed : TRANSFER_COUNTER_failed, 1);
 	transfer_release_connection(t, status == 0);
 	struct transfer_result result = {
-		.status = status,
-		.close_notify_seen = t->close_notify_seen,
-		.bytes = t->bytes,
-		.start_ns = t->start_ns,
-		.end_ns = transfer_now_ns(),
+	    .status = status,
+	    .close_notify_seen = t->close_notify_seen,
+	    .bytes = t->bytes,
+	    .start_ns = t->start_ns,
+	    .end_ns = transfer_now_ns(),
 	};
 	if (t->done != NULL)
 		t->done(t->done_context, &result);
@@ -356,14 +356,14 @@ static void transfer_on_closed(struct tcp_conn *c, void *context, int error)
 }
 
 static const struct tcp_callbacks transfer_callbacks = {
-	.readable = transfer_on_event,
-	.writable = transfer_on_event,
-	.closed = transfer_on_closed,
+    .readable = transfer_on_event,
+    .writable = transfer_on_event,
+    .closed = transfer_on_closed,
 };
 
 struct transfer *transfer_start(struct transfer_engine *e, struct tcp_conn *tcp,
-				struct transfer_params *p, transfer_done_fn done, void *context,
-				char *error, size_t error_len)
+                                struct transfer_params *p, transfer_done_fn done, void *context,
+                                char *error, size_t error_len)
 {
 	struct transfer *t = calloc(1, sizeof(*t));
 	if (t == NULL) {
@@ -486,7 +486,8 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 		struct transfer *t = *p;
 		if (t->state != TRANSFER_FINISHED && t->state != TRANSFER_ABORTED) {
 			transfer_step(t, now_tsc);
-			if (now_tsc - t->last_progress_tsc > idle_limit &&
+			if (now_tsc > t->last_progress_tsc &&
+			    now_tsc - t->last_progress_tsc > idle_limit &&
 			    (t->state == TRANSFER_RUNNING || t->state == TRANSFER_CLOSING)) {
 				transfer_count(t, TRANSFER_COUNTER_idle_timeouts, 1);
 				transfer_finish(t, ETIMEDOUT);

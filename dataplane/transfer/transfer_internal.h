@@ -6,16 +6,16 @@
 
 #include "transfer.h"
 
-#define TRANSFER_BUFFER_SIZE (64u * 1024u)
-#define TRANSFER_BUFFERS 128 /* per worker: 8 MiB registered with io_uring */
-#define TRANSFER_RING_DEPTH 512
-#define TRANSFER_MAX_READS 4  /* per download in flight: 256 KiB read-ahead */
-#define TRANSFER_MAX_WRITES 8 /* per upload in flight */
-#define TRANSFER_RECORD_MBUFS 4095
-#define TRANSFER_SEND_BUDGET (1u << 20)
+#define TRANSFER_BUFFER_SIZE    (64u * 1024u)
+#define TRANSFER_BUFFERS        128 /* per worker: 8 MiB registered with io_uring */
+#define TRANSFER_RING_DEPTH     512
+#define TRANSFER_MAX_READS      4 /* per download in flight: 256 KiB read-ahead */
+#define TRANSFER_MAX_WRITES     8 /* per upload in flight */
+#define TRANSFER_RECORD_MBUFS   4095
+#define TRANSFER_SEND_BUDGET    (1u << 20)
 #define TRANSFER_RECEIVE_BUDGET (2u << 20)
 #define TRANSFER_IDLE_TIMEOUT_S 120
-#define TRANSFER_OPEN_BATCH 16
+#define TRANSFER_OPEN_BATCH     16
 
 struct transfer_buffer {
 	uint8_t *data;

@@ -55,9 +55,10 @@ void transfer_write_complete(struct transfer *t, struct transfer_io *io)
 	if (result < 0 || (uint32_t)result != len) {
 		/* A short write to a regular file means the file system is full. */
 		int error = result < 0 ? -result : ENOSPC;
-		transfer_count(t, error == ENOSPC || error == EDQUOT ? TRANSFER_COUNTER_disk_full
-								     : TRANSFER_COUNTER_io_errors,
-			       1);
+		transfer_count(t,
+		               error == ENOSPC || error == EDQUOT ? TRANSFER_COUNTER_disk_full
+		                                                  : TRANSFER_COUNTER_io_errors,
+		               1);
 		transfer_finish(t, error);
 		return;
 	}
@@ -69,7 +70,7 @@ void transfer_write_complete(struct transfer *t, struct transfer_io *io)
 /* Fills iov with the segments that hold [0, len) of chain; returns how many,
  * or 0 when more than max are needed. */
 static unsigned int transfer_chain_iov(struct rte_mbuf *m, uint32_t len, struct iovec *iov,
-				       unsigned int max)
+                                       unsigned int max)
 {
 	unsigned int n = 0;
 	for (; m != NULL && len > 0; m = m->next) {
@@ -116,16 +117,17 @@ static bool transfer_open_records(struct transfer *t)
 		struct tls_open_job job;
 		memset(&job, 0, sizeof(job));
 		struct iovec src[TLS_MAX_SEGS], dst;
-		unsigned int segs = transfer_chain_iov(t->in_chain, (uint32_t)record_len, src,
-						       TLS_MAX_SEGS);
+		unsigned int segs =
+		    transfer_chain_iov(t->in_chain, (uint32_t)record_len, src, TLS_MAX_SEGS);
 		if (segs == 0) {
 			/* Scattered over too many small segments: one copy. */
 			const uint8_t *flat = rte_pktmbuf_read(t->in_chain, 0, (uint32_t)record_len,
-							       t->engine->bounce);
+			                                       t->engine->bounce);
 			src[0] = (struct iovec){(void *)(uintptr_t)flat, record_len};
 			segs = 1;
 		}
-		dst = (struct iovec){t->fill->data + t->fill_len, TRANSFER_BUFFER_SIZE - t->fill_len};
+		dst =
+		    (struct iovec){t->fill->data + t->fill_len, TRANSFER_BUFFER_SIZE - t->fill_len};
 		job.conn = &t->tls;
 		job.src = src;
 		job.src_cnt = (uint16_t)segs;

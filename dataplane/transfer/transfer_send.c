@@ -15,7 +15,7 @@
  * record pool is dry (the caller retries later) or on a TLS failure (then
  * *status is set). */
 static struct rte_mbuf *transfer_seal(struct transfer *t, const uint8_t *data, uint32_t len,
-				      int *status)
+                                      int *status)
 {
 	struct tls_seal_job jobs[RECORDS_PER_BUFFER];
 	struct iovec src[RECORDS_PER_BUFFER], dst[RECORDS_PER_BUFFER];
@@ -31,7 +31,7 @@ static struct rte_mbuf *transfer_seal(struct transfer *t, const uint8_t *data, u
 		uint32_t piece = len - off < TLS_MAX_PLAINTEXT ? len - off : TLS_MAX_PLAINTEXT;
 		src[i] = (struct iovec){(void *)(uintptr_t)(data + off), piece};
 		dst[i] = (struct iovec){rte_pktmbuf_mtod(mbufs[i], void *),
-					tls_sealed_len(&t->tls, piece)};
+		                        tls_sealed_len(&t->tls, piece)};
 		memset(&jobs[i], 0, sizeof(jobs[i]));
 		jobs[i].conn = &t->tls;
 		jobs[i].src = &src[i];
@@ -70,7 +70,7 @@ static int transfer_key_update(struct transfer *t)
 		return -ENOBUFS;
 	size_t len = 0;
 	int rc = tls_seal_key_update(&t->tls, false, rte_pktmbuf_mtod(m, uint8_t *),
-				     rte_pktmbuf_tailroom(m), &len);
+	                             rte_pktmbuf_tailroom(m), &len);
 	if (rc != TLS_OK) {
 		rte_pktmbuf_free(m);
 		return -EPROTO;

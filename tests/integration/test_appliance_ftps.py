@@ -132,6 +132,21 @@ print('ok')
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("ok", r.stdout)
 
+    def test_zz_files_moved_on_the_fast_path(self):
+        # Runs last (alphabetical): every file transfer above went through
+        # the dataplane's transfer engine, none failed.
+        dataplane = harness.Dataplane(self.ns, self.info["server_address"],
+                                      file_prefix=self.info["telemetry_prefix"])
+        t = dataplane.telemetry("/ftps/transfer")
+        self.assertGreaterEqual(t["started"], 20)
+        self.assertEqual(t["completed"], t["started"])
+        self.assertEqual(t["failed"], 0)
+        self.assertGreater(t["records_sealed"], 0)
+        self.assertGreater(t["records_opened"], 0)
+        self.assertGreater(t["fsyncs"], 0)
+        self.assertEqual(t["active"], 0)
+        self.assertEqual(t["io_buffers_free"], t["io_buffers"])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
