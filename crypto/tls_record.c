@@ -401,8 +401,9 @@ static int handle_alert(struct tls_conn *c, const struct iovec *v, unsigned cnt,
 		c->rx_closed = true;
 		return TLS_CLOSE_NOTIFY;
 	}
-	/* RFC 8446 6: user_canceled is the only other non-fatal alert. */
-	if (a[1] == TLS_ALERT_USER_CANCELED)
+	/* RFC 8446 6: user_canceled is the only other non-fatal alert. In
+	 * TLS 1.2 any warning-level alert may be ignored (RFC 5246 7.2). */
+	if (a[1] == TLS_ALERT_USER_CANCELED || (c->version == TLS_VERSION_12 && a[0] == 1))
 		return TLS_OK;
 	fail(c);
 	return TLS_ERR_PEER_ALERT;

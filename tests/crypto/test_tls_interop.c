@@ -62,6 +62,8 @@ static void pair_free(struct pair *p)
 	memset(p, 0, sizeof(*p));
 }
 
+static int pair_ssl(struct pair *p);
+
 static int pair_new(struct pair *p, const struct suite_case *sc)
 {
 	memset(p, 0, sizeof(*p));
@@ -86,6 +88,16 @@ static int pair_new(struct pair *p, const struct suite_case *sc)
 		return -1;
 	if (tls_import_ctx_setup(p->sctx) != 0 || tls_import_ctx_setup(p->cctx) != 0)
 		return -1;
+	/* The client keeps sessions so a second connection can resume. */
+	SSL_CTX_set_session_cache_mode(p->cctx, SSL_SESS_CACHE_CLIENT);
+	return pair_ssl(p);
+}
+
+/* New SSL objects on the pair's contexts (a second connection). */
+static int pair_ssl(struct pair *p)
+{
+	SSL_free(p->s);
+	SSL_free(p->c);
 	p->s = SSL_new(p->sctx);
 	p->c = SSL_new(p->cctx);
 	if (p->s == NULL || p->c == NULL || tls_import_ssl_setup(p->s) != 0 ||
@@ -606,6 +618,66 @@ out:
 	pair_free(&p);
 }
 
+/* A resumed handshake, as an FTPS data connection resuming its control
+ * connection's session does: the server's records under the application
+ * keys are counted again (not assumed), and data flows both ways. */
+static void resumed(const struct aead_backend *be, const struct suite_case *sc)
+{
+	struct pair p;
+	struct tls_conn_keys keys;
+	struct tls_conn c;
+	static uint8_t left[65536], buf[65536], rec[TLS_MAX_OPEN_RECORD], out[TLS_MAX_OPEN_RECORD];
+	size_t left_len, rec_len, consumed, plain;
+	char err[256] = "";
+	SSL_SESSION *sess;
+	uint64_t got = 0;
+	int n;
+
+	CHECK_EQ(pair_new(&p, sc), 0);
+	CHECK_EQ(handshake(&p), 0);
+	/* TLS 1.3 tickets come after the handshake: let the client read them. */
+	CHECK(SSL_read(p.c, buf, sizeof(buf)) <= 0);
+	sess = SSL_get1_session(p.c);
+	CHECK(sess != NULL && SSL_SESSION_is_resumable(sess));
+	/* An SSL freed without shutdown marks its session not resumable. */
+	CHECK(SSL_shutdown(p.c) >= 0);
+	CHECK(SSL_shutdown(p.s) >= 0);
+	CHECK_EQ(pair_ssl(&p), 0);
+	CHECK_EQ(SSL_set_session(p.c, sess), 1);
+	CHECK_EQ(handshake(&p), 0);
+	CHECK_EQ(SSL_session_reused(p.s), 1);
+	CHECK_EQ(tls_import_export(p.s, &keys, left, sizeof(left), &left_len, err, sizeof(err)), 0);
+	printf("  resumed %s: takeover at tx_seq %llu rx_seq %llu\n", sc->name,
+	       (unsigned long long)keys.tx_seq, (unsigned long long)keys.rx_seq);
+	CHECK_EQ(tls_conn_init(&c, &keys, be), TLS_OK);
+	/* The client's early data, then 64 records each way. */
+	CHECK_EQ(tls_open_buf(&c, left, left_len, &consumed, out, sizeof(out), &plain), TLS_OK);
+	CHECK_EQ(consumed, left_len);
+	CHECK_EQ(plain, EARLY_LEN);
+	CHECK(pattern_check(out, plain, 0, SEED_C2S) == 0);
+	for (int i = 0; i < 64; i++) {
+		pattern_fill(buf, 16384, (uint64_t)i * 16384, SEED_S2C);
+		CHECK_EQ(tls_seal_buf(&c, buf, 16384, rec, sizeof(rec), &rec_len), TLS_OK);
+		CHECK_EQ(BIO_write(SSL_get_rbio(p.c), rec, (int)rec_len), (int)rec_len);
+		while ((n = SSL_read(p.c, buf, sizeof(buf))) > 0) {
+			CHECK(pattern_check(buf, (size_t)n, got, SEED_S2C) == 0);
+			got += (uint64_t)n;
+		}
+		pattern_fill(buf, 16384, EARLY_LEN + (uint64_t)i * 16384, SEED_C2S);
+		CHECK_EQ(SSL_write(p.c, buf, 16384), 16384);
+		n = BIO_read(SSL_get_wbio(p.c), rec, sizeof(rec));
+		CHECK(n > 0);
+		CHECK_EQ(tls_open_buf(&c, rec, (size_t)n, &consumed, out, sizeof(out), &plain),
+		         TLS_OK);
+		CHECK_EQ(plain, 16384);
+		CHECK(pattern_check(out, plain, EARLY_LEN + (uint64_t)i * 16384, SEED_C2S) == 0);
+	}
+	CHECK_EQ(got, 64 * 16384);
+	tls_conn_fini(&c);
+	SSL_SESSION_free(sess);
+	pair_free(&p);
+}
+
 /* Export is refused while OpenSSL holds data it already decrypted. */
 static void refused_pending(void)
 {
@@ -679,6 +751,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 		refused(&unsupported[i]);
 	refused_pending();
+	resumed(be, &cases[0]);
+	resumed(be, &cases[4]);
 	client_takeover(be, &cases[0]);
 	client_takeover(be, &cases[2]);
 	client_takeover(be, &cases[4]);
