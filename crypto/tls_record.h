@@ -134,6 +134,11 @@ void tls_conn_fini(struct tls_conn *c);
 
 /* Size of the record that seals plain_len bytes (no padding). */
 size_t tls_sealed_len(const struct tls_conn *c, size_t plain_len);
+/* Where the payload starts in a record: 5, or 13 with TLS 1.2 AES-GCM's
+ * explicit nonce. For work in place, seal from plaintext placed at this
+ * offset of the output record; open into the record's own bytes from this
+ * offset. */
+size_t tls_record_payload_offset(const struct tls_conn *c);
 /* Validate a record header (RFC 8446 5.1-5.2) and give the whole record's
  * length (header included). TLS_OK, or a fatal TLS_ERR_* (the connection
  * is then marked failed). */

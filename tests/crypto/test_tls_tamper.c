@@ -423,6 +423,35 @@ static void tls12_specific(void)
 	tls_conn_fini(&b);
 }
 
+/* Seal and open in place: plaintext sits at the payload offset of the
+ * record buffer, and opening writes the plaintext over the ciphertext. */
+static void in_place(uint16_t version, uint16_t suite)
+{
+	struct tls_conn a, b;
+	static uint8_t buf[TLS_MAX_SEAL_RECORD];
+	size_t off, len, pl = 3000;
+
+	make_pair(&a, &b, version, suite);
+	off = tls_record_payload_offset(&a);
+	memcpy(buf + off, plain, pl);
+	struct iovec src = {buf + off, pl}, dst[2] = {{buf, 700}, {buf + 700, sizeof(buf) - 700}};
+	struct tls_seal_job sj = {.conn = &a, .src = &src, .src_cnt = 1, .dst = dst, .dst_cnt = 2};
+	CHECK_EQ(tls_seal_burst(&sj, 1), 1);
+	len = sj.out_len;
+	CHECK_EQ(len, tls_sealed_len(&a, pl));
+	CHECK(memcmp(buf + off, plain, 64) != 0); /* really encrypted */
+
+	struct iovec rsrc[2] = {{buf, 1000}, {buf + 1000, len - 1000}};
+	struct iovec rdst[2] = {{buf + off, 1000 - off}, {buf + 1000, len - 1000}};
+	struct tls_open_job oj = {.conn = &b, .src = rsrc, .src_cnt = 2, .dst = rdst, .dst_cnt = 2};
+	CHECK_EQ(tls_open_burst(&oj, 1), 1);
+	CHECK_EQ(oj.status, TLS_OK);
+	CHECK_EQ(oj.plain_len, pl);
+	CHECK(memcmp(buf + off, plain, pl) == 0);
+	tls_conn_fini(&a);
+	tls_conn_fini(&b);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -438,6 +467,7 @@ int main(int argc, char **argv)
 		tamper(suites[i].version, suites[i].suite);
 		replay_reorder(suites[i].version, suites[i].suite);
 		oversized_and_limits(suites[i].version, suites[i].suite);
+		in_place(suites[i].version, suites[i].suite);
 	}
 	inner_plaintext_rules();
 	key_updates(0x1301);
