@@ -423,6 +423,42 @@ static void tls12_specific(void)
 	tls_conn_fini(&b);
 }
 
+/* A malformed record fails the connection only from its place in the
+ * burst on: the good record before it is still delivered. */
+static void burst_order(void)
+{
+	struct tls_conn a, b;
+	static uint8_t r[3][2048], o[3][2048];
+	size_t l[3];
+	struct iovec src[3], dst[3];
+	struct tls_open_job j[3];
+
+	make_pair(&a, &b, TLS_VERSION_13, 0x1301);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(tls_seal_buf(&a, plain, 500, r[i], sizeof(r[i]), &l[i]), TLS_OK);
+	r[1][1] = 0x02; /* bad version in the second header */
+	for (int i = 0; i < 3; i++) {
+		src[i] = (struct iovec){r[i], l[i]};
+		dst[i] = (struct iovec){o[i], sizeof(o[i])};
+		memset(&j[i], 0, sizeof(j[i]));
+		j[i].conn = &b;
+		j[i].src = &src[i];
+		j[i].src_cnt = 1;
+		j[i].dst = &dst[i];
+		j[i].dst_cnt = 1;
+	}
+	CHECK_EQ(tls_open_burst(j, 3), 1);
+	CHECK_EQ(j[0].status, TLS_OK);
+	CHECK_EQ(j[0].plain_len, 500);
+	CHECK(memcmp(o[0], plain, 500) == 0);
+	CHECK_EQ(j[1].status, TLS_ERR_DECODE);
+	CHECK_EQ(j[2].status, TLS_ERR_CLOSED);
+	CHECK(!leaks_plaintext(o[2], sizeof(o[2])));
+	CHECK(b.failed);
+	tls_conn_fini(&a);
+	tls_conn_fini(&b);
+}
+
 /* Seal and open in place: plaintext sits at the payload offset of the
  * record buffer, and opening writes the plaintext over the ciphertext. */
 static void in_place(uint16_t version, uint16_t suite)
@@ -470,6 +506,7 @@ int main(int argc, char **argv)
 		in_place(suites[i].version, suites[i].suite);
 	}
 	inner_plaintext_rules();
+	burst_order();
 	key_updates(0x1301);
 	key_updates(0x1303);
 	tls12_specific();
