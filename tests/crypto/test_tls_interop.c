@@ -64,6 +64,16 @@ static void pair_free(struct pair *p)
 
 static int pair_ssl(struct pair *p);
 
+/* A keylog callback the application had before ours keeps being called. */
+static unsigned keylog_lines;
+static void count_keylog(const SSL *ssl, const char *line)
+{
+	(void)ssl;
+	if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0 ||
+	    strncmp(line, "CLIENT_RANDOM ", 14) == 0)
+		keylog_lines++;
+}
+
 static int pair_new(struct pair *p, const struct suite_case *sc)
 {
 	memset(p, 0, sizeof(*p));
@@ -86,6 +96,7 @@ static int pair_new(struct pair *p, const struct suite_case *sc)
 	if (SSL_CTX_use_certificate(p->sctx, sc->rsa ? rsa_cert : ec_cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(p->sctx, sc->rsa ? rsa_key : ec_key) != 1)
 		return -1;
+	SSL_CTX_set_keylog_callback(p->sctx, count_keylog);
 	if (tls_import_ctx_setup(p->sctx) != 0 || tls_import_ctx_setup(p->cctx) != 0)
 		return -1;
 	/* The client keeps sessions so a second connection can resume. */
@@ -750,6 +761,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 		refused(&unsupported[i]);
+	CHECK(keylog_lines >= sizeof(cases) / sizeof(cases[0]));
 	refused_pending();
 	resumed(be, &cases[0]);
 	resumed(be, &cases[4]);
