@@ -405,7 +405,7 @@ static int handle_alert(struct tls_conn *c, const struct iovec *v, unsigned cnt,
 		fail(c);
 		return TLS_ERR_DECODE;
 	}
-	c->peer_alert = (int8_t)a[1];
+	c->peer_alert = a[1];
 	if (a[1] == TLS_ALERT_CLOSE_NOTIFY) {
 		c->rx_closed = true;
 		return TLS_CLOSE_NOTIFY;

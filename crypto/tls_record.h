@@ -119,7 +119,7 @@ struct tls_conn {
 	uint64_t tx_update_after, tx_record_limit;
 	bool key_update_owed; /* the peer asked for a KeyUpdate */
 	bool rx_closed, tx_closed, failed;
-	int8_t peer_alert; /* last alert received, -1 none */
+	int16_t peer_alert; /* last alert received, -1 none */
 	/* Counters. */
 	uint64_t key_updates_rx, key_updates_tx, tickets_rx;
 };
