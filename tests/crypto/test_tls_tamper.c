@@ -399,6 +399,45 @@ static void key_updates(uint16_t suite)
 	tls_conn_fini(&b);
 }
 
+/* Seal a TLS 1.2 AES-GCM record of any type under a's write key. */
+static size_t craft12(struct tls_conn *a, uint8_t type, const uint8_t *pt, size_t len, uint8_t *out)
+{
+	uint8_t aad[13];
+	struct aead_op op;
+	struct iovec s = {(void *)pt, len}, d = {out + 13, len};
+	uint64_t seq = a->tx.seq;
+	size_t body = 8 + len + 16;
+
+	out[0] = type;
+	out[1] = 3;
+	out[2] = 3;
+	out[3] = (uint8_t)(body >> 8);
+	out[4] = (uint8_t)body;
+	for (int i = 0; i < 8; i++) {
+		out[5 + i] = (uint8_t)(seq >> (56 - 8 * i));
+		aad[i] = out[5 + i];
+	}
+	aad[8] = type;
+	aad[9] = 3;
+	aad[10] = 3;
+	aad[11] = (uint8_t)(len >> 8);
+	aad[12] = (uint8_t)len;
+	memset(&op, 0, sizeof(op));
+	op.key = a->tx.aead;
+	memcpy(op.nonce, a->tx.iv, 4);
+	memcpy(op.nonce + 4, out + 5, 8);
+	op.aad = aad;
+	op.aad_len = 13;
+	op.src = &s;
+	op.src_cnt = 1;
+	op.dst = &d;
+	op.dst_cnt = 1;
+	CHECK_EQ(aead_seal_burst(&op, 1), 1);
+	memcpy(out + 13 + len, op.tag, 16);
+	a->tx.seq++;
+	return 13 + len + 16;
+}
+
 static void tls12_specific(void)
 {
 	struct tls_conn a, b;
@@ -412,6 +451,23 @@ static void tls12_specific(void)
 	rec[0] = 22; /* renegotiation attempt */
 	CHECK_EQ(tls_open_buf(&b, rec, len, &consumed, out, sizeof(out), &pl), TLS_ERR_UNEXPECTED);
 	CHECK_EQ(tls_seal_key_update(&a, false, rec, sizeof(rec), &len), TLS_ERR_UNSUPPORTED);
+	tls_conn_fini(&a);
+	tls_conn_fini(&b);
+	/* A warning alert (no_renegotiation) is ignored in TLS 1.2; a fatal
+	 * one ends the connection and is remembered. */
+	make_pair(&a, &b, TLS_VERSION_12, 0xC02F);
+	uint8_t warn[2] = {1, 100}, fatal[2] = {2, 40};
+	len = craft12(&a, TLS_CT_ALERT, warn, 2, rec);
+	CHECK_EQ(tls_open_buf(&b, rec, len, &consumed, out, sizeof(out), &pl), TLS_OK);
+	CHECK_EQ(pl, 0);
+	CHECK(!b.failed);
+	CHECK_EQ(tls_seal_buf(&a, plain, 100, rec, sizeof(rec), &len), TLS_OK);
+	CHECK_EQ(tls_open_buf(&b, rec, len, &consumed, out, sizeof(out), &pl), TLS_OK);
+	CHECK_EQ(pl, 100);
+	len = craft12(&a, TLS_CT_ALERT, fatal, 2, rec);
+	CHECK_EQ(tls_open_buf(&b, rec, len, &consumed, out, sizeof(out), &pl), TLS_ERR_PEER_ALERT);
+	CHECK_EQ(b.peer_alert, 40);
+	CHECK(b.failed);
 	tls_conn_fini(&a);
 	tls_conn_fini(&b);
 	/* Alert records show their real type in TLS 1.2. */
