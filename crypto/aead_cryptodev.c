@@ -331,7 +331,6 @@ static void queue_burst(struct aead_op *ops, unsigned n, bool encrypt)
 
 	for (unsigned base = 0; base < n; base += BURST) {
 		unsigned m = n - base < BURST ? n - base : BURST;
-		unsigned ready = 0;
 
 		if (rte_crypto_op_bulk_alloc(cdev.op_pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, cops, m) !=
 		    m) {
@@ -363,7 +362,6 @@ static void queue_burst(struct aead_op *ops, unsigned n, bool encrypt)
 			c->sym->aead.digest.data = op->tag;
 			c->sym->aead.digest.phys_addr = iova_of(op->tag);
 			*owner(c) = op;
-			ready++;
 		}
 		/* Put the prepared ops first; free the rest. */
 		struct rte_crypto_op *go[BURST];
@@ -399,19 +397,25 @@ static void queue_burst(struct aead_op *ops, unsigned n, bool encrypt)
 			for (uint16_t g = 0; g < got; g++) {
 				struct aead_op *op = *owner(out[g]);
 
+				uint8_t *b = bounce[op_slot(op, ops + base, m)];
+
 				if (out[g]->status == RTE_CRYPTO_OP_STATUS_SUCCESS) {
 					op->status = AEAD_OK;
-					unbounce(op, bounce[op_slot(op, ops + base, m)]);
-				} else if (out[g]->status == RTE_CRYPTO_OP_STATUS_AUTH_FAILED)
-					op->status = AEAD_ERR_AUTH;
-				else
-					op->status = AEAD_ERR_BACKEND;
+					unbounce(op, b);
+				} else {
+					op->status =
+					    out[g]->status == RTE_CRYPTO_OP_STATUS_AUTH_FAILED
+					        ? AEAD_ERR_AUTH
+					        : AEAD_ERR_BACKEND;
+					/* Unauthenticated plaintext stays nowhere. */
+					if (op->dst_cnt > 1)
+						memset(b, 0, aead_iov_len(op->dst, op->dst_cnt));
+				}
 				rte_pktmbuf_free(out[g]->sym->m_src);
 				rte_crypto_op_free(out[g]);
 			}
 			done += got;
 		}
-		(void)ready;
 	}
 }
 

@@ -1,7 +1,8 @@
 /* AEAD backend on intel-ipsec-mb's direct API: AES-GCM (128/256) and
  * ChaCha20-Poly1305. One-shot calls for single-segment buffers, the
- * init/update/finalize calls for scatter-gather. The direct functions keep
- * no state in the manager, so one manager serves every thread. */
+ * init/update/finalize calls for scatter-gather. Each thread gets its own
+ * manager (the library records errors in it); expanded keys do not depend
+ * on the manager, so a key made on one thread works on another. */
 #include "aead_backend.h"
 
 #include <pthread.h>
@@ -11,26 +12,38 @@
 #include <intel-ipsec-mb.h>
 #include <openssl/crypto.h>
 
-static IMB_MGR *mgr;
-static pthread_once_t mgr_once = PTHREAD_ONCE_INIT;
+static __thread IMB_MGR *mgr;
+static bool probed_ok;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
 
-static void mgr_setup(void)
+/* This thread's manager, made on first use; NULL if the library cannot
+ * run here. */
+static IMB_MGR *thread_mgr(void)
 {
-	IMB_MGR *m = alloc_mb_mgr(0);
+	IMB_MGR *m;
 
+	if (mgr != NULL)
+		return mgr;
+	m = alloc_mb_mgr(0);
 	if (m == NULL)
-		return;
+		return NULL;
 	init_mb_mgr_auto(m, NULL);
 	if (imb_get_errno(m) != 0) {
 		free_mb_mgr(m);
-		return;
+		return NULL;
 	}
 	mgr = m;
+	return m;
+}
+
+static void probe(void)
+{
+	probed_ok = thread_mgr() != NULL;
 }
 
 static bool imb_available(void)
 {
-	return pthread_once(&mgr_once, mgr_setup) == 0 && mgr != NULL;
+	return pthread_once(&probe_once, probe) == 0 && probed_ok;
 }
 
 static bool imb_supports(enum aead_alg alg)
@@ -45,6 +58,8 @@ static int imb_key_init(struct aead_key *key)
 
 	if (!imb_supports(key->alg))
 		return AEAD_ERR_UNSUPPORTED;
+	if (thread_mgr() == NULL)
+		return AEAD_ERR_BACKEND;
 	if (key->alg == AEAD_CHACHA20_POLY1305) {
 		key->priv = NULL; /* the raw key is used directly */
 		return AEAD_OK;
@@ -186,12 +201,24 @@ static void run(struct aead_op *op, bool seal)
 
 static void imb_seal_burst(struct aead_op *ops, unsigned n)
 {
+	if (thread_mgr() == NULL) {
+		for (unsigned i = 0; i < n; i++)
+			ops[i].status = AEAD_ERR_BACKEND;
+		return;
+	}
 	for (unsigned i = 0; i < n; i++)
 		run(&ops[i], true);
 }
 
 static void imb_open_burst(struct aead_op *ops, unsigned n)
 {
+	if (thread_mgr() == NULL) {
+		for (unsigned i = 0; i < n; i++) {
+			ops[i].status = AEAD_ERR_BACKEND;
+			aead_iov_wipe(ops[i].dst, ops[i].dst_cnt);
+		}
+		return;
+	}
 	for (unsigned i = 0; i < n; i++)
 		run(&ops[i], false);
 }

@@ -128,6 +128,11 @@ size_t tls_sealed_len(const struct tls_conn *c, size_t plain_len)
 	return TLS_HEADER_LEN + c->suite->explicit_iv_len + plain_len + inner + AEAD_TAG_LEN;
 }
 
+size_t tls_record_payload_offset(const struct tls_conn *c)
+{
+	return TLS_HEADER_LEN + c->suite->explicit_iv_len;
+}
+
 const char *tls_strerror(int status)
 {
 	switch (status) {

@@ -20,8 +20,14 @@ struct capture {
 	bool key_update_seen;
 };
 
-static int ex_index = -1;
+static int ex_index = -1, ctx_ex_index = -1;
 static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
+
+/* A keylog callback installed before ours (SSLKEYLOGFILE-style debugging)
+ * keeps working: it is stored with the SSL_CTX and called after ours. */
+struct prev_keylog {
+	SSL_CTX_keylog_cb_func cb;
+};
 
 static void capture_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                          void *argp)
@@ -37,9 +43,20 @@ static void capture_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 	}
 }
 
+static void prev_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
 static void ex_setup(void)
 {
 	ex_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, capture_free);
+	ctx_ex_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, prev_free);
 }
 
 static struct capture *capture_of(const SSL *ssl)
@@ -82,10 +99,13 @@ static void keylog_cb(const SSL *ssl, const char *line)
 	static const char cl[] = "CLIENT_TRAFFIC_SECRET_0 ";
 	static const char sl[] = "SERVER_TRAFFIC_SECRET_0 ";
 	struct capture *cap = capture_of(ssl);
+	struct prev_keylog *prev = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_ex_index);
 	const char *p;
 	uint8_t *dst;
 	size_t *len;
 
+	if (prev != NULL && prev->cb != NULL)
+		prev->cb(ssl, line);
 	if (cap == NULL)
 		return;
 	if (strncmp(line, cl, sizeof(cl) - 1) == 0) {
@@ -167,8 +187,22 @@ static void msg_cb(int write_p, int version, int content_type, const void *buf, 
 
 int tls_import_ctx_setup(SSL_CTX *ctx)
 {
-	if (ctx == NULL)
+	SSL_CTX_keylog_cb_func old;
+
+	if (ctx == NULL || pthread_once(&ex_once, ex_setup) != 0 || ctx_ex_index < 0)
 		return -1;
+	old = SSL_CTX_get_keylog_callback(ctx);
+	if (old != NULL && old != keylog_cb && SSL_CTX_get_ex_data(ctx, ctx_ex_index) == NULL) {
+		struct prev_keylog *prev = calloc(1, sizeof(*prev));
+
+		if (prev == NULL)
+			return -1;
+		prev->cb = old;
+		if (SSL_CTX_set_ex_data(ctx, ctx_ex_index, prev) != 1) {
+			free(prev);
+			return -1;
+		}
+	}
 	SSL_CTX_set_keylog_callback(ctx, keylog_cb);
 	return 0;
 }

@@ -3,7 +3,7 @@
  *
  * Use:
  *   tls_import_ctx_setup(ctx)      once per SSL_CTX (installs the keylog
- *                                  callback; replaces any other one)
+ *                                  callback; one set before is still called)
  *   tls_import_ssl_setup(ssl)      per SSL, before its handshake (installs
  *                                  the message callback that counts records)
  *   ... SSL_do_handshake() until it returns 1; send everything the write

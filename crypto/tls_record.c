@@ -52,7 +52,9 @@ static void tls12_aad(uint8_t aad[13], uint64_t seq, uint8_t type, size_t plain_
 	aad[12] = (uint8_t)plain_len;
 }
 
-int tls_record_frame(struct tls_conn *c, const uint8_t hdr[TLS_HEADER_LEN], size_t *record_len)
+/* Header checks without side effects (see tls_record_frame). */
+static int frame_check(const struct tls_conn *c, const uint8_t hdr[TLS_HEADER_LEN],
+                       size_t *record_len)
 {
 	size_t len = ((size_t)hdr[3] << 8) | hdr[4];
 	bool v13 = c->version == TLS_VERSION_13;
@@ -72,12 +74,18 @@ int tls_record_frame(struct tls_conn *c, const uint8_t hdr[TLS_HEADER_LEN], size
 		rc = TLS_ERR_RECORD_OVERFLOW;
 	else if (len < min)
 		rc = TLS_ERR_DECODE;
-	if (rc != TLS_OK) {
+	if (rc == TLS_OK)
+		*record_len = TLS_HEADER_LEN + len;
+	return rc;
+}
+
+int tls_record_frame(struct tls_conn *c, const uint8_t hdr[TLS_HEADER_LEN], size_t *record_len)
+{
+	int rc = frame_check(c, hdr, record_len);
+
+	if (rc != TLS_OK)
 		fail(c);
-		return rc;
-	}
-	*record_len = TLS_HEADER_LEN + len;
-	return TLS_OK;
+	return rc;
 }
 
 /* Prepare one record of the given type for sealing: header, nonce, AAD and
@@ -318,17 +326,18 @@ static int open_job_prepare(struct tls_open_job *j)
 		return TLS_ERR_NEED_MORE;
 	if (iov_gather(j->src, j->src_cnt, 0, p->hdr, TLS_HEADER_LEN) != 0)
 		return TLS_ERR_INVAL;
-	rc = tls_record_frame(c, p->hdr, &rec_len);
+	/* A fatal error found here fails the connection only when the burst
+	 * reaches this job in order (tls_open_burst), so records before it in
+	 * the same burst still count. */
+	rc = frame_check(c, p->hdr, &rec_len);
 	if (rc != TLS_OK)
 		return rc;
 	if (total < rec_len)
 		return TLS_ERR_NEED_MORE;
 	if (total > rec_len)
 		return TLS_ERR_INVAL; /* one record per job */
-	if (c->rx.seq == UINT64_MAX) {
-		fail(c);
+	if (c->rx.seq == UINT64_MAX)
 		return TLS_ERR_SEQ_WRAP;
-	}
 	xlen = c->suite->explicit_iv_len;
 	body = rec_len - TLS_HEADER_LEN;
 	clen = body - xlen - AEAD_TAG_LEN;
@@ -396,13 +405,14 @@ static int handle_alert(struct tls_conn *c, const struct iovec *v, unsigned cnt,
 		fail(c);
 		return TLS_ERR_DECODE;
 	}
-	c->peer_alert = (int8_t)a[1];
+	c->peer_alert = a[1];
 	if (a[1] == TLS_ALERT_CLOSE_NOTIFY) {
 		c->rx_closed = true;
 		return TLS_CLOSE_NOTIFY;
 	}
-	/* RFC 8446 6: user_canceled is the only other non-fatal alert. */
-	if (a[1] == TLS_ALERT_USER_CANCELED)
+	/* RFC 8446 6: user_canceled is the only other non-fatal alert. In
+	 * TLS 1.2 any warning-level alert may be ignored (RFC 5246 7.2). */
+	if (a[1] == TLS_ALERT_USER_CANCELED || (c->version == TLS_VERSION_12 && a[0] == 1))
 		return TLS_OK;
 	fail(c);
 	return TLS_ERR_PEER_ALERT;
@@ -517,6 +527,12 @@ static int open_finish(struct tls_open_job *j)
 	return rc;
 }
 
+static bool is_fatal_prepare(int status)
+{
+	return status == TLS_ERR_UNEXPECTED || status == TLS_ERR_DECODE ||
+	       status == TLS_ERR_RECORD_OVERFLOW || status == TLS_ERR_SEQ_WRAP;
+}
+
 unsigned tls_open_burst(struct tls_open_job *jobs, unsigned n)
 {
 	struct aead_op ops[BURST_CHUNK];
@@ -539,13 +555,20 @@ unsigned tls_open_burst(struct tls_open_job *jobs, unsigned n)
 			}
 		}
 		aead_open_burst(ops, k);
-		for (unsigned i = 0; i < k; i++) {
-			struct tls_open_job *j = &jobs[idx[i]];
+		/* Results in job order, so the state changes a record makes
+		 * (KeyUpdate, close_notify, a fatal error) apply to the records
+		 * after it, never before. */
+		for (unsigned i = 0, o = 0; i < m; i++) {
+			struct tls_open_job *j = &jobs[base + i];
 
-			j->priv.op.status = ops[i].status;
-			j->status = open_finish(j);
-			if (j->status < 0)
-				aead_iov_wipe(j->priv.op.dst, j->priv.op.dst_cnt);
+			if (o < k && idx[o] == base + i) {
+				j->priv.op.status = ops[o++].status;
+				j->status = open_finish(j);
+				if (j->status < 0)
+					aead_iov_wipe(j->priv.op.dst, j->priv.op.dst_cnt);
+			} else if (is_fatal_prepare(j->status) && j->conn != NULL) {
+				fail(j->conn);
+			}
 			if (j->status >= 0)
 				ok++;
 		}

@@ -119,7 +119,7 @@ struct tls_conn {
 	uint64_t tx_update_after, tx_record_limit;
 	bool key_update_owed; /* the peer asked for a KeyUpdate */
 	bool rx_closed, tx_closed, failed;
-	int8_t peer_alert; /* last alert received, -1 none */
+	int16_t peer_alert; /* last alert received, -1 none */
 	/* Counters. */
 	uint64_t key_updates_rx, key_updates_tx, tickets_rx;
 };
@@ -134,6 +134,11 @@ void tls_conn_fini(struct tls_conn *c);
 
 /* Size of the record that seals plain_len bytes (no padding). */
 size_t tls_sealed_len(const struct tls_conn *c, size_t plain_len);
+/* Where the payload starts in a record: 5, or 13 with TLS 1.2 AES-GCM's
+ * explicit nonce. For work in place, seal from plaintext placed at this
+ * offset of the output record; open into the record's own bytes from this
+ * offset. */
+size_t tls_record_payload_offset(const struct tls_conn *c);
 /* Validate a record header (RFC 8446 5.1-5.2) and give the whole record's
  * length (header included). TLS_OK, or a fatal TLS_ERR_* (the connection
  * is then marked failed). */

@@ -62,6 +62,18 @@ static void pair_free(struct pair *p)
 	memset(p, 0, sizeof(*p));
 }
 
+static int pair_ssl(struct pair *p);
+
+/* A keylog callback the application had before ours keeps being called. */
+static unsigned keylog_lines;
+static void count_keylog(const SSL *ssl, const char *line)
+{
+	(void)ssl;
+	if (strncmp(line, "SERVER_TRAFFIC_SECRET_0 ", 24) == 0 ||
+	    strncmp(line, "CLIENT_RANDOM ", 14) == 0)
+		keylog_lines++;
+}
+
 static int pair_new(struct pair *p, const struct suite_case *sc)
 {
 	memset(p, 0, sizeof(*p));
@@ -84,11 +96,23 @@ static int pair_new(struct pair *p, const struct suite_case *sc)
 	if (SSL_CTX_use_certificate(p->sctx, sc->rsa ? rsa_cert : ec_cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(p->sctx, sc->rsa ? rsa_key : ec_key) != 1)
 		return -1;
-	if (tls_import_ctx_setup(p->sctx) != 0)
+	SSL_CTX_set_keylog_callback(p->sctx, count_keylog);
+	if (tls_import_ctx_setup(p->sctx) != 0 || tls_import_ctx_setup(p->cctx) != 0)
 		return -1;
+	/* The client keeps sessions so a second connection can resume. */
+	SSL_CTX_set_session_cache_mode(p->cctx, SSL_SESS_CACHE_CLIENT);
+	return pair_ssl(p);
+}
+
+/* New SSL objects on the pair's contexts (a second connection). */
+static int pair_ssl(struct pair *p)
+{
+	SSL_free(p->s);
+	SSL_free(p->c);
 	p->s = SSL_new(p->sctx);
 	p->c = SSL_new(p->cctx);
-	if (p->s == NULL || p->c == NULL || tls_import_ssl_setup(p->s) != 0)
+	if (p->s == NULL || p->c == NULL || tls_import_ssl_setup(p->s) != 0 ||
+	    tls_import_ssl_setup(p->c) != 0)
 		return -1;
 	SSL_set_bio(p->s, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
 	SSL_set_bio(p->c, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
@@ -402,6 +426,15 @@ static void flow(const struct aead_backend *be, const struct suite_case *sc, uin
 	CHECK_EQ(sv.got, total);
 	CHECK_EQ(s2c_got, total);
 
+	/* A KeyUpdate the client asked for after our last data still goes
+	 * out (RFC 8446 4.6.3 only requires it before more data). */
+	if (tls_conn_key_update_due(&sv.conn)) {
+		uint8_t ku[64];
+		size_t ku_len;
+
+		CHECK_EQ(tls_seal_key_update(&sv.conn, false, ku, sizeof(ku), &ku_len), TLS_OK);
+		CHECK_EQ(BIO_write(SSL_get_rbio(p.c), ku, (int)ku_len), (int)ku_len);
+	}
 	/* close_notify from the client, then ours. */
 	CHECK(SSL_shutdown(p.c) >= 0);
 	int m;
@@ -481,6 +514,207 @@ static void fatal_alert(const struct aead_backend *be)
 	pair_free(&p);
 }
 
+/* Our layer takes over the client side (as the load generator will): the
+ * TLS 1.3 server's NewSessionTickets arrive as leftover bytes and are
+ * consumed; a KeyUpdate the server asks for is answered; data flows both
+ * ways; close_notify both ways. */
+static void client_takeover(const struct aead_backend *be, const struct suite_case *sc)
+{
+	enum { TOTAL = 1 << 20 };
+	struct pair p;
+	struct tls_conn_keys keys;
+	struct tls_conn c;
+	static uint8_t left[65536], buf[65536], rec[TLS_MAX_OPEN_RECORD], out[TLS_MAX_OPEN_RECORD];
+	static uint8_t in[4 << 20];
+	size_t left_len, rec_len, consumed, plain, in_len = 0, off;
+	char err[256] = "";
+	uint64_t sent = 0, got = 0, server_got = 0;
+	bool v13 = sc->version == TLS1_3_VERSION;
+
+	CHECK_EQ(pair_new(&p, sc), 0);
+	CHECK_EQ(handshake(&p), 0);
+	/* Not yet: the client's record layer state must be exported before
+	 * OpenSSL reads anything after the handshake. */
+	int rc = tls_import_export(p.c, &keys, left, sizeof(left), &left_len, err, sizeof(err));
+	CHECK_EQ(rc, 0);
+	if (rc != 0) {
+		fprintf(stderr, "client export: %s\n", err);
+		pair_free(&p);
+		return;
+	}
+	/* The client wrote Finished and then one data record (TLS 1.3: the
+	 * data record is sequence 0; TLS 1.2: Finished 0, data 1). */
+	printf("  client %s: takeover at tx_seq %llu rx_seq %llu, %zu leftover bytes\n", sc->name,
+	       (unsigned long long)keys.tx_seq, (unsigned long long)keys.rx_seq, left_len);
+	CHECK_EQ(keys.tx_seq, v13 ? 1 : 2);
+	CHECK_EQ(keys.rx_seq, v13 ? 0 : 1);
+	CHECK_EQ(tls_conn_init(&c, &keys, be), TLS_OK);
+	for (off = 0; off < left_len; off += consumed) {
+		rc = tls_open_buf(&c, left + off, left_len - off, &consumed, out, sizeof(out),
+		                  &plain);
+		CHECK_EQ(rc, TLS_OK);
+		CHECK_EQ(plain, 0);
+		if (rc != TLS_OK)
+			break;
+	}
+	CHECK_EQ(c.tickets_rx, v13 ? 2 : 0);
+	/* The server reads the early data OpenSSL's client sent. */
+	CHECK_EQ(SSL_read(p.s, buf, EARLY_LEN), EARLY_LEN);
+	CHECK(pattern_check(buf, EARLY_LEN, 0, SEED_C2S) == 0);
+	if (v13)
+		CHECK_EQ(SSL_key_update(p.s, SSL_KEY_UPDATE_REQUESTED), 1);
+
+	while (sent < TOTAL || got < TOTAL) {
+		/* Server to us. */
+		if (got < TOTAL) {
+			pattern_fill(buf, 65536, got, SEED_S2C);
+			CHECK_EQ(SSL_write(p.s, buf, 65536), 65536);
+			int m;
+			while ((m = BIO_read(SSL_get_wbio(p.s), in + in_len,
+			                     (int)(sizeof(in) - in_len))) > 0)
+				in_len += (size_t)m;
+			for (off = 0; off < in_len; off += consumed) {
+				rc = tls_open_buf(&c, in + off, in_len - off, &consumed, out,
+				                  sizeof(out), &plain);
+				if (rc == TLS_ERR_NEED_MORE)
+					break;
+				CHECK_EQ(rc, TLS_OK);
+				if (rc != TLS_OK)
+					goto out;
+				CHECK(pattern_check(out, plain, got, SEED_S2C) == 0);
+				got += plain;
+			}
+			memmove(in, in + off, in_len - off);
+			in_len -= off;
+		}
+		/* Us to the server, answering its KeyUpdate first. */
+		if (tls_conn_key_update_due(&c)) {
+			CHECK_EQ(tls_seal_key_update(&c, false, rec, sizeof(rec), &rec_len),
+			         TLS_OK);
+			CHECK_EQ(BIO_write(SSL_get_rbio(p.s), rec, (int)rec_len), (int)rec_len);
+		}
+		for (int i = 0; i < 4 && sent < TOTAL; i++) {
+			pattern_fill(buf, 16384, sent, SEED_C2S);
+			CHECK_EQ(tls_seal_buf(&c, buf, 16384, rec, sizeof(rec), &rec_len), TLS_OK);
+			CHECK_EQ(BIO_write(SSL_get_rbio(p.s), rec, (int)rec_len), (int)rec_len);
+			sent += 16384;
+		}
+		int m;
+		while ((m = SSL_read(p.s, buf, sizeof(buf))) > 0) {
+			/* Our stream restarts the pattern after the early data
+			 * OpenSSL's client sent. */
+			CHECK(pattern_check(buf, (size_t)m, server_got, SEED_C2S) == 0);
+			server_got += (size_t)m;
+		}
+		CHECK_EQ(SSL_get_error(p.s, m), SSL_ERROR_WANT_READ);
+	}
+	CHECK_EQ(c.key_updates_rx, v13 ? 1 : 0);
+	CHECK_EQ(c.key_updates_tx, v13 ? 1 : 0);
+	/* We close first; the server answers. */
+	CHECK_EQ(tls_seal_close_notify(&c, rec, sizeof(rec), &rec_len), TLS_OK);
+	CHECK_EQ(BIO_write(SSL_get_rbio(p.s), rec, (int)rec_len), (int)rec_len);
+	CHECK_EQ(SSL_read(p.s, buf, sizeof(buf)), 0);
+	CHECK_EQ(SSL_get_error(p.s, 0), SSL_ERROR_ZERO_RETURN);
+	CHECK(SSL_shutdown(p.s) >= 0);
+	in_len = 0;
+	int m;
+	while ((m = BIO_read(SSL_get_wbio(p.s), in + in_len, (int)(sizeof(in) - in_len))) > 0)
+		in_len += (size_t)m;
+	CHECK_EQ(tls_open_buf(&c, in, in_len, &consumed, out, sizeof(out), &plain),
+	         TLS_CLOSE_NOTIFY);
+	printf("  client %s: 1 MiB each way, KeyUpdates %llu/%llu: ok\n", sc->name,
+	       (unsigned long long)c.key_updates_rx, (unsigned long long)c.key_updates_tx);
+out:
+	tls_conn_fini(&c);
+	pair_free(&p);
+}
+
+/* A resumed handshake, as an FTPS data connection resuming its control
+ * connection's session does: the server's records under the application
+ * keys are counted again (not assumed), and data flows both ways. */
+static void resumed(const struct aead_backend *be, const struct suite_case *sc)
+{
+	struct pair p;
+	struct tls_conn_keys keys;
+	struct tls_conn c;
+	static uint8_t left[65536], buf[65536], rec[TLS_MAX_OPEN_RECORD], out[TLS_MAX_OPEN_RECORD];
+	size_t left_len, rec_len, consumed, plain;
+	char err[256] = "";
+	SSL_SESSION *sess;
+	uint64_t got = 0;
+	int n;
+
+	CHECK_EQ(pair_new(&p, sc), 0);
+	CHECK_EQ(handshake(&p), 0);
+	/* TLS 1.3 tickets come after the handshake: let the client read them. */
+	CHECK(SSL_read(p.c, buf, sizeof(buf)) <= 0);
+	sess = SSL_get1_session(p.c);
+	CHECK(sess != NULL && SSL_SESSION_is_resumable(sess));
+	/* An SSL freed without shutdown marks its session not resumable. */
+	CHECK(SSL_shutdown(p.c) >= 0);
+	CHECK(SSL_shutdown(p.s) >= 0);
+	CHECK_EQ(pair_ssl(&p), 0);
+	CHECK_EQ(SSL_set_session(p.c, sess), 1);
+	CHECK_EQ(handshake(&p), 0);
+	CHECK_EQ(SSL_session_reused(p.s), 1);
+	CHECK_EQ(tls_import_export(p.s, &keys, left, sizeof(left), &left_len, err, sizeof(err)), 0);
+	printf("  resumed %s: takeover at tx_seq %llu rx_seq %llu\n", sc->name,
+	       (unsigned long long)keys.tx_seq, (unsigned long long)keys.rx_seq);
+	CHECK_EQ(tls_conn_init(&c, &keys, be), TLS_OK);
+	/* The client's early data, then 64 records each way. */
+	CHECK_EQ(tls_open_buf(&c, left, left_len, &consumed, out, sizeof(out), &plain), TLS_OK);
+	CHECK_EQ(consumed, left_len);
+	CHECK_EQ(plain, EARLY_LEN);
+	CHECK(pattern_check(out, plain, 0, SEED_C2S) == 0);
+	for (int i = 0; i < 64; i++) {
+		pattern_fill(buf, 16384, (uint64_t)i * 16384, SEED_S2C);
+		CHECK_EQ(tls_seal_buf(&c, buf, 16384, rec, sizeof(rec), &rec_len), TLS_OK);
+		CHECK_EQ(BIO_write(SSL_get_rbio(p.c), rec, (int)rec_len), (int)rec_len);
+		while ((n = SSL_read(p.c, buf, sizeof(buf))) > 0) {
+			CHECK(pattern_check(buf, (size_t)n, got, SEED_S2C) == 0);
+			got += (uint64_t)n;
+		}
+		pattern_fill(buf, 16384, EARLY_LEN + (uint64_t)i * 16384, SEED_C2S);
+		CHECK_EQ(SSL_write(p.c, buf, 16384), 16384);
+		n = BIO_read(SSL_get_wbio(p.c), rec, sizeof(rec));
+		CHECK(n > 0);
+		CHECK_EQ(tls_open_buf(&c, rec, (size_t)n, &consumed, out, sizeof(out), &plain),
+		         TLS_OK);
+		CHECK_EQ(plain, 16384);
+		CHECK(pattern_check(out, plain, EARLY_LEN + (uint64_t)i * 16384, SEED_C2S) == 0);
+	}
+	CHECK_EQ(got, 64 * 16384);
+	tls_conn_fini(&c);
+	SSL_SESSION_free(sess);
+	pair_free(&p);
+}
+
+/* Export is refused while OpenSSL holds data it already decrypted. */
+static void refused_pending(void)
+{
+	static const struct suite_case sc = {TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", false};
+	struct pair p;
+	struct tls_conn_keys keys;
+	uint8_t left[65536], b[1];
+	size_t left_len;
+	char err[256] = "";
+
+	CHECK_EQ(pair_new(&p, &sc), 0);
+	CHECK_EQ(handshake(&p), 0);
+	CHECK_EQ(SSL_peek(p.s, b, 1), 1);
+	CHECK_EQ(tls_import_export(p.s, &keys, left, sizeof(left), &left_len, err, sizeof(err)),
+	         -1);
+	CHECK(strstr(err, "buffered") != NULL);
+	printf("  pending data refused: %s\n", err);
+	/* Too small a leftover buffer is refused with the size needed. */
+	pair_free(&p);
+	CHECK_EQ(pair_new(&p, &sc), 0);
+	CHECK_EQ(handshake(&p), 0);
+	CHECK_EQ(tls_import_export(p.s, &keys, left, 10, &left_len, err, sizeof(err)), -1);
+	CHECK(left_len > EARLY_LEN);
+	pair_free(&p);
+}
+
 int main(int argc, char **argv)
 {
 	const struct aead_backend *be = test_backend(argc, argv);
@@ -514,15 +748,26 @@ int main(int argc, char **argv)
 		 * a KeyUpdate started by our side; the others 4 MiB with a
 		 * KeyUpdate every 100 records for TLS 1.3. */
 		bool first = i == 0;
-		flow(be, &cases[i], first ? big : 4 << 20, first ? 2000 : 100, &r);
+		uint64_t total = first ? big : 4 << 20, every = first ? 2000 : 100;
+		flow(be, &cases[i], total, every, &r);
 		CHECK(r.ok);
 		if (cases[i].version == TLS1_3_VERSION) {
+			/* The reply to the client's request and our own (one
+			 * KeyUpdate may serve both). */
+			uint64_t own = total / TLS_MAX_PLAINTEXT / every;
 			CHECK_EQ(r.key_updates_rx, 1);
-			CHECK(r.key_updates_tx >= 2); /* the reply plus our own */
+			CHECK(r.key_updates_tx >= (own > 1 ? own : 1));
 		}
 	}
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 		refused(&unsupported[i]);
+	CHECK(keylog_lines >= sizeof(cases) / sizeof(cases[0]));
+	refused_pending();
+	resumed(be, &cases[0]);
+	resumed(be, &cases[4]);
+	client_takeover(be, &cases[0]);
+	client_takeover(be, &cases[2]);
+	client_takeover(be, &cases[4]);
 	fatal_alert(be);
 
 	X509_free(ec_cert);

@@ -399,6 +399,45 @@ static void key_updates(uint16_t suite)
 	tls_conn_fini(&b);
 }
 
+/* Seal a TLS 1.2 AES-GCM record of any type under a's write key. */
+static size_t craft12(struct tls_conn *a, uint8_t type, const uint8_t *pt, size_t len, uint8_t *out)
+{
+	uint8_t aad[13];
+	struct aead_op op;
+	struct iovec s = {(void *)pt, len}, d = {out + 13, len};
+	uint64_t seq = a->tx.seq;
+	size_t body = 8 + len + 16;
+
+	out[0] = type;
+	out[1] = 3;
+	out[2] = 3;
+	out[3] = (uint8_t)(body >> 8);
+	out[4] = (uint8_t)body;
+	for (int i = 0; i < 8; i++) {
+		out[5 + i] = (uint8_t)(seq >> (56 - 8 * i));
+		aad[i] = out[5 + i];
+	}
+	aad[8] = type;
+	aad[9] = 3;
+	aad[10] = 3;
+	aad[11] = (uint8_t)(len >> 8);
+	aad[12] = (uint8_t)len;
+	memset(&op, 0, sizeof(op));
+	op.key = a->tx.aead;
+	memcpy(op.nonce, a->tx.iv, 4);
+	memcpy(op.nonce + 4, out + 5, 8);
+	op.aad = aad;
+	op.aad_len = 13;
+	op.src = &s;
+	op.src_cnt = 1;
+	op.dst = &d;
+	op.dst_cnt = 1;
+	CHECK_EQ(aead_seal_burst(&op, 1), 1);
+	memcpy(out + 13 + len, op.tag, 16);
+	a->tx.seq++;
+	return 13 + len + 16;
+}
+
 static void tls12_specific(void)
 {
 	struct tls_conn a, b;
@@ -414,11 +453,93 @@ static void tls12_specific(void)
 	CHECK_EQ(tls_seal_key_update(&a, false, rec, sizeof(rec), &len), TLS_ERR_UNSUPPORTED);
 	tls_conn_fini(&a);
 	tls_conn_fini(&b);
+	/* A warning alert (no_renegotiation) is ignored in TLS 1.2; a fatal
+	 * one ends the connection and is remembered. */
+	make_pair(&a, &b, TLS_VERSION_12, 0xC02F);
+	uint8_t warn[2] = {1, 100}, fatal[2] = {2, 40};
+	len = craft12(&a, TLS_CT_ALERT, warn, 2, rec);
+	CHECK_EQ(tls_open_buf(&b, rec, len, &consumed, out, sizeof(out), &pl), TLS_OK);
+	CHECK_EQ(pl, 0);
+	CHECK(!b.failed);
+	CHECK_EQ(tls_seal_buf(&a, plain, 100, rec, sizeof(rec), &len), TLS_OK);
+	CHECK_EQ(tls_open_buf(&b, rec, len, &consumed, out, sizeof(out), &pl), TLS_OK);
+	CHECK_EQ(pl, 100);
+	len = craft12(&a, TLS_CT_ALERT, fatal, 2, rec);
+	CHECK_EQ(tls_open_buf(&b, rec, len, &consumed, out, sizeof(out), &pl), TLS_ERR_PEER_ALERT);
+	CHECK_EQ(b.peer_alert, 40);
+	CHECK(b.failed);
+	tls_conn_fini(&a);
+	tls_conn_fini(&b);
 	/* Alert records show their real type in TLS 1.2. */
 	make_pair(&a, &b, TLS_VERSION_12, 0xCCA8);
 	CHECK_EQ(tls_seal_close_notify(&a, rec, sizeof(rec), &len), TLS_OK);
 	CHECK_EQ(rec[0], TLS_CT_ALERT);
 	CHECK_EQ(tls_open_buf(&b, rec, len, &consumed, out, sizeof(out), &pl), TLS_CLOSE_NOTIFY);
+	tls_conn_fini(&a);
+	tls_conn_fini(&b);
+}
+
+/* A malformed record fails the connection only from its place in the
+ * burst on: the good record before it is still delivered. */
+static void burst_order(void)
+{
+	struct tls_conn a, b;
+	static uint8_t r[3][2048], o[3][2048];
+	size_t l[3];
+	struct iovec src[3], dst[3];
+	struct tls_open_job j[3];
+
+	make_pair(&a, &b, TLS_VERSION_13, 0x1301);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ(tls_seal_buf(&a, plain, 500, r[i], sizeof(r[i]), &l[i]), TLS_OK);
+	r[1][1] = 0x02; /* bad version in the second header */
+	for (int i = 0; i < 3; i++) {
+		src[i] = (struct iovec){r[i], l[i]};
+		dst[i] = (struct iovec){o[i], sizeof(o[i])};
+		memset(&j[i], 0, sizeof(j[i]));
+		j[i].conn = &b;
+		j[i].src = &src[i];
+		j[i].src_cnt = 1;
+		j[i].dst = &dst[i];
+		j[i].dst_cnt = 1;
+	}
+	CHECK_EQ(tls_open_burst(j, 3), 1);
+	CHECK_EQ(j[0].status, TLS_OK);
+	CHECK_EQ(j[0].plain_len, 500);
+	CHECK(memcmp(o[0], plain, 500) == 0);
+	CHECK_EQ(j[1].status, TLS_ERR_DECODE);
+	CHECK_EQ(j[2].status, TLS_ERR_CLOSED);
+	CHECK(!leaks_plaintext(o[2], sizeof(o[2])));
+	CHECK(b.failed);
+	tls_conn_fini(&a);
+	tls_conn_fini(&b);
+}
+
+/* Seal and open in place: plaintext sits at the payload offset of the
+ * record buffer, and opening writes the plaintext over the ciphertext. */
+static void in_place(uint16_t version, uint16_t suite)
+{
+	struct tls_conn a, b;
+	static uint8_t buf[TLS_MAX_SEAL_RECORD];
+	size_t off, len, pl = 3000;
+
+	make_pair(&a, &b, version, suite);
+	off = tls_record_payload_offset(&a);
+	memcpy(buf + off, plain, pl);
+	struct iovec src = {buf + off, pl}, dst[2] = {{buf, 700}, {buf + 700, sizeof(buf) - 700}};
+	struct tls_seal_job sj = {.conn = &a, .src = &src, .src_cnt = 1, .dst = dst, .dst_cnt = 2};
+	CHECK_EQ(tls_seal_burst(&sj, 1), 1);
+	len = sj.out_len;
+	CHECK_EQ(len, tls_sealed_len(&a, pl));
+	CHECK(memcmp(buf + off, plain, 64) != 0); /* really encrypted */
+
+	struct iovec rsrc[2] = {{buf, 1000}, {buf + 1000, len - 1000}};
+	struct iovec rdst[2] = {{buf + off, 1000 - off}, {buf + 1000, len - 1000}};
+	struct tls_open_job oj = {.conn = &b, .src = rsrc, .src_cnt = 2, .dst = rdst, .dst_cnt = 2};
+	CHECK_EQ(tls_open_burst(&oj, 1), 1);
+	CHECK_EQ(oj.status, TLS_OK);
+	CHECK_EQ(oj.plain_len, pl);
+	CHECK(memcmp(buf + off, plain, pl) == 0);
 	tls_conn_fini(&a);
 	tls_conn_fini(&b);
 }
@@ -438,8 +559,10 @@ int main(int argc, char **argv)
 		tamper(suites[i].version, suites[i].suite);
 		replay_reorder(suites[i].version, suites[i].suite);
 		oversized_and_limits(suites[i].version, suites[i].suite);
+		in_place(suites[i].version, suites[i].suite);
 	}
 	inner_plaintext_rules();
+	burst_order();
 	key_updates(0x1301);
 	key_updates(0x1303);
 	tls12_specific();
