@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include <rte_telemetry.h>
 
 #include "relay.h"
@@ -114,6 +115,33 @@ static int telemetry_transfer(const char *cmd, const char *params, struct rte_te
 	return 0;
 }
 
+struct telemetry_pool_walk {
+	struct rte_tel_data *d;
+};
+
+static void telemetry_one_pool(struct rte_mempool *mp, void *arg)
+{
+	struct telemetry_pool_walk *walk = arg;
+	struct rte_tel_data *pool = rte_tel_data_alloc();
+	if (pool == NULL)
+		return;
+	rte_tel_data_start_dict(pool);
+	rte_tel_data_add_dict_u64(pool, "size", mp->size);
+	rte_tel_data_add_dict_u64(pool, "available", rte_mempool_avail_count(mp));
+	rte_tel_data_add_dict_u64(pool, "in_use", rte_mempool_in_use_count(mp));
+	rte_tel_data_add_dict_container(walk->d, mp->name, pool, 0);
+}
+
+static int telemetry_mempools(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	struct telemetry_pool_walk walk = {d};
+	rte_mempool_walk(telemetry_one_pool, &walk);
+	return 0;
+}
+
 static int telemetry_counter_descriptions(const char *cmd, const char *params,
                                           struct rte_tel_data *d)
 {
@@ -198,6 +226,8 @@ void dataplane_telemetry_register(struct worker *workers, unsigned int worker_co
 	                           "Connections relayed to the control plane, link state");
 	rte_telemetry_register_cmd("/ftps/transfer", telemetry_transfer,
 				   "Fast-path transfers: active, buffers, counters");
+	rte_telemetry_register_cmd("/ftps/mempools", telemetry_mempools,
+				   "Every mbuf pool: size, available, in use (leak checks)");
 	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
 	                           "Port, offloads and ethdev statistics");
 	rte_telemetry_register_cmd("/ftps/info", telemetry_info,

@@ -106,7 +106,7 @@ struct tcp_listener {
 	uint32_t half_open;
 	bool active;
 };
-#define TCP_MAX_LISTENERS 32
+#define TCP_MAX_LISTENERS 1024 /* every passive data port of every session */
 
 struct tcp_cc_ops;
 

@@ -352,6 +352,21 @@ static void transfer_on_closed(struct tcp_conn *c, void *context, int error)
 		transfer_finish(t, 0);
 		return;
 	}
+	/* An upload whose close_notify arrived is complete whatever happens
+	 * to the connection afterwards (a client that closes with our
+	 * close_notify unread resets it): the bytes still go to disk. */
+	if (t->direction == TRANSFER_RECEIVE_FILE &&
+	    (t->state == TRANSFER_SYNCING || t->close_notify_seen)) {
+		if (t->state == TRANSFER_RUNNING) {
+			rte_pktmbuf_free(t->in_chain);
+			t->in_chain = NULL;
+			rte_pktmbuf_free(t->out_pending);
+			t->out_pending = NULL;
+			t->state = TRANSFER_SYNCING;
+			transfer_receive_step(t, rte_get_tsc_cycles());
+		}
+		return;
+	}
 	transfer_finish(t, error < 0 ? -error : ECONNRESET);
 }
 

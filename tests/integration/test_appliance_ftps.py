@@ -35,7 +35,9 @@ class ApplianceFtpsTest(unittest.TestCase):
         cls.data = tempfile.mkdtemp(prefix="ftps-appliance-data-")
         os.chmod(cls.data, 0o755)
         r = subprocess.run([sys.executable, TOOL, "up", "--name", cls.name, "--json",
-                            "--data-dir", cls.data], capture_output=True, text=True, timeout=120)
+                            "--data-dir", cls.data, "--log-dir",
+                            str(harness.log_dir() / f"appliance-{cls.name}")],
+                           capture_output=True, text=True, timeout=120)
         if r.returncode != 0:
             raise RuntimeError("appliance did not come up: " + r.stderr)
         cls.info = json.loads(r.stdout.strip().splitlines()[-1])
