@@ -23,6 +23,8 @@ struct dataplane_config {
 	uint64_t impair_seed;
 	char impair_rx_spec[256];
 	char impair_tx_spec[256];
+	unsigned int tcp_rto_min_ms;
+	bool tcp_newreno; /* congestion control: CUBIC unless set */
 };
 
 void dataplane_config_defaults(struct dataplane_config *config);

@@ -43,6 +43,8 @@ static void usage(const char *program)
 	        "  --idle-sleep-us N      nap this long when idle (0: pure polling, the default)\n"
 	        "  --control-socket PATH  where the control plane connects\n"
 	        "  --pid-file PATH        write our process id here once ready\n"
+	        "  --tcp-rto-min-ms N     floor of the retransmission timeout (default 200)\n"
+	        "  --tcp-congestion-control cubic|newreno\n"
 	        "Example: %s --no-pci --vdev=net_tap0,iface=ftps0 -l 0 -- --address "
 	        "198.18.0.1/24\n",
 	        program, program);
@@ -68,6 +70,8 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 	    {"idle-sleep-us", required_argument, NULL, 'i'},
 	    {"control-socket", required_argument, NULL, 'k'},
 	    {"pid-file", required_argument, NULL, 'P'},
+	    {"tcp-rto-min-ms", required_argument, NULL, 'R'},
+	    {"tcp-congestion-control", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -121,6 +125,12 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			break;
 		case 'P':
 			section = "dataplane", key = "pid_file";
+			break;
+		case 'R':
+			section = "tcp", key = "rto_min_ms";
+			break;
+		case 'C':
+			section = "tcp", key = "congestion_control";
 			break;
 		case 'h':
 			usage(argv[0]);
@@ -254,6 +264,8 @@ int main(int argc, char **argv)
 		tcp_stack_config_defaults(&tcp_config);
 		tcp_config.queue_id = (uint16_t)i;
 		tcp_config.queue_count = (uint16_t)worker_count;
+		tcp_config.rto_min_ms = config.tcp_rto_min_ms;
+		tcp_config.cc = config.tcp_newreno ? TCP_CC_NEWRENO : TCP_CC_CUBIC;
 		if (port.rss && port.rss_key_len > 0) {
 			memcpy(tcp_config.rss_key, port.rss_key, port.rss_key_len);
 			tcp_config.rss_key_len = port.rss_key_len;
@@ -265,16 +277,18 @@ int main(int argc, char **argv)
 		}
 		tcp_stack_attach(w->tcp);
 		worker_add_poller(w, tcp_worker_poll, w->tcp);
-		w->transfer = transfer_engine_create(i, (int)rte_lcore_to_socket_id(lcores[i]), error,
-						     sizeof(error));
+		w->transfer = transfer_engine_create(i, (int)rte_lcore_to_socket_id(lcores[i]),
+		                                     error, sizeof(error));
 		if (w->transfer == NULL) {
-			fprintf(stderr, "ftps-dataplane: worker %u: transfer engine: %s\n", i, error);
+			fprintf(stderr, "ftps-dataplane: worker %u: transfer engine: %s\n", i,
+			        error);
 			return 1;
 		}
 		worker_add_poller(w, transfer_engine_poll, w->transfer);
 		if (config.control_socket[0] != '\0') {
-			w->relay = relay_create(w->tcp, w->transfer, pools[i], config.control_socket, i,
-			                        worker_count, error, sizeof(error));
+			w->relay =
+			    relay_create(w->tcp, w->transfer, pools[i], config.control_socket, i,
+			                 worker_count, error, sizeof(error));
 			if (w->relay == NULL) {
 				fprintf(stderr, "ftps-dataplane: worker %u: %s\n", i, error);
 				return 1;

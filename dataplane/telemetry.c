@@ -225,9 +225,9 @@ void dataplane_telemetry_register(struct worker *workers, unsigned int worker_co
 	rte_telemetry_register_cmd("/ftps/relay", telemetry_relay,
 	                           "Connections relayed to the control plane, link state");
 	rte_telemetry_register_cmd("/ftps/transfer", telemetry_transfer,
-				   "Fast-path transfers: active, buffers, counters");
+	                           "Fast-path transfers: active, buffers, counters");
 	rte_telemetry_register_cmd("/ftps/mempools", telemetry_mempools,
-				   "Every mbuf pool: size, available, in use (leak checks)");
+	                           "Every mbuf pool: size, available, in use (leak checks)");
 	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
 	                           "Port, offloads and ethdev statistics");
 	rte_telemetry_register_cmd("/ftps/info", telemetry_info,

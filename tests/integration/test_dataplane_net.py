@@ -203,18 +203,46 @@ class ApplianceCommandTest(unittest.TestCase):
         finally:
             self._tool("down", "--name", name)
 
-    def test_killed_dataplane_tears_down(self):
+    def test_killed_processes_restart(self):
+        # A connected client gets a clean failure (reset or 421, never a
+        # hang); the supervisor restarts the dead process and new logins work.
         name = f"k{os.getpid() % 100000}"
         try:
-            proc = self._foreground(name)
-            state = json.loads(Path(f"/run/ftps-appliance/{name}/state.json").read_text())
-            os.kill(state["dataplane_pid"], signal.SIGKILL)
-            out = proc.communicate(timeout=30)[0]
-            self.assertNotEqual(proc.returncode, 0)
-            self.assertIn("exited", out)
-            self.assertFalse(harness.Namespace(f"ftps-{name}").exists())
+            r = self._tool("up", "--name", name, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            info = json.loads(r.stdout.strip().splitlines()[-1])
+            ns = harness.Namespace(info["namespace"])
+            user = info["user"]
+            client = (
+                "import socket,sys,time\n"
+                f"s=socket.create_connection(({info['server_address']!r},21),timeout=20)\n"
+                "print(s.recv(100).decode().strip(),flush=True)\n"
+                "sys.stdin.readline()\n"
+                "try:\n"
+                "    s.sendall(b'NOOP\\r\\n'); d=s.recv(100)\n"
+                "    print('after:', d.decode().strip() or 'closed')\n"
+                "except OSError as e:\n"
+                "    print('after: error', e)\n")
+            for victim in ("dataplane_pid", "control_pid"):
+                proc = ns.popen([sys.executable, "-c", client], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+                self.assertTrue(proc.stdout.readline().startswith("220"))
+                state = json.loads(Path(f"/run/ftps-appliance/{name}/state.json").read_text())
+                os.kill(state[victim], signal.SIGKILL)
+                time.sleep(1)
+                out = proc.communicate("go\n", timeout=30)[0]
+                self.assertIn("after:", out)
+                self.assertTrue("error" in out or "closed" in out or "421" in out, out)
+                ok = harness.wait_for(lambda: ns.run(
+                    ["curl", "-sS", "--max-time", "10", "--ssl-reqd", "--cacert", info["ca_file"],
+                     "-u", f"{user['name']}:{user['password']}",
+                     f"ftp://{info['server_address']}/"]).returncode == 0, 30, 1.0)
+                self.assertTrue(ok, f"no login after {victim} was killed")
+            r = self._tool("status", "--name", name, "--json")
+            self.assertEqual(json.loads(r.stdout)["status"], "running")
         finally:
             self._tool("down", "--name", name)
+        self.assertFalse(harness.Namespace(f"ftps-{name}").exists())
 
 
 class MemifTopologyTest(unittest.TestCase):

@@ -290,8 +290,11 @@ f.quit()
 
 class ImpairedTest(unittest.TestCase):
     def test_large_transfers_under_impairment(self):
+        # A data-centre RTO floor (the link's RTT is tens of microseconds):
+        # with Linux's 200 ms, each lost retransmission stalls the transfer
+        # for 200 ms and a 1 GiB download takes minutes instead of seconds.
         app = Appliance("i", "--impair-rx", IMPAIRMENT, "--impair-tx", IMPAIRMENT,
-                        "--impair-seed", "7")
+                        "--impair-seed", "7", "--dataplane-option=--tcp-rto-min-ms=10")
         work = Path(tempfile.mkdtemp(prefix="ftps-impaired-"))
         try:
             src = make_file(work / "imp.bin", IMPAIRED_MB << 20, seed=31)
