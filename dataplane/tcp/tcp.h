@@ -139,6 +139,9 @@ int tcp_unlisten(struct tcp_stack *stack, uint16_t port);
 struct tcp_conn *tcp_connect(struct tcp_stack *stack, rte_be32_t destination, uint16_t port,
                              const struct tcp_callbacks *callbacks, void *context, int *error);
 
+/* The stack (lcore) a connection belongs to. */
+struct tcp_stack *tcp_conn_get_stack(const struct tcp_conn *c);
+
 void tcp_conn_set_callbacks(struct tcp_conn *c, const struct tcp_callbacks *callbacks,
                             void *context);
 

@@ -224,6 +224,7 @@ struct tcp_stack {
 	rte_be32_t local_address;
 	uint16_t mss_local; /* MTU - 40 */
 	bool tx_cksum_offload, tso;
+	uint16_t tso_frame_max; /* 0, or the largest frame a TSO segment may produce */
 	tcp_output_fn output;
 	void *output_context;
 

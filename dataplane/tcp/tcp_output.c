@@ -136,6 +136,9 @@ static void transmit(struct tcp_stack *s, struct rte_mbuf *m, rte_be32_t dst, ui
 	m->l4_len = (uint8_t)hdr_len;
 	th->cksum = 0;
 	if (s->tso && payload > seg_payload) {
+		if (s->tso_frame_max != 0 &&
+		    seg_payload + hdr_len + IPV4_OUTPUT_HEADROOM > s->tso_frame_max)
+			seg_payload = s->tso_frame_max - hdr_len - (uint32_t)IPV4_OUTPUT_HEADROOM;
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
 		m->tso_segsz = (uint16_t)seg_payload;
 		th->cksum = pseudo_header_sum(s->local_address, dst, 0);

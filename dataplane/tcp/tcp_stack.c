@@ -8,6 +8,7 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
 #include <rte_thash.h>
@@ -163,6 +164,13 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 	s->mss_local = (uint16_t)((nl->ip.mtu ? nl->ip.mtu : 1500) - 40);
 	s->tx_cksum_offload = nl->tx_tcp_checksum_offload;
 	s->tso = nl->tx_tcp_segmentation_offload && nl->tx_tcp_checksum_offload;
+	/* net_tap (DPDK 22.11) refuses a TSO packet when header lengths plus
+	 * tso_segsz exceed the MTU, counting the Ethernet header against the
+	 * IP MTU; segments for it are cut 14 bytes shorter. */
+	struct rte_eth_dev_info dev_info;
+	if (s->tso && rte_eth_dev_info_get(nl->port_id, &dev_info) == 0 &&
+	    dev_info.driver_name != NULL && strcmp(dev_info.driver_name, "net_tap") == 0)
+		s->tso_frame_max = (uint16_t)(nl->ip.mtu ? nl->ip.mtu : 1500);
 	s->output = default_output;
 	s->output_context = nl;
 	s->tsc_hz = rte_get_tsc_hz();
@@ -577,6 +585,11 @@ out:
 }
 
 /* ---- the stream API ---- */
+
+struct tcp_stack *tcp_conn_get_stack(const struct tcp_conn *c)
+{
+	return c->stack;
+}
 
 void tcp_conn_set_callbacks(struct tcp_conn *c, const struct tcp_callbacks *callbacks,
                             void *context)
