@@ -32,7 +32,7 @@ static inline void tcp_pattern_init(struct tcp_pattern *p, uint64_t seed)
 
 /* Copies n bytes of the stream starting at offset. */
 static inline void tcp_pattern_fill(const struct tcp_pattern *p, uint64_t offset, void *dst,
-				    uint32_t n)
+                                    uint32_t n)
 {
 	uint8_t *d = dst;
 	while (n > 0) {

@@ -42,7 +42,7 @@ struct session {
 	char line[64];
 	unsigned int line_len;
 	uint64_t pattern_total, pattern_sent;
-	struct tcp_pattern pattern;
+	struct pattern_buf *pbuf;
 	bool closing;
 };
 
@@ -51,8 +51,12 @@ static struct tcp_stack **stacks;
 static unsigned int worker_count;
 static uint64_t sessions_open, sessions_done, session_errors;
 
+struct pattern_buf;
+static void pattern_buf_put(struct pattern_buf *pb);
+
 static void session_end(struct tcp_conn *c, struct session *s)
 {
+	pattern_buf_put(s->pbuf);
 	if (s->pending != NULL)
 		rte_pktmbuf_free(s->pending);
 	if (s->sha != NULL)
@@ -71,40 +75,62 @@ static struct rte_mempool *pool_of(struct tcp_stack *stack)
 	return pools[0];
 }
 
+/* The pattern lives in one buffer per session that mbufs reference as an
+ * external buffer (zero copy): the stack keeps those mbufs until the bytes
+ * are acknowledged, so the buffer is freed by the callback that runs when
+ * the last reference goes, which may be after the session ended. */
+struct pattern_buf {
+	struct rte_mbuf_ext_shared_info shinfo;
+	struct tcp_pattern pattern;
+};
+
+static void pattern_buf_free(void *addr, void *opaque)
+{
+	(void)addr;
+	rte_free(opaque);
+}
+
+static struct pattern_buf *pattern_buf_new(uint64_t seed)
+{
+	struct pattern_buf *pb = rte_malloc("pattern", sizeof(*pb), RTE_CACHE_LINE_SIZE);
+	if (pb == NULL)
+		return NULL;
+	tcp_pattern_init(&pb->pattern, seed);
+	pb->shinfo.free_cb = pattern_buf_free;
+	pb->shinfo.fcb_opaque = pb;
+	rte_mbuf_ext_refcnt_set(&pb->shinfo, 1); /* the session's own reference */
+	return pb;
+}
+
+static void pattern_buf_put(struct pattern_buf *pb)
+{
+	if (pb != NULL && rte_mbuf_ext_refcnt_update(&pb->shinfo, -1) == 0)
+		rte_free(pb);
+}
+
 static void pattern_pump(struct tcp_conn *c, struct session *s)
 {
 	struct rte_mempool *pool = pool_of(s->stack);
 	while (s->pattern_sent < s->pattern_total && tcp_send_space(c) > 0) {
 		uint64_t left = s->pattern_total - s->pattern_sent;
-		uint32_t chunk = left < 65536 ? (uint32_t)left : 65536;
-		struct rte_mbuf *head = NULL, *tail = NULL;
-		uint32_t filled = 0;
-		while (filled < chunk) {
-			struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
-			if (m == NULL)
-				break;
-			uint32_t room = rte_pktmbuf_tailroom(m);
-			uint32_t n = chunk - filled < room ? chunk - filled : room;
-			tcp_pattern_fill(&s->pattern, s->pattern_sent + filled,
-					 rte_pktmbuf_append(m, (uint16_t)n), n);
-			filled += n;
-			if (head == NULL) {
-				head = tail = m;
-			} else {
-				tail->next = m;
-				tail = m;
-				head->nb_segs++;
-				head->pkt_len += n;
-			}
-		}
-		if (head == NULL)
-			return; /* pool dry: the next writable or ACK retries */
-		int rc = tcp_send(c, head);
+		uint32_t at = (uint32_t)(s->pattern_sent % TCP_PATTERN_PERIOD);		/* Even-sized pieces (the block holds two periods, so any 32 KiB
+		 * from offset at is contiguous). */
+		uint32_t chunk = left < 32768 ? (uint32_t)left : 32768;
+		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+		if (m == NULL)
+			return; /* pool dry: the next ACK (writable) retries */
+		uint8_t *addr = s->pbuf->pattern.block + at;
+		rte_mbuf_ext_refcnt_update(&s->pbuf->shinfo, 1);
+		rte_pktmbuf_attach_extbuf(m, addr, rte_eal_iova_mode() == RTE_IOVA_VA ? (rte_iova_t)(uintptr_t)addr : rte_malloc_virt2iova(addr), (uint16_t)chunk,
+		                          &s->pbuf->shinfo);
+		m->data_len = (uint16_t)chunk;
+		m->pkt_len = chunk;
+		int rc = tcp_send(c, m);
 		if (rc != 0) {
-			rte_pktmbuf_free(head);
+			rte_pktmbuf_free(m);
 			return;
 		}
-		s->pattern_sent += filled;
+		s->pattern_sent += chunk;
 	}
 	if (s->pattern_sent == s->pattern_total && !s->closing) {
 		s->closing = true;
@@ -158,9 +184,10 @@ static void on_readable(struct tcp_conn *c, void *context)
 			char reply[128];
 			int n = 0;
 			for (unsigned int i = 0; i < 32; i++)
-				n += snprintf(reply + n, sizeof(reply) - (size_t)n, "%02x", digest[i]);
+				n += snprintf(reply + n, sizeof(reply) - (size_t)n, "%02x",
+				              digest[i]);
 			n += snprintf(reply + n, sizeof(reply) - (size_t)n, " %llu\n",
-				      (unsigned long long)s->bytes);
+			              (unsigned long long)s->bytes);
 			struct rte_mbuf *r = rte_pktmbuf_alloc(pool_of(s->stack));
 			if (r != NULL) {
 				memcpy(rte_pktmbuf_append(r, (uint16_t)n), reply, (size_t)n);
@@ -181,7 +208,8 @@ static void on_readable(struct tcp_conn *c, void *context)
 		struct rte_mbuf *m = tcp_recv(c);
 		for (struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
 			const char *d = rte_pktmbuf_mtod(seg, const char *);
-			for (uint32_t i = 0; i < seg->data_len && s->line_len < sizeof(s->line) - 1; i++)
+			for (uint32_t i = 0; i < seg->data_len && s->line_len < sizeof(s->line) - 1;
+			     i++)
 				s->line[s->line_len++] = d[i];
 		}
 		rte_pktmbuf_free(m);
@@ -199,8 +227,13 @@ static void on_readable(struct tcp_conn *c, void *context)
 			session_end(c, s);
 			return;
 		}
+		s->pbuf = pattern_buf_new(seed);
+		if (s->pbuf == NULL) {
+			session_errors++;
+			session_end(c, s);
+			return;
+		}
 		s->pattern_total = total;
-		tcp_pattern_init(&s->pattern, seed);
 		pattern_pump(c, s);
 		return;
 	}
@@ -229,9 +262,9 @@ static void on_closed(struct tcp_conn *c, void *context, int error)
 }
 
 static const struct tcp_callbacks session_callbacks = {
-	.readable = on_readable,
-	.writable = on_writable,
-	.closed = on_closed,
+    .readable = on_readable,
+    .writable = on_writable,
+    .closed = on_closed,
 };
 
 static int on_accepted(struct tcp_conn *c, void *listen_context)
@@ -269,9 +302,10 @@ static void on_signal(int signo)
 static void usage(const char *program)
 {
 	fprintf(stderr,
-		"usage: %s [EAL options] -- --address A.B.C.D/N [--impair-rx SPEC] "
-		"[--impair-tx SPEC] [--impair-seed N] [--cc cubic|newreno] [--mbufs N]\n",
-		program);
+	        "usage: %s [EAL options] -- --address A.B.C.D/N [--impair-rx SPEC] "
+	        "[--impair-tx SPEC] [--impair-seed N] [--cc cubic|newreno] [--mbufs N] [--no-tso] "
+	        "[--no-offload]\n",
+	        program);
 }
 
 static unsigned int mbufs_in_use(void)
@@ -295,11 +329,18 @@ int main(int argc, char **argv)
 	dataplane_config_defaults(&config);
 	config.mbufs_per_worker = 65535;
 	enum tcp_cc_algorithm cc = TCP_CC_CUBIC;
+	bool no_offload = false, no_tso = false;
 	static const struct option options[] = {
-		{"address", required_argument, NULL, 'a'}, {"impair-rx", required_argument, NULL, 'r'},
-		{"impair-tx", required_argument, NULL, 't'}, {"impair-seed", required_argument, NULL, 's'},
-		{"cc", required_argument, NULL, 'c'},        {"mbufs", required_argument, NULL, 'm'},
-		{"mtu", required_argument, NULL, 'M'},       {NULL, 0, NULL, 0},
+	    {"address", required_argument, NULL, 'a'},
+	    {"impair-rx", required_argument, NULL, 'r'},
+	    {"impair-tx", required_argument, NULL, 't'},
+	    {"impair-seed", required_argument, NULL, 's'},
+	    {"cc", required_argument, NULL, 'c'},
+	    {"mbufs", required_argument, NULL, 'm'},
+	    {"mtu", required_argument, NULL, 'M'},
+	    {"no-offload", no_argument, NULL, 'O'},
+	    {"no-tso", no_argument, NULL, 'T'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 	char error[512];
@@ -324,6 +365,12 @@ int main(int argc, char **argv)
 		case 'M':
 			section = "net", key = "mtu";
 			break;
+		case 'O':
+			no_offload = true;
+			continue;
+		case 'T':
+			no_tso = true;
+			continue;
 		case 'c':
 			if (strcmp(optarg, "newreno") == 0)
 				cc = TCP_CC_NEWRENO;
@@ -336,7 +383,8 @@ int main(int argc, char **argv)
 			usage("ftps-tcp-peer");
 			return 2;
 		}
-		if (dataplane_config_set(&config, section, key, optarg, error, sizeof(error)) != 0) {
+		if (dataplane_config_set(&config, section, key, optarg, error, sizeof(error)) !=
+		    0) {
 			fprintf(stderr, "ftps-tcp-peer: --%s: %s\n", key, error);
 			return 2;
 		}
@@ -350,7 +398,7 @@ int main(int argc, char **argv)
 
 	worker_count = rte_lcore_count();
 	struct worker *workers =
-		rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
+	    rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
 	pools = calloc(worker_count, sizeof(*pools));
 	stacks = calloc(worker_count, sizeof(*stacks));
 	unsigned int *lcores = calloc(worker_count, sizeof(*lcores));
@@ -366,18 +414,18 @@ int main(int argc, char **argv)
 		char name[RTE_MEMPOOL_NAMESIZE];
 		snprintf(name, sizeof(name), "peer_mbufs_%u", i);
 		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0,
-						   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+		                                   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 		if (pools[i] == NULL) {
 			fprintf(stderr, "ftps-tcp-peer: cannot allocate mbufs\n");
 			return 1;
 		}
 	}
 	struct port_config port_config = {
-		.name = config.port_name,
-		.queue_count = (uint16_t)worker_count,
-		.rx_descriptors = config.rx_descriptors,
-		.tx_descriptors = config.tx_descriptors,
-		.mtu = config.ip.mtu,
+	    .name = config.port_name,
+	    .queue_count = (uint16_t)worker_count,
+	    .rx_descriptors = config.rx_descriptors,
+	    .tx_descriptors = config.tx_descriptors,
+	    .mtu = config.ip.mtu,
 	};
 	struct port_info port;
 	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
@@ -386,14 +434,18 @@ int main(int argc, char **argv)
 	}
 	for (unsigned int i = 0; i < worker_count; i++) {
 		struct worker *w = &workers[i];
-		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip, pools[i]);
+		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip,
+		               pools[i]);
 		w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
 		w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
-		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
+		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso && !no_tso && !no_offload;
+		if (no_offload)
+			w->net.tx_tcp_checksum_offload = false;
 		struct impair_config rx = config.impair_rx, tx = config.impair_tx;
 		rx.seed = tx.seed = config.impair_seed;
 		impair_init(&w->net.impair_rx, &rx, 2 * (uint64_t)i, pools[i], rte_get_tsc_hz());
-		impair_init(&w->net.impair_tx, &tx, 2 * (uint64_t)i + 1, pools[i], rte_get_tsc_hz());
+		impair_init(&w->net.impair_tx, &tx, 2 * (uint64_t)i + 1, pools[i],
+		            rte_get_tsc_hz());
 		worker_init(w, lcores[i], 0);
 		struct tcp_stack_config tc;
 		tcp_stack_config_defaults(&tc);
@@ -414,10 +466,12 @@ int main(int argc, char **argv)
 		}
 		tcp_stack_attach(stacks[i]);
 		if (worker_add_poller(w, tcp_worker_poll, stacks[i]) != 0 ||
-		    tcp_listen(stacks[i], 9, 0, &listen_callbacks, (void *)(uintptr_t)SERVICE_SINK) ||
-		    tcp_listen(stacks[i], 7, 0, &listen_callbacks, (void *)(uintptr_t)SERVICE_ECHO) ||
+		    tcp_listen(stacks[i], 9, 0, &listen_callbacks,
+		               (void *)(uintptr_t)SERVICE_SINK) ||
+		    tcp_listen(stacks[i], 7, 0, &listen_callbacks,
+		               (void *)(uintptr_t)SERVICE_ECHO) ||
 		    tcp_listen(stacks[i], 19, 0, &listen_callbacks,
-			       (void *)(uintptr_t)SERVICE_PATTERN)) {
+		               (void *)(uintptr_t)SERVICE_PATTERN)) {
 			fprintf(stderr, "ftps-tcp-peer: cannot set up services\n");
 			return 1;
 		}
@@ -440,7 +494,8 @@ int main(int argc, char **argv)
 	uint32_t open = 0, time_wait = 0;
 	uint64_t totals[TCP_COUNTER_COUNT] = {0};
 	for (unsigned int i = 0; i < worker_count; i++) {
-		open += tcp_stack_connection_count(stacks[i]) - tcp_stack_time_wait_count(stacks[i]);
+		open +=
+		    tcp_stack_connection_count(stacks[i]) - tcp_stack_time_wait_count(stacks[i]);
 		time_wait += tcp_stack_time_wait_count(stacks[i]);
 		const uint64_t *c = tcp_stack_counters(stacks[i]);
 		for (unsigned int k = 0; k < TCP_COUNTER_COUNT; k++)
