@@ -492,6 +492,14 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 	if (max_burst == 0)
 		max_burst = mss;
 	for (;;) {
+		uint32_t sack_room = UINT32_MAX;
+		if (c->sb_count > 0 && seq_lt(c->snd_nxt, c->snd_max)) {
+			uint32_t next = tcp_scoreboard_skip(c, c->snd_nxt, &sack_room);
+			if (next != c->snd_nxt) {
+				c->snd_nxt = next;
+				c->cur_seg = NULL;
+			}
+		}
 		uint32_t unsent = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
 		bool fin_due = c->fin_queued && !c->fin_sent && c->snd_nxt == data_end;
 		bool fin_resend =
@@ -523,6 +531,8 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			len = budget;
 		if (len > max_burst)
 			len = max_burst;
+		if (len > sack_room)
+			len = sack_room; /* stop short of data the peer holds */
 		if (len == 0)
 			break;
 		if (len < unsent && len > mss)
@@ -565,6 +575,8 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 		budget -= len;
 		if (c->rto_at == 0)
 			tcp_rto_arm(c);
+		if (new_data && c->tlp_at == 0)
+			tcp_tlp_arm(c);
 		if (flags)
 			return;
 	}

@@ -323,6 +323,7 @@ void tcp_conn_terminate(struct tcp_conn *c, int error)
 	tcp_conn_set_state(c, TCP_CLOSED);
 	rte_hash_del_key(s->table, &c->key);
 	c->rto_at = c->delack_at = c->persist_at = c->keepalive_at = c->time_wait_at = 0;
+	c->tlp_at = 0;
 	tcp_wheel_cancel(&s->wheel, &c->timer);
 	rte_pktmbuf_free(c->sq_head);
 	c->sq_head = c->sq_tail = c->cur_seg = NULL;

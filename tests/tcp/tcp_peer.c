@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 #include <rte_eal.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -113,16 +114,21 @@ static void pattern_pump(struct tcp_conn *c, struct session *s)
 	struct rte_mempool *pool = pool_of(s->stack);
 	while (s->pattern_sent < s->pattern_total && tcp_send_space(c) > 0) {
 		uint64_t left = s->pattern_total - s->pattern_sent;
-		uint32_t at = (uint32_t)(s->pattern_sent % TCP_PATTERN_PERIOD);		/* Even-sized pieces (the block holds two periods, so any 32 KiB
-		 * from offset at is contiguous). */
+		uint32_t at = (uint32_t)(s->pattern_sent %
+		                         TCP_PATTERN_PERIOD); /* Even-sized pieces (the block holds
+		                                               * two periods, so any 32 KiB from
+		                                               * offset at is contiguous). */
 		uint32_t chunk = left < 32768 ? (uint32_t)left : 32768;
 		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
 		if (m == NULL)
 			return; /* pool dry: the next ACK (writable) retries */
 		uint8_t *addr = s->pbuf->pattern.block + at;
 		rte_mbuf_ext_refcnt_update(&s->pbuf->shinfo, 1);
-		rte_pktmbuf_attach_extbuf(m, addr, rte_eal_iova_mode() == RTE_IOVA_VA ? (rte_iova_t)(uintptr_t)addr : rte_malloc_virt2iova(addr), (uint16_t)chunk,
-		                          &s->pbuf->shinfo);
+		rte_pktmbuf_attach_extbuf(m, addr,
+		                          rte_eal_iova_mode() == RTE_IOVA_VA
+		                              ? (rte_iova_t)(uintptr_t)addr
+		                              : rte_malloc_virt2iova(addr),
+		                          (uint16_t)chunk, &s->pbuf->shinfo);
 		m->data_len = (uint16_t)chunk;
 		m->pkt_len = chunk;
 		int rc = tcp_send(c, m);
@@ -293,10 +299,32 @@ static int on_accepted(struct tcp_conn *c, void *listen_context)
 
 static const struct tcp_callbacks listen_callbacks = {.accepted = on_accepted};
 
+static volatile sig_atomic_t stop_requested;
+static uint64_t stop_deadline_tsc;
+
 static void on_signal(int signo)
 {
 	(void)signo;
-	worker_quit = 1;
+	stop_requested = 1;
+}
+
+/* On SIGTERM the peer drains: it stops once no connection is open (TIME_WAIT
+ * aside) or after 5 s, so a test that stops it right after its clients
+ * finished sees the final ACK/FIN exchanges complete. */
+static unsigned int drain_poll(struct worker *w, void *context, uint64_t now_tsc)
+{
+	(void)w;
+	(void)context;
+	if (!stop_requested)
+		return 0;
+	if (stop_deadline_tsc == 0)
+		stop_deadline_tsc = now_tsc + 5 * rte_get_tsc_hz();
+	uint32_t open = 0;
+	for (unsigned int i = 0; i < worker_count; i++)
+		open += tcp_stack_connection_count(stacks[i]) - tcp_stack_time_wait_count(stacks[i]);
+	if (open == 0 || now_tsc > stop_deadline_tsc)
+		worker_quit = 1;
+	return 0;
 }
 
 static void usage(const char *program)
@@ -464,8 +492,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ftps-tcp-peer: %s\n", error);
 			return 1;
 		}
-		tcp_stack_attach(stacks[i]);
-		if (worker_add_poller(w, tcp_worker_poll, stacks[i]) != 0 ||
+		tcp_stack_attach(stacks[i]);		if (worker_add_poller(w, tcp_worker_poll, stacks[i]) != 0 ||
+		    (i == 0 && worker_add_poller(w, drain_poll, NULL) != 0) ||
 		    tcp_listen(stacks[i], 9, 0, &listen_callbacks,
 		               (void *)(uintptr_t)SERVICE_SINK) ||
 		    tcp_listen(stacks[i], 7, 0, &listen_callbacks,
@@ -476,9 +504,9 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	unsigned int start_in_use = mbufs_in_use();
 	arp_send_gratuitous(&workers[0].net);
 	net_flush(&workers[0].net);
-	unsigned int start_in_use = mbufs_in_use();
 	printf("ftps-tcp-peer: ready: port %s (%s) workers %u offloads tcp-cksum=%d tso=%d "
 	       "impair-rx=%s impair-tx=%s mbufs-in-use %u\n",
 	       port.name, port.driver, worker_count, port.tx_tcp_checksum, port.tx_tcp_tso,
