@@ -6,6 +6,7 @@
  *                      and the byte count, then closes;
  *   port 7  echo:      returns every byte (backpressure: it stops reading
  *                      while the echo cannot be queued);
+ *   port 10 discard:   reads and frees everything (benchmarks);
  *   port 19 pattern:   reads one line "N SEED\n" and sends N bytes of the
  *                      seeded pattern (tcp_pattern.h), then closes.
  * Modelled on dataplane/main.c: EAL arguments, "--", then options. */
@@ -32,7 +33,7 @@
 #include "tcp_pattern.h"
 #include "worker.h"
 
-enum service { SERVICE_SINK, SERVICE_ECHO, SERVICE_PATTERN };
+enum service { SERVICE_SINK, SERVICE_ECHO, SERVICE_PATTERN, SERVICE_DISCARD };
 
 struct session {
 	enum service service;
@@ -51,9 +52,6 @@ static struct rte_mempool **pools;
 static struct tcp_stack **stacks;
 static unsigned int worker_count;
 static uint64_t sessions_open, sessions_done, session_errors;
-
-struct pattern_buf;
-static void pattern_buf_put(struct pattern_buf *pb);
 
 static void session_end(struct tcp_conn *c, struct session *s)
 {
@@ -76,61 +74,16 @@ static struct rte_mempool *pool_of(struct tcp_stack *stack)
 	return pools[0];
 }
 
-/* The pattern lives in one buffer per session that mbufs reference as an
- * external buffer (zero copy): the stack keeps those mbufs until the bytes
- * are acknowledged, so the buffer is freed by the callback that runs when
- * the last reference goes, which may be after the session ended. */
-struct pattern_buf {
-	struct rte_mbuf_ext_shared_info shinfo;
-	struct tcp_pattern pattern;
-};
-
-static void pattern_buf_free(void *addr, void *opaque)
-{
-	(void)addr;
-	rte_free(opaque);
-}
-
-static struct pattern_buf *pattern_buf_new(uint64_t seed)
-{
-	struct pattern_buf *pb = rte_malloc("pattern", sizeof(*pb), RTE_CACHE_LINE_SIZE);
-	if (pb == NULL)
-		return NULL;
-	tcp_pattern_init(&pb->pattern, seed);
-	pb->shinfo.free_cb = pattern_buf_free;
-	pb->shinfo.fcb_opaque = pb;
-	rte_mbuf_ext_refcnt_set(&pb->shinfo, 1); /* the session's own reference */
-	return pb;
-}
-
-static void pattern_buf_put(struct pattern_buf *pb)
-{
-	if (pb != NULL && rte_mbuf_ext_refcnt_update(&pb->shinfo, -1) == 0)
-		rte_free(pb);
-}
-
 static void pattern_pump(struct tcp_conn *c, struct session *s)
 {
 	struct rte_mempool *pool = pool_of(s->stack);
 	while (s->pattern_sent < s->pattern_total && tcp_send_space(c) > 0) {
 		uint64_t left = s->pattern_total - s->pattern_sent;
-		uint32_t at = (uint32_t)(s->pattern_sent %
-		                         TCP_PATTERN_PERIOD); /* Even-sized pieces (the block holds
-		                                               * two periods, so any 32 KiB from
-		                                               * offset at is contiguous). */
+		/* Even-sized pieces: see pattern_buf_mbuf. */
 		uint32_t chunk = left < 32768 ? (uint32_t)left : 32768;
-		struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+		struct rte_mbuf *m = pattern_buf_mbuf(s->pbuf, pool, s->pattern_sent, chunk);
 		if (m == NULL)
 			return; /* pool dry: the next ACK (writable) retries */
-		uint8_t *addr = s->pbuf->pattern.block + at;
-		rte_mbuf_ext_refcnt_update(&s->pbuf->shinfo, 1);
-		rte_pktmbuf_attach_extbuf(m, addr,
-		                          rte_eal_iova_mode() == RTE_IOVA_VA
-		                              ? (rte_iova_t)(uintptr_t)addr
-		                              : rte_malloc_virt2iova(addr),
-		                          (uint16_t)chunk, &s->pbuf->shinfo);
-		m->data_len = (uint16_t)chunk;
-		m->pkt_len = chunk;
 		int rc = tcp_send(c, m);
 		if (rc != 0) {
 			rte_pktmbuf_free(m);
@@ -175,6 +128,11 @@ static void on_readable(struct tcp_conn *c, void *context)
 	switch (s->service) {
 	case SERVICE_ECHO:
 		echo_pump(c, s);
+		return;
+	case SERVICE_DISCARD:
+		rte_pktmbuf_free(tcp_recv(c));
+		if (tcp_recv_eof(c))
+			session_end(c, s);
 		return;
 	case SERVICE_SINK: {
 		struct rte_mbuf *m = tcp_recv(c);
@@ -321,7 +279,8 @@ static unsigned int drain_poll(struct worker *w, void *context, uint64_t now_tsc
 		stop_deadline_tsc = now_tsc + 5 * rte_get_tsc_hz();
 	uint32_t open = 0;
 	for (unsigned int i = 0; i < worker_count; i++)
-		open += tcp_stack_connection_count(stacks[i]) - tcp_stack_time_wait_count(stacks[i]);
+		open +=
+		    tcp_stack_connection_count(stacks[i]) - tcp_stack_time_wait_count(stacks[i]);
 	if (open == 0 || now_tsc > stop_deadline_tsc)
 		worker_quit = 1;
 	return 0;
@@ -492,12 +451,15 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ftps-tcp-peer: %s\n", error);
 			return 1;
 		}
-		tcp_stack_attach(stacks[i]);		if (worker_add_poller(w, tcp_worker_poll, stacks[i]) != 0 ||
+		tcp_stack_attach(stacks[i]);
+		if (worker_add_poller(w, tcp_worker_poll, stacks[i]) != 0 ||
 		    (i == 0 && worker_add_poller(w, drain_poll, NULL) != 0) ||
 		    tcp_listen(stacks[i], 9, 0, &listen_callbacks,
 		               (void *)(uintptr_t)SERVICE_SINK) ||
 		    tcp_listen(stacks[i], 7, 0, &listen_callbacks,
 		               (void *)(uintptr_t)SERVICE_ECHO) ||
+		    tcp_listen(stacks[i], 10, 0, &listen_callbacks,
+		               (void *)(uintptr_t)SERVICE_DISCARD) ||
 		    tcp_listen(stacks[i], 19, 0, &listen_callbacks,
 		               (void *)(uintptr_t)SERVICE_PATTERN)) {
 			fprintf(stderr, "ftps-tcp-peer: cannot set up services\n");
