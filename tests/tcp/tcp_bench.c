@@ -48,6 +48,12 @@ static struct {
 static void finish_phase(int which)
 {
 	B.t_end[which] = rte_rdtsc();
+	if (B.conn != NULL && getenv("FTPS_BENCH_DEBUG") != NULL) {
+		struct tcp_conn_info i;
+		tcp_conn_get_info(B.conn, &i);
+		fprintf(stderr, "phase %d: cwnd %u ssthresh %u snd_wnd %u rcv_wnd %u srtt %u us rto %u ms retrans %llu\n",
+			which, i.cwnd, i.ssthresh, i.snd_wnd, i.rcv_wnd, i.srtt_us, i.rto_ms, (unsigned long long)i.retransmits);
+	}
 	if (B.conn != NULL)
 		tcp_close(B.conn);
 	B.conn = NULL;

@@ -291,7 +291,7 @@ static void usage(const char *program)
 	fprintf(stderr,
 	        "usage: %s [EAL options] -- --address A.B.C.D/N [--impair-rx SPEC] "
 	        "[--impair-tx SPEC] [--impair-seed N] [--cc cubic|newreno] [--mbufs N] [--no-tso] "
-	        "[--no-offload]\n",
+	        "[--no-offload] [--budget BYTES]\n",
 	        program);
 }
 
@@ -317,6 +317,7 @@ int main(int argc, char **argv)
 	config.mbufs_per_worker = 65535;
 	enum tcp_cc_algorithm cc = TCP_CC_CUBIC;
 	bool no_offload = false, no_tso = false;
+	uint32_t budget = 1u << 20;
 	static const struct option options[] = {
 	    {"address", required_argument, NULL, 'a'},
 	    {"impair-rx", required_argument, NULL, 'r'},
@@ -327,6 +328,7 @@ int main(int argc, char **argv)
 	    {"mtu", required_argument, NULL, 'M'},
 	    {"no-offload", no_argument, NULL, 'O'},
 	    {"no-tso", no_argument, NULL, 'T'},
+	    {"budget", required_argument, NULL, 'B'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -357,6 +359,13 @@ int main(int argc, char **argv)
 			continue;
 		case 'T':
 			no_tso = true;
+			continue;
+		case 'B':
+			budget = (uint32_t)strtoul(optarg, NULL, 10);
+			if (budget < 65536 || budget > (32u << 20)) {
+				fprintf(stderr, "ftps-tcp-peer: --budget: 65536 to 33554432 bytes\n");
+				return 2;
+			}
 			continue;
 		case 'c':
 			if (strcmp(optarg, "newreno") == 0)
@@ -444,8 +453,8 @@ int main(int argc, char **argv)
 		tc.max_connections = 4096;
 		tc.time_wait_ms = 5000;
 		/* Budgets sized so 1000 connections fit the pool. */
-		tc.rcv_budget = 1u << 20;
-		tc.snd_budget = 1u << 20;
+		tc.rcv_budget = budget;
+		tc.snd_budget = budget;
 		stacks[i] = tcp_stack_create(&tc, &w->net, error, sizeof(error));
 		if (stacks[i] == NULL) {
 			fprintf(stderr, "ftps-tcp-peer: %s\n", error);
