@@ -6,6 +6,7 @@
 
 #include <rte_ip.h>
 
+#include "tcp_cksum.h"
 #include "tcp_internal.h"
 
 #define TCPOPT_EOL       0
@@ -881,6 +882,19 @@ drop:
 	rte_pktmbuf_free(m);
 }
 
+/* RFC 9293 3.1: the checksum over the pseudo-header and the segment. */
+static bool cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *th, uint32_t len)
+{
+	struct {
+		rte_be32_t src, dst;
+		uint8_t zero, proto;
+		rte_be16_t len;
+	} __rte_packed ph = {ip->src_addr, ip->dst_addr, 0, IPPROTO_TCP,
+	                     rte_cpu_to_be_16((uint16_t)len)};
+	uint64_t sum = (uint64_t)tcp_raw_sum(&ph, sizeof(ph)) + tcp_raw_sum(th, len);
+	return tcp_cksum_fold(sum) == 0xffff;
+}
+
 void tcp_input_segment(struct tcp_stack *s, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
 {
 	tcp_count(s, TCP_COUNTER_rx_segments);
@@ -899,7 +913,7 @@ void tcp_input_segment(struct tcp_stack *s, struct rte_mbuf *m, const struct rte
 	}
 	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
 	if (ck == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
-	    (ck == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN && rte_ipv4_udptcp_cksum_verify(ip, th) != 0)) {
+	    (ck == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN && !cksum_ok(ip, th, total))) {
 		tcp_count(s, TCP_COUNTER_drop_bad_checksum);
 		rte_pktmbuf_free(m);
 		return;

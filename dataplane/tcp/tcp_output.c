@@ -7,6 +7,7 @@
 #include <rte_ip.h>
 
 #include "ipv4.h"
+#include "tcp_cksum.h"
 #include "tcp_internal.h"
 
 #define TCPOPT_EOL       0
@@ -136,7 +137,7 @@ static uint16_t chain_raw_cksum(const struct rte_mbuf *m, uint32_t len)
 	uint32_t sum = 0, done = 0;
 	for (; m != NULL && done < len; m = m->next) {
 		uint32_t n = m->data_len < len - done ? m->data_len : len - done;
-		uint32_t part = rte_raw_cksum(rte_pktmbuf_mtod(m, const void *), n);
+		uint32_t part = tcp_raw_sum(rte_pktmbuf_mtod(m, const void *), n);
 		if (done & 1)
 			part = rte_bswap16((uint16_t)part);
 		sum += part;

@@ -51,8 +51,11 @@ static void finish_phase(int which)
 	if (B.conn != NULL && getenv("FTPS_BENCH_DEBUG") != NULL) {
 		struct tcp_conn_info i;
 		tcp_conn_get_info(B.conn, &i);
-		fprintf(stderr, "phase %d: cwnd %u ssthresh %u snd_wnd %u rcv_wnd %u srtt %u us rto %u ms retrans %llu\n",
-			which, i.cwnd, i.ssthresh, i.snd_wnd, i.rcv_wnd, i.srtt_us, i.rto_ms, (unsigned long long)i.retransmits);
+		fprintf(stderr,
+		        "phase %d: cwnd %u ssthresh %u snd_wnd %u rcv_wnd %u srtt %u us rto %u ms "
+		        "retrans %llu\n",
+		        which, i.cwnd, i.ssthresh, i.snd_wnd, i.rcv_wnd, i.srtt_us, i.rto_ms,
+		        (unsigned long long)i.retransmits);
 	}
 	if (B.conn != NULL)
 		tcp_close(B.conn);
@@ -173,6 +176,17 @@ static unsigned int control_poll(struct worker *w, void *context, uint64_t now)
 	}
 }
 
+/* Frames larger than the default mbuf (jumbo MTU) arrive in one segment. */
+static uint16_t mbuf_data_room(struct dataplane_config *config)
+{
+	uint32_t need = (uint32_t)config->ip.mtu + RTE_ETHER_HDR_LEN + 4 + RTE_PKTMBUF_HEADROOM;
+	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE)
+		return RTE_MBUF_DEFAULT_BUF_SIZE;
+	if (config->mbufs_per_worker > 16383)
+		config->mbufs_per_worker = 16383; /* keep the pool near 150 MB */
+	return (uint16_t)need;
+}
+
 int main(int argc, char **argv)
 {
 	int eal_args = rte_eal_init(argc, argv);
@@ -227,10 +241,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-bench: need --address and --peer\n");
 		return 2;
 	}
+	uint16_t data_room = mbuf_data_room(&config);
 	signal(SIGINT, SIG_DFL);
 	struct worker *w = rte_zmalloc("worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
-	B.pool = rte_pktmbuf_pool_create("bench_mbufs", config.mbufs_per_worker, 256, 0,
-	                                 RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	B.pool = rte_pktmbuf_pool_create("bench_mbufs", config.mbufs_per_worker, 256, 0, data_room,
+	                                 (int)rte_socket_id());
 	B.pbuf = pattern_buf_new(1);
 	if (w == NULL || B.pool == NULL || B.pbuf == NULL) {
 		fprintf(stderr, "ftps-tcp-bench: out of memory\n");
@@ -275,6 +290,16 @@ int main(int argc, char **argv)
 	double up_s = (double)(B.t_end[1] - B.t_begin[1]) / (double)hz;
 	bool ok = B.error == 0 && B.got == B.bytes && B.sent == B.bytes && B.t_end[1] != 0;
 	const uint64_t *cnt = tcp_stack_counters(B.stack);
+	if (getenv("FTPS_BENCH_DEBUG") != NULL) {
+		for (unsigned int k = 0; k < NET_COUNTER_COUNT; k++)
+			if (w->net.counters[k] != 0)
+				fprintf(stderr, "net %s %llu\n", net_counter_names[k],
+				        (unsigned long long)w->net.counters[k]);
+		for (unsigned int k = 0; k < TCP_COUNTER_COUNT; k++)
+			if (cnt[k] != 0)
+				fprintf(stderr, "tcp %s %llu\n", tcp_counter_names[k],
+				        (unsigned long long)cnt[k]);
+	}
 	printf("{\"ok\": %s, \"bytes\": %" PRIu64 ", \"download_bytes\": %" PRIu64
 	       ", \"download_s\": %.4f, \"download_gbit_s\": %.3f, \"download_cycles_per_byte\": "
 	       "%.3f, \"upload_bytes\": %" PRIu64 ", \"upload_s\": %.4f, \"upload_gbit_s\": %.3f, "

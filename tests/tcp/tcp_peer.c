@@ -303,6 +303,17 @@ static unsigned int mbufs_in_use(void)
 	return used;
 }
 
+/* Frames larger than the default mbuf (jumbo MTU) arrive in one segment. */
+static uint16_t mbuf_data_room(struct dataplane_config *config)
+{
+	uint32_t need = (uint32_t)config->ip.mtu + RTE_ETHER_HDR_LEN + 4 + RTE_PKTMBUF_HEADROOM;
+	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE)
+		return RTE_MBUF_DEFAULT_BUF_SIZE;
+	if (config->mbufs_per_worker > 16383)
+		config->mbufs_per_worker = 16383; /* keep the pool near 150 MB */
+	return (uint16_t)need;
+}
+
 int main(int argc, char **argv)
 {
 	int eal_args = rte_eal_init(argc, argv);
@@ -363,7 +374,8 @@ int main(int argc, char **argv)
 		case 'B':
 			budget = (uint32_t)strtoul(optarg, NULL, 10);
 			if (budget < 65536 || budget > (32u << 20)) {
-				fprintf(stderr, "ftps-tcp-peer: --budget: 65536 to 33554432 bytes\n");
+				fprintf(stderr,
+				        "ftps-tcp-peer: --budget: 65536 to 33554432 bytes\n");
 				return 2;
 			}
 			continue;
@@ -389,6 +401,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-peer: %s\n", error);
 		return 2;
 	}
+	uint16_t data_room = mbuf_data_room(&config);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
@@ -409,8 +422,8 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < worker_count; i++) {
 		char name[RTE_MEMPOOL_NAMESIZE];
 		snprintf(name, sizeof(name), "peer_mbufs_%u", i);
-		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0,
-		                                   RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0, data_room,
+		                                   (int)rte_socket_id());
 		if (pools[i] == NULL) {
 			fprintf(stderr, "ftps-tcp-peer: cannot allocate mbufs\n");
 			return 1;
@@ -499,6 +512,14 @@ int main(int argc, char **argv)
 		const uint64_t *c = tcp_stack_counters(stacks[i]);
 		for (unsigned int k = 0; k < TCP_COUNTER_COUNT; k++)
 			totals[k] += c[k];
+	}
+	for (unsigned int k = 0; k < NET_COUNTER_COUNT; k++) {
+		uint64_t v = 0;
+		for (unsigned int i = 0; i < worker_count; i++)
+			v += workers[i].net.counters[k];
+		if (v != 0 && strncmp(net_counter_names[k], "drop_", 5) == 0)
+			printf("ftps-tcp-peer: net %s %llu\n", net_counter_names[k],
+			       (unsigned long long)v);
 	}
 	for (unsigned int k = 0; k < TCP_COUNTER_COUNT; k++)
 		if (totals[k] != 0)
