@@ -126,6 +126,10 @@ const uint64_t *tcp_stack_counters(const struct tcp_stack *stack); /* [TCP_COUNT
 uint32_t tcp_stack_connection_count(const struct tcp_stack *stack);
 uint32_t tcp_stack_time_wait_count(const struct tcp_stack *stack);
 
+/* Registers /ftps/tcp/counters and /ftps/tcp/descriptions (DPDK telemetry)
+ * over these stacks; once per process, after they are created. */
+int tcp_telemetry_register(struct tcp_stack *const *stacks, unsigned int count);
+
 /* Listens on local port (host order) for any peer, or only for peer (network
  * order) when it is not 0.  Call it on every lcore's stack to serve a port
  * from all of them.  Returns 0 or a negative errno. */

@@ -488,6 +488,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (tcp_telemetry_register(stacks, worker_count) != 0)
+		fprintf(stderr, "ftps-tcp-peer: telemetry registration failed\n");
 	unsigned int start_in_use = mbufs_in_use();
 	arp_send_gratuitous(&workers[0].net);
 	net_flush(&workers[0].net);

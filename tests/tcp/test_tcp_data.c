@@ -362,6 +362,34 @@ static void test_receive_budget_and_delack(void)
 	h_fini(&h);
 }
 
+static void test_keepalive(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, false, false);
+	tcp_set_keepalive(h.conn, 1, 1, 2);
+	h_advance(&h, 990);
+	CHECK_EQ(h.n_out, 0);
+	h_advance(&h, 20);
+	CHECK_EQ(h.n_out, 1);
+	struct h_seg k = h_last(&h);
+	CHECK_EQ(k.seq, iss); /* SND.NXT - 1 (RFC 1122 4.2.3.6) */
+	CHECK_EQ(k.len, 0);
+	/* The peer answers: the connection lives, probing restarts after idle. */
+	inject_data(&h, 101, iss + 1, 5000, NULL, 0, false);
+	h_poll(&h);
+	h_free_out(&h);
+	h_advance(&h, 900);
+	CHECK_EQ(h.n_out, 0);
+	/* Silence: two probes a second apart, then the connection times out. */
+	h_advance(&h, 3200);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_keepalive_probes], 3);
+	CHECK_EQ(h.closed, 1);
+	CHECK_EQ(h.closed_error, -ETIMEDOUT);
+	CHECK_EQ(h_last(&h).flags & RTE_TCP_RST_FLAG, RTE_TCP_RST_FLAG);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	h_eal();
@@ -374,6 +402,7 @@ int main(void)
 	test_zero_window_persist();
 	test_window_scaling_wrap();
 	test_receive_budget_and_delack();
+	test_keepalive();
 	CHECK_EQ(rte_mempool_avail_count(h_pool), start);
 	return check_finish("tcp-data");
 }
