@@ -79,6 +79,8 @@ struct tcp_stack_config {
 	uint32_t data_retries; /* data retransmissions before -ETIMEDOUT */
 	enum tcp_cc_algorithm cc;
 	bool syn_cookies; /* answer SYNs statelessly once the backlog is full */
+	/* Segments output per poll step; keeps the TX ring from overflowing. */
+	uint32_t tx_segments_per_poll;
 	/* RSS: active opens pick a local port whose Toeplitz hash (rte_softrss
 	 * with this key) lands on queue_id out of queue_count. */
 	uint16_t queue_id;

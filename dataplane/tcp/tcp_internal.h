@@ -235,6 +235,7 @@ struct tcp_stack {
 	uint64_t tsc_per_ms;
 	uint64_t now_tsc;
 	uint64_t tsc_base;
+	uint32_t tx_this_poll; /* segments handed to IPv4 in this poll step */
 
 	struct rte_hash *table;
 	struct tcp_conn *conns;

@@ -174,6 +174,7 @@ static void transmit(struct tcp_stack *s, struct rte_mbuf *m, rte_be32_t dst, ui
 		th->cksum = (uint16_t)~sum;
 	}
 	tcp_count(s, TCP_COUNTER_tx_segments);
+	s->tx_this_poll++;
 	s->output(s->output_context, m, dst, s->now_tsc);
 }
 
@@ -502,6 +503,14 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			}
 		}
 		uint32_t unsent = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+		if (s->config.tx_segments_per_poll != 0 &&
+		    s->tx_this_poll >= s->config.tx_segments_per_poll) {
+			/* Enough for this loop iteration: the port's ring drains
+			 * while we receive; continue in the next poll step. */
+			if (unsent > 0)
+				tcp_conn_mark(c, TCP_EV_OUTPUT);
+			return;
+		}
 		bool fin_due = c->fin_queued && !c->fin_sent && c->snd_nxt == data_end;
 		bool fin_resend =
 		    c->fin_sent && c->snd_nxt == data_end && seq_lt(c->snd_nxt, c->snd_max);

@@ -53,6 +53,7 @@ void tcp_stack_config_defaults(struct tcp_stack_config *config)
 	config->data_retries = 15;
 	config->cc = TCP_CC_CUBIC;
 	config->syn_cookies = true;
+	config->tx_segments_per_poll = 512;
 	config->queue_id = 0;
 	config->queue_count = 1;
 	config->reta_size = 128;
@@ -415,6 +416,7 @@ unsigned int tcp_stack_poll(struct tcp_stack *s, uint64_t now_tsc)
 	if (now_tsc > s->now_tsc)
 		s->now_tsc = now_tsc;
 	unsigned int work = 0;
+	s->tx_this_poll = 0;
 	if (s->wheel.armed_count > 0)
 		tcp_timers_run(s);
 	/* Callbacks may mark connections again; a second round sends what
