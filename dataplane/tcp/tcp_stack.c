@@ -53,7 +53,7 @@ void tcp_stack_config_defaults(struct tcp_stack_config *config)
 	config->data_retries = 15;
 	config->cc = TCP_CC_CUBIC;
 	config->syn_cookies = true;
-	config->tx_segments_per_poll = 512;
+	config->tx_segments_per_poll = 256;
 	config->queue_id = 0;
 	config->queue_count = 1;
 	config->reta_size = 128;

@@ -88,6 +88,8 @@ class Namespace:
             self.peer.wait()
         self.peer = None
         log = self.read_log()
+        check(not re.search(r"AddressSanitizer|LeakSanitizer|runtime error:", log),
+              "no sanitizer report from the peer")
         m = re.search(r"stopped: sessions (\d+) done (\d+) errors (\d+); connections open (\d+) "
                       r"time-wait (\d+); mbufs-in-use start (\d+) end (\d+)", log)
         counters = dict((k, int(v)) for k, v in re.findall(r"counter (\w+) (\d+)", log))
