@@ -280,6 +280,19 @@ int tls_global_init(const struct ftps_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Carry the TLS 1.2 session-ID cache over a reload (tickets carry over
+ * through their keys); sessions keep their binding token. */
+static SSL_CTX *copy_target;
+static void copy_session(void *p)
+{
+	/* A session sits in one cache's list only: add a copy. */
+	SSL_SESSION *dup = SSL_SESSION_dup(p);
+	if (dup != NULL) {
+		(void)SSL_CTX_add_session(copy_target, dup);
+		SSL_SESSION_free(dup); /* the cache holds its own reference */
+	}
+}
+
 int tls_reload(const struct ftps_config *cfg, char *err, size_t errlen)
 {
 	unsigned char keys[80];
@@ -295,6 +308,9 @@ int tls_reload(const struct ftps_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	OPENSSL_cleanse(keys, sizeof(keys));
+	copy_target = ctx;
+	OPENSSL_LH_doall((OPENSSL_LHASH *)SSL_CTX_sessions(current_ctx), copy_session);
+	copy_target = NULL;
 	SSL_CTX_free(current_ctx); /* live SSL objects hold their own reference */
 	current_ctx = ctx;
 	active_cfg = cfg;
