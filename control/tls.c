@@ -238,7 +238,8 @@ static SSL_CTX *build_ctx(const struct ftps_config *cfg, char *err, size_t errle
 			ssl_err(err, errlen, cfg->client_ca);
 			goto fail;
 		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL); /* optional client cert */
+		/* ask for a client certificate; none is fine, a bad one fails */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, NULL);
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	                             SSL_OP_NO_COMPRESSION);
@@ -450,4 +451,34 @@ bool tls_stream_resumed_ok(const struct tls_stream *t)
 const char *tls_stream_version(const struct tls_stream *t)
 {
 	return SSL_get_version(t->ssl);
+}
+
+int tls_stream_peer_cert(const struct tls_stream *t, char *sha256_hex, size_t hex_cap,
+                         char *subject, size_t subject_cap)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (t->ssl == NULL || hex_cap < 65 || subject_cap < 2)
+		return -1;
+	X509 *cert = SSL_get0_peer_certificate(t->ssl);
+	if (cert == NULL || SSL_get_verify_result(t->ssl) != X509_V_OK)
+		return -1;
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
+		return -1;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(sha256_hex + 2 * i, 3, "%02x", md[i]);
+	BIO *b = BIO_new(BIO_s_mem());
+	if (b == NULL)
+		return -1;
+	int rc = -1;
+	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+		int n = BIO_read(b, subject, (int)subject_cap - 1);
+		if (n >= 0) {
+			subject[n] = '\0';
+			rc = 0;
+		}
+	}
+	BIO_free(b);
+	return rc;
 }
