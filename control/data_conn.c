@@ -347,7 +347,16 @@ static void dc_pump(struct session *s)
 					data_finish_job(s, 426, "TLS error on the data connection");
 					return;
 				}
-				break; /* 0: more input needed; -2: close_notify seen */
+				if (n == -2) {
+					/* close_notify is the authenticated end of the
+					 * upload: finish now (our close_notify goes back
+					 * with it) rather than wait for FIN, because
+					 * clients like Python's unwrap() wait for ours. */
+					(void)tls_stream_drain(&dc->tls, dc->rc);
+					transfer_relay_on_end(s, true);
+					return;
+				}
+				break; /* 0: more input needed */
 			}
 			(void)tls_stream_drain(&dc->tls, dc->rc);
 		}
