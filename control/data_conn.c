@@ -91,6 +91,7 @@ void data_finish_job(struct session *s, int code, const char *text)
 	                                     : "listing",
 	            s->job.vpath, code, (unsigned long long)s->job.bytes);
 	bool ok = code < 400;
+	s->last_activity_ms = ev_now_ms(); /* idle time starts after the transfer */
 	job_clear(s);
 	dc_free(s, !ok);
 	data_reset_mode(s); /* one transfer per PASV/PORT */
@@ -329,6 +330,7 @@ static void dc_pump(struct session *s)
 				    "connection not resumed (session reuse required)");
 			return;
 		}
+		data_progress(s); /* handshake done: the stall clock restarts */
 		if (g_cfg->session_reuse == REUSE_OFF && SSL_session_reused(dc->tls.ssl))
 			log_msg(LOG_DEBUG, "data connection resumed although reuse is off");
 	}
@@ -482,8 +484,14 @@ void data_tick(struct session *s, uint64_t now)
 		return;
 	struct data_conn *dc = s->dc;
 	bool waiting = dc == NULL || !dc->connected || (dc->tls_on && !dc->tls.handshake_done);
-	if (waiting) {
+	if (waiting)
 		data_finish_job(s, 425, "Data connection timed out");
-		after_callback(s);
-	}
+	else
+		data_finish_job(s, 426, "Data connection stalled; transfer aborted");
+	after_callback(s);
+}
+
+void data_progress(struct session *s)
+{
+	s->data_deadline_ms = ev_now_ms() + (uint64_t)g_cfg->data_timeout * 1000u;
 }

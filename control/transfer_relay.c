@@ -59,6 +59,7 @@ void transfer_relay_pump_send(struct session *s)
 			return;
 		}
 		s->job.bytes += n;
+		data_progress(s);
 	}
 }
 
@@ -79,6 +80,7 @@ void transfer_relay_on_plain(struct session *s, const uint8_t *p, size_t n)
 		n -= (size_t)w;
 		s->job.offset += (uint64_t)w;
 		s->job.bytes += (uint64_t)w;
+		data_progress(s);
 	}
 }
 

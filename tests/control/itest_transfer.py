@@ -13,12 +13,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_harness as h
 
-env = h.Env("transfer")
+env = h.Env("transfer", config={"limits.data_timeout": "2"})
 ck = h.Checker(env)
 root = env.roots["alice"]
 big = os.urandom(8 << 20)
 with open(os.path.join(root, "big.bin"), "wb") as f:
     f.write(big)
+with open(os.path.join(root, "sparse.bin"), "wb") as f:
+    f.truncate(256 << 20)  # sparse: large without costing disk or time
 env.chown_roots()
 CTX = ssl.create_default_context(cafile=env.ca)
 
@@ -74,6 +76,18 @@ ck.ok(len(first) > 0 and r1.startswith("426") and r2.startswith("226"),
       "ABOR mid-download -> %s / %s" % (r1.strip(), r2.strip()))
 ck.ok(f.voidcmd("NOOP").startswith("200") and f.nlst("big.bin") == ["big.bin"],
       "session usable after ABOR")
+
+# a client that stops reading: 426 after data_timeout (2 s) without progress
+conn = f.transfercmd("RETR sparse.bin")
+conn.recv(1000)
+f.sock.settimeout(15)
+try:
+    r = f.getresp()
+except ftplib.Error as e:
+    r = str(e)
+conn.close()
+ck.ok(r.startswith("426") and "stalled" in r, "stalled download -> %s" % r.strip())
+ck.ok(f.voidcmd("NOOP").startswith("200"), "session usable after the stall")
 
 # upload ending with FIN but without close_notify: possible truncation
 conn = f.transfercmd("STOR trunc.bin")
