@@ -115,9 +115,12 @@ f.quit()
 # per-connection binding: a sibling connection of the same user is refused
 env.stop("control")
 env.write_config(**{"tls.session_binding": "connection", "limits.login_timeout": "30",
-                    "limits.idle_timeout": "30"})
+                    "limits.idle_timeout": "30", "server.pasv_address": "203.0.113.7"})
 env.start_control()
 one, two = login(), login()
+r = one.sendcmd("PASV")
+ck.ok("(203,0,113,7," in r, "pasv_address announced in 227 (NAT): %s" % r)
+one.sendcmd("ABOR")
 ck.ok(one.nlst() == [] and two.nlst() == [], "own sessions resume with per-connection binding")
 hp = ftplib.parse227(two.sendcmd("PASV"))
 raw = socket.create_connection((h.SERVER, hp[1]), timeout=10)
