@@ -146,9 +146,18 @@ def run_all(e):
     r = e.client("--implicit", "--pin", "sha256:" + fp2_hex, ip, "ls", env=fresh("implicit"))
     check(r.returncode == 0 and "data.bin" in r.stdout, "implicit FTPS on port 990", r.stderr)
     r = e.client("--timeout", "2", "--pin", "sha256:" + fp2_hex, "-p", "990", ip, "ls", env=fresh("implicit"))
-    check(r.returncode == 2 and "control connection lost" in r.stderr,
+    check(r.returncode == 2 and "no reply from the server within 2 s (timeout)" in r.stderr,
           "explicit client against an implicit server: timeout, exit 2", r.stderr)
     e.stop_vsftpd(implicit)
+
+    # An expired certificate, even from a trusted CA file, is not verified.
+    T.keys("selfsign", "--key", key2, "--subject", "CN=ftp.test", "--san", "IP:198.18.7.1",
+           "--not-before", "2020-01-01", "--not-after", "2021-01-01", "-o", f"{e.tmp}/expired.crt")
+    old_server = e.start_vsftpd(f"{e.tmp}/expired.crt", key2, port=2122)
+    r = e.client("--ca-file", f"{e.tmp}/expired.crt", "-p", "2122", ip, "ls", env=fresh("expired"))
+    check(r.returncode == 3 and "certificate has expired" in r.stderr and "2021-01-01" in r.stderr,
+          "expired server certificate: exit 3, 'certificate has expired' and the dates shown", r.stderr)
+    e.stop_vsftpd(old_server)
 
     # 6. File commands.
     pin = ["--pin", "sha256:" + fp2_hex]
@@ -188,6 +197,16 @@ def run_all(e):
         check(r.returncode == status and message in r.stderr,
               f"error: {' '.join(a for a in args[2:] if len(a) < 40)} -> exit {status}, '{message}'",
               f"got {r.returncode}: {r.stderr}")
+    nopass = {k: v for k, v in env.items() if k != "FTPS_PASSWORD"}
+    rc, text = T.run_pty(e.client_cmd(*pin, ip, "ls"), nopass, [("Password:", e.password + "\n")])
+    check(rc == 0 and "data.bin" in text and e.password not in text, "password asked on a terminal, not echoed", text)
+    r = e.client(*pin, ip, "ls", env=nopass)
+    check(r.returncode == 1 and "no password for user" in r.stderr, "no password and no terminal: usage error",
+          r.stderr)
+    with open(f"{e.tmp}/pwfile", "w") as f:
+        f.write(e.password + "\n")
+    r = e.client(*pin, "--password-file", f"{e.tmp}/pwfile", ip, "ls", env=nopass)
+    check(r.returncode == 0, "--password-file logs in", r.stderr)
     bad = dict(env, FTPS_PASSWORD="wrong-password")
     r = e.client(*pin, ip, "ls", env=bad)
     check(r.returncode == 5 and "login as" in r.stderr and "530" in r.stderr, "wrong password: exit 5", r.stderr)
