@@ -18,11 +18,11 @@ void dataplane_config_defaults(struct dataplane_config *config)
 	config->idle_sleep_us = 0;
 	config->impair_seed = 1;
 	snprintf(config->control_socket, sizeof(config->control_socket),
-		 "/run/ftps/dataplane.sock");
+	         "/run/ftps/dataplane.sock");
 }
 
 static int config_unsigned(const char *value, unsigned long long min, unsigned long long max,
-			   unsigned long long *out)
+                           unsigned long long *out)
 {
 	char *end;
 	errno = 0;
@@ -72,7 +72,7 @@ static int config_cidr(struct dataplane_config *config, const char *value)
 }
 
 int dataplane_config_set(struct dataplane_config *config, const char *section, const char *key,
-			 const char *value, char *error, size_t error_len)
+                         const char *value, char *error, size_t error_len)
 {
 	unsigned long long u = 0;
 	int rc = -1;
@@ -130,7 +130,7 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 #undef IS
 	if (rc != 0) {
 		snprintf(error, error_len, "[%s] %s = '%.80s': expected %s", section, key, value,
-			 expect);
+		         expect);
 		return -1;
 	}
 	return 0;
@@ -144,8 +144,7 @@ struct config_load_state {
 	int failed;
 };
 
-static int config_ini_handler(void *user, const char *section, const char *name,
-			      const char *value)
+static int config_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct config_load_state *s = user;
 	if (s->failed)
@@ -160,7 +159,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 }
 
 int dataplane_config_load(struct dataplane_config *config, const char *path, char *error,
-			  size_t error_len)
+                          size_t error_len)
 {
 	struct config_load_state s = {config, path, error, error_len, 0};
 	char reason[300] = "";
@@ -173,7 +172,7 @@ int dataplane_config_load(struct dataplane_config *config, const char *path, cha
 	}
 	if (line != 0) {
 		snprintf(error, error_len, "%s:%d: %s", path, line,
-			 reason[0] ? reason : "syntax error (expected [section] or key = value)");
+		         reason[0] ? reason : "syntax error (expected [section] or key = value)");
 		return -1;
 	}
 	return 0;
@@ -185,8 +184,8 @@ int dataplane_config_finish(struct dataplane_config *config, char *error, size_t
 		snprintf(error, error_len, "no address: set [net] address or pass --address");
 		return -1;
 	}
-	if (config->ip.gateway != 0 &&
-	    (config->ip.gateway & config->ip.netmask) != (config->ip.address & config->ip.netmask)) {
+	if (config->ip.gateway != 0 && (config->ip.gateway & config->ip.netmask) !=
+	                                   (config->ip.address & config->ip.netmask)) {
 		snprintf(error, error_len, "gateway is not on the address's subnet");
 		return -1;
 	}

@@ -1,0 +1,115 @@
+"""Configuration: a bad config or users file is refused at start with
+file:line: reason; -t checks a config; the process drops root; SIGHUP
+reloads users and certificates without dropping sessions (ticket keys carry
+over, so an existing session's data connections still resume); a broken
+reload is refused and the old settings stay."""
+import ftplib
+import hashlib
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ftps_harness as h
+
+env = h.Env("config")
+ck = h.Checker(env)
+binary = os.path.join(h.BUILD, "control/ftps-control")
+
+r = subprocess.run([binary, "-c", env.config, "-t"], capture_output=True, text=True)
+ck.ok(r.returncode == 0 and "OK (3 users)" in r.stdout, "-t accepts the test config")
+bad = os.path.join(env.dir, "bad.ini")
+with open(env.config) as f:
+    lines = f.read().splitlines()
+lines.insert(3, "pasv_ports = 70000-80000")
+with open(bad, "w") as f:
+    f.write("\n".join(lines) + "\n")
+r = subprocess.run([binary, "-c", bad], capture_output=True, text=True, timeout=10)
+ck.ok(r.returncode != 0 and "%s:4: pasv_ports" % bad in r.stderr,
+      "bad config refused with file:line: reason (%s)" % r.stderr.strip())
+with open(bad, "w") as f:
+    f.write("[tls]\nsession_reuse = required\n[oops\n")
+r = subprocess.run([binary, "-c", bad], capture_output=True, text=True, timeout=10)
+ck.ok(r.returncode != 0 and "%s:3:" % bad in r.stderr, "syntax error refused with its line")
+bad_users = os.path.join(env.dir, "bad-users.txt")
+with open(bad_users, "w") as f:
+    f.write("# ok\nmallory:plaintext:/tmp:r\n")
+with open(bad, "w") as f:
+    f.write(open(env.config).read().replace(env.users_file, bad_users))
+r = subprocess.run([binary, "-c", bad], capture_output=True, text=True, timeout=10)
+ck.ok(r.returncode != 0 and "%s:2: bad password hash" % bad_users in r.stderr,
+      "plain-text password in the users file refused")
+
+pid = env.procs["control"].pid
+status = open("/proc/%d/status" % pid).read()
+uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]
+ck.ok(uid_line.split()[1:] == ["65534"] * 4, "control plane runs as nobody: %s" % uid_line)
+
+CTX = ssl.create_default_context(cafile=env.ca)
+
+
+class Reusing(ftplib.FTP_TLS):
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
+
+
+def login(user, ver=None):
+    ctx = CTX
+    if ver:
+        ctx = ssl.create_default_context(cafile=env.ca)
+        ctx.minimum_version = ctx.maximum_version = ver
+    f = Reusing(context=ctx, timeout=10)
+    f.connect(h.SERVER, 21)
+    f.login(user, h.PASSWORD)
+    f.prot_p()
+    return f
+
+
+def cert_digest(f):
+    return hashlib.sha256(f.sock.getpeercert(binary_form=True)).hexdigest()
+
+
+old13 = login("alice", ssl.TLSVersion.TLSv1_3)
+old12 = login("alice", ssl.TLSVersion.TLSv1_2)
+before = cert_digest(old13)
+# new user and a new server certificate, then SIGHUP
+os.makedirs(os.path.join(env.dir, "root-carol"))
+os.chown(os.path.join(env.dir, "root-carol"), 65534, 65534)
+subprocess.run([os.path.join(h.SOURCE, "tools/ftps-users"), "-f", env.users_file, "add", "carol",
+                os.path.join(env.dir, "root-carol"), "r"], input=(h.PASSWORD + "\n").encode(),
+               check=True, env=dict(os.environ, FTPS_BUILD_DIR=h.BUILD))
+os.chmod(env.users_file, 0o644)
+d = env.dir
+subprocess.run(["openssl", "x509", "-req", "-in", d + "/server.csr", "-CA", d + "/int.pem",
+                "-CAkey", d + "/int.key", "-CAcreateserial", "-out", d + "/server.pem.new",
+                "-days", "3", "-extfile", d + "/srv.ext"], check=True, capture_output=True)
+os.chmod(d + "/server.pem.new", 0o644)
+os.replace(d + "/server.pem.new", d + "/server.pem")
+env.procs["control"].send_signal(signal.SIGHUP)
+time.sleep(0.5)
+c = login("carol")
+ck.ok(c.voidcmd("NOOP").startswith("200"), "SIGHUP: a new user logs in")
+ck.ok(cert_digest(c) != before, "SIGHUP: new connections get the new certificate")
+c.quit()
+for f, v in ((old13, "1.3"), (old12, "1.2")):
+    ok = f.voidcmd("NOOP").startswith("200") and f.nlst() == []
+    ck.ok(ok, "SIGHUP: an existing TLS %s session continues, data connections resume" % v)
+    f.quit()
+# a broken reload is refused; the server keeps going
+with open(env.config, "a") as f:
+    f.write("[limits]\nmax_line = 5\n")
+env.procs["control"].send_signal(signal.SIGHUP)
+time.sleep(0.5)
+ctl_log = open(os.path.join(env.dir, "control.log")).read()
+ck.ok("reload refused" in ctl_log and ":max_line" not in ctl_log, "broken reload refused and logged")
+f = login("alice")
+ck.ok(f.voidcmd("NOOP").startswith("200") and env.alive("control"), "server fine after that")
+f.quit()
+ck.finish()
