@@ -159,6 +159,18 @@ def run_all(e):
           "expired server certificate: exit 3, 'certificate has expired' and the dates shown", r.stderr)
     e.stop_vsftpd(old_server)
 
+    # IPv6 on the namespace's loopback: [::1]:PORT, EPSV, IP SAN check.
+    T.keys("selfsign", "--key", key2, "--subject", "CN=v6", "--san", "IP:::1", "-o", f"{e.tmp}/v6.crt")
+    v6 = e.start_vsftpd(f"{e.tmp}/v6.crt", key2, port=2123, ip="::1")
+    r = e.client("--tofu", "[::1]:2123", "get", "data.bin", f"{e.tmp}/v6.bin", env=fresh("v6"))
+    known6 = os.path.join(e.tmp, "cfg-v6", "ftps-client", "known_certs")
+    check(r.returncode == 0 and open(f"{e.tmp}/v6.bin", "rb").read() == payload and
+          "[::1]:2123 " in open(known6).read(), "IPv6: [::1]:2123 with --tofu stores '[::1]:2123', download exact",
+          r.stderr)
+    r = e.client("--ca-file", f"{e.tmp}/v6.crt", "[::1]:2123", "ls", env=fresh("v6ca"))
+    check(r.returncode == 0, "IPv6: the IP SAN ::1 verifies against --ca-file", r.stderr)
+    e.stop_vsftpd(v6)
+
     # 6. File commands.
     pin = ["--pin", "sha256:" + fp2_hex]
     local = os.path.join(e.tmp, "local.txt")
