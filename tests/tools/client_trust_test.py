@@ -219,6 +219,12 @@ def run_all(e):
         f.write(e.password + "\n")
     r = e.client(*pin, "--password-file", f"{e.tmp}/pwfile", ip, "ls", env=nopass)
     check(r.returncode == 0, "--password-file logs in", r.stderr)
+    check(not os.path.exists(os.path.join(e.tmp, "m")), "a refused download leaves no empty local file")
+    with open(f"{e.tmp}/keep.txt", "w") as f:
+        f.write("keep me")
+    r = e.client(*pin, ip, "get", "missing.bin", f"{e.tmp}/keep.txt")
+    check(r.returncode == 6 and open(f"{e.tmp}/keep.txt").read() == "keep me",
+          "a refused download leaves an existing local file untouched", r.stderr)
     bad = dict(env, FTPS_PASSWORD="wrong-password")
     r = e.client(*pin, ip, "ls", env=bad)
     check(r.returncode == 5 and "login as" in r.stderr and "530" in r.stderr, "wrong password: exit 5", r.stderr)
