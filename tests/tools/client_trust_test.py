@@ -185,6 +185,14 @@ def run_all(e):
         check(r.returncode == want, f"{' '.join(args[:1])} succeeds", r.stderr)
     check("b.txt" in r.stdout and open(os.path.join(e.root, "newdir", "b.txt")).read() == "local file\n",
           "put + rename + ls show the file on the server")
+    os.makedirs(f"{e.tmp}/into")
+    r = e.client(*pin, ip, "get", "newdir/b.txt", f"{e.tmp}/into")
+    check(r.returncode == 0 and open(f"{e.tmp}/into/b.txt").read() == "local file\n",
+          "get REMOTE DIR keeps the remote name", r.stderr)
+    r = e.client(*pin, ip, "put", local, "newdir/")
+    check(r.returncode == 0 and os.path.exists(os.path.join(e.root, "newdir", "local.txt")),
+          "put LOCAL DIR/ keeps the local name", r.stderr)
+    e.client(*pin, ip, "rm", "newdir/local.txt")
     r = e.client(*pin, ip, "rm", "newdir/b.txt")
     check(r.returncode == 0 and not os.path.exists(os.path.join(e.root, "newdir", "b.txt")), "rm removes it")
     r = e.client(*pin, ip, "rmdir", "newdir")
