@@ -161,6 +161,7 @@ static int finish_transfer(struct ftp_session *s, int rc, char *err, size_t err_
 int xfer_get(struct ftp_session *s, const char *remote, const char *local, uint64_t rsize,
              bool resume, struct progress *p)
 {
+	const uint64_t listed = rsize; /* size from a listing, or SIZE_UNKNOWN */
 	struct file_report r = {.op = "get", .remote = remote, .local = local};
 	char err[600] = "";
 	double t0 = progress_now();
@@ -177,6 +178,7 @@ int xfer_get(struct ftp_session *s, const char *remote, const char *local, uint6
 		if (rsize != SIZE_UNKNOWN && offset == rsize) {
 			r.verify = "skipped-complete";
 			r.size = rsize;
+			progress_plan(p, listed, 0);
 			rc = EXIT_OK;
 			goto done;
 		}
@@ -210,6 +212,7 @@ int xfer_get(struct ftp_session *s, const char *remote, const char *local, uint6
 		goto done;
 	}
 	r.resumed_from = offset;
+	progress_plan(p, listed, rsize == SIZE_UNKNOWN ? 0 : rsize - offset);
 	for (;;) {
 		long n = ftp_data_read(s, &d, buf, XFER_BUF);
 		if (n < 0) {
@@ -292,6 +295,7 @@ int xfer_put(struct ftp_session *s, const char *local, const char *remote, bool 
 		}
 		if (rsize == (uint64_t)st.st_size) {
 			r.verify = "skipped-complete";
+			progress_plan(p, (uint64_t)st.st_size, 0);
 			goto done;
 		}
 		if (rsize != SIZE_UNKNOWN && rsize < (uint64_t)st.st_size)
@@ -313,6 +317,7 @@ int xfer_put(struct ftp_session *s, const char *local, const char *remote, bool 
 	if (rc != EXIT_OK)
 		goto done;
 	r.resumed_from = offset;
+	progress_plan(p, (uint64_t)st.st_size, (uint64_t)st.st_size - offset);
 	for (;;) {
 		ssize_t n = read(fd, buf, XFER_BUF);
 		if (n < 0 && errno == EINTR)
