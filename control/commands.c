@@ -83,6 +83,18 @@ static void quote_path(const char *p, char *out, size_t cap)
 	out[o] = '\0';
 }
 
+static void login_complete(struct session *s, const struct user *u, int code, const char *how);
+
+/* A verified client certificate mapped to this user, if any. */
+static bool client_cert_matches(struct session *s, const struct user *u)
+{
+	char hex[80], subject[512];
+	if (u == NULL || u->cert[0] == '\0' || !s->tls_on ||
+	    tls_stream_peer_cert(&s->tls, hex, sizeof(hex), subject, sizeof(subject)) != 0)
+		return false;
+	return users_cert_matches(u, hex, subject);
+}
+
 static void cmd_user(struct session *s, const char *arg)
 {
 	if (s->logged_in) {
@@ -97,6 +109,13 @@ static void cmd_user(struct session *s, const char *arg)
 	snprintf(s->user_name, sizeof(s->user_name), "%s", arg);
 	s->user_given = true;
 	s->anonymous = g_cfg->anonymous && (!strcmp(arg, "anonymous") || !strcmp(arg, "ftp"));
+	const struct user *u = s->anonymous ? NULL : users_find(&g_users, s->user_name);
+	if (u != NULL && u->cert_nopass && client_cert_matches(s, u) &&
+	    !auth_locked(s->user_name, s->peer_str, ev_now_ms())) {
+		/* RFC 2228: 232 = logged in, authorized by security data */
+		login_complete(s, u, 232, "client certificate");
+		return;
+	}
 	session_reply(s, 331, "Password required for %s", s->user_name);
 }
 
@@ -110,6 +129,31 @@ static void login_fail(struct session *s, const char *why)
 	s->delay_until_ms = now + (g_cfg->login_delay_ms ? g_cfg->login_delay_ms : 1);
 	s->delayed_code = 530;
 	snprintf(s->delayed_text, sizeof(s->delayed_text), "Login incorrect");
+}
+
+static void login_complete(struct session *s, const struct user *u, int code, const char *how)
+{
+	uint32_t limit = u->max_sessions ? u->max_sessions : g_cfg->max_per_user;
+	if (sessions_count_user(u->name) >= limit) {
+		session_refuse(s, 421, "login", "Too many sessions for this user");
+		session_close(s, "per-user session limit");
+		return;
+	}
+	int fd = open(u->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		log_msg(LOG_ERR, "user %s: root %s: %s", u->name, u->root, strerror(errno));
+		session_refuse(s, 530, "login", "Login incorrect (home directory unavailable)");
+		return;
+	}
+	s->user = *u;
+	s->user.hash[0] = '\0';
+	snprintf(s->user_name, sizeof(s->user_name), "%s", u->name);
+	s->root_fd = fd;
+	s->logged_in = true;
+	auth_record_success(s->user_name, s->peer_str);
+	tls_bind_token(s->tinfo.token, s->user_name, &s->peer_addr);
+	log_session(s->sid, s->peer_str, s->user_name, "logged in (%s)", how);
+	session_reply(s, code, "User %s logged in", s->user_name);
 }
 
 static void cmd_pass(struct session *s, const char *arg)
@@ -143,28 +187,13 @@ static void cmd_pass(struct session *s, const char *arg)
 			login_fail(s, u ? "wrong password" : "unknown user");
 			return;
 		}
+		if (u->cert[0] != '\0' && !client_cert_matches(s, u)) {
+			login_fail(s,
+			           "client certificate required and not presented or not matching");
+			return;
+		}
 	}
-	uint32_t limit = u->max_sessions ? u->max_sessions : g_cfg->max_per_user;
-	if (sessions_count_user(u->name) >= limit) {
-		session_refuse(s, 421, "login", "Too many sessions for this user");
-		session_close(s, "per-user session limit");
-		return;
-	}
-	int fd = open(u->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		log_msg(LOG_ERR, "user %s: root %s: %s", u->name, u->root, strerror(errno));
-		session_refuse(s, 530, "login", "Login incorrect (home directory unavailable)");
-		return;
-	}
-	s->user = *u;
-	s->user.hash[0] = '\0';
-	snprintf(s->user_name, sizeof(s->user_name), "%s", u->name);
-	s->root_fd = fd;
-	s->logged_in = true;
-	auth_record_success(s->user_name, s->peer_str);
-	tls_bind_token(s->tinfo.token, s->user_name, &s->peer_addr);
-	log_session(s->sid, s->peer_str, s->user_name, "logged in");
-	session_reply(s, 230, "User %s logged in", s->user_name);
+	login_complete(s, u, 230, u->cert[0] ? "password and client certificate" : "password");
 }
 
 static void cmd_quit(struct session *s, const char *arg)

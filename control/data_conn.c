@@ -102,6 +102,7 @@ void data_finish_job(struct session *s, int code, const char *text)
 	                                     : "listing",
 	            s->job.vpath, code, (unsigned long long)s->job.bytes);
 	bool ok = code < 400;
+	s->last_activity_ms = ev_now_ms(); /* idle time starts after the transfer */
 	job_clear(s);
 	dc_free(s, !ok);
 	data_reset_mode(s); /* one transfer per PASV/PORT */
@@ -340,6 +341,7 @@ static void dc_pump(struct session *s)
 				    "connection not resumed (session reuse required)");
 			return;
 		}
+		data_progress(s); /* handshake done: the stall clock restarts */
 		if (g_cfg->session_reuse == REUSE_OFF && SSL_session_reused(dc->tls.ssl))
 			log_msg(LOG_DEBUG, "data connection resumed although reuse is off");
 	}
@@ -363,7 +365,16 @@ static void dc_pump(struct session *s)
 					data_finish_job(s, 426, "TLS error on the data connection");
 					return;
 				}
-				break; /* 0: more input needed; -2: close_notify seen */
+				if (n == -2) {
+					/* close_notify is the authenticated end of the
+					 * upload: finish now (our close_notify goes back
+					 * with it) rather than wait for FIN, because
+					 * clients like Python's unwrap() wait for ours. */
+					(void)tls_stream_drain(&dc->tls, dc->rc);
+					transfer_relay_on_end(s, true);
+					return;
+				}
+				break; /* 0: more input needed */
 			}
 			(void)tls_stream_drain(&dc->tls, dc->rc);
 		}
@@ -489,8 +500,14 @@ void data_tick(struct session *s, uint64_t now)
 		return;
 	struct data_conn *dc = s->dc;
 	bool waiting = dc == NULL || !dc->connected || (dc->tls_on && !dc->tls.handshake_done);
-	if (waiting) {
+	if (waiting)
 		data_finish_job(s, 425, "Data connection timed out");
-		after_callback(s);
-	}
+	else
+		data_finish_job(s, 426, "Data connection stalled; transfer aborted");
+	after_callback(s);
+}
+
+void data_progress(struct session *s)
+{
+	s->data_deadline_ms = ev_now_ms() + (uint64_t)g_cfg->data_timeout * 1000u;
 }

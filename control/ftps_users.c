@@ -5,6 +5,7 @@
  *   ftps-users -f FILE add NAME ROOT PERMS [MAX_SESSIONS]
  *   ftps-users -f FILE passwd NAME
  *   ftps-users -f FILE perms NAME PERMS
+ *   ftps-users -f FILE cert NAME sha256=HEX[+nopass] | subject=DN[+nopass] | none
  *   ftps-users -f FILE del NAME
  *   ftps-users -f FILE list
  *   ftps-users hash            (print a hash for the password on stdin) */
@@ -50,7 +51,8 @@ static int save(const char *path, const struct user_db *db)
 		unlink(tmp);
 		return -1;
 	}
-	fprintf(f, "# ftps-control users: name:hash:root:perms[:max_sessions] (see ftps-users)\n");
+	fprintf(f,
+	        "# ftps-control users: name:hash:root:perms[:max_sessions[:cert]] (ftps-users)\n");
 	for (size_t i = 0; i < db->count; i++) {
 		const struct user *u = &db->users[i];
 		char perms[8];
@@ -68,7 +70,10 @@ static int save(const char *path, const struct user_db *db)
 		if (p == 0)
 			perms[p++] = '-';
 		perms[p] = '\0';
-		if (u->max_sessions)
+		if (u->cert[0])
+			fprintf(f, "%s:%s:%s:%s:%u:%s%s\n", u->name, u->hash, u->root, perms,
+			        u->max_sessions, u->cert, u->cert_nopass ? "+nopass" : "");
+		else if (u->max_sessions)
 			fprintf(f, "%s:%s:%s:%s:%u\n", u->name, u->hash, u->root, perms,
 			        u->max_sessions);
 		else
@@ -117,8 +122,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "list") == 0 && i == argc) {
 		for (size_t k = 0; k < db.count; k++)
-			printf("%s %s perms=%#x max_sessions=%u\n", db.users[k].name,
-			       db.users[k].root, db.users[k].perms, db.users[k].max_sessions);
+			printf("%s %s perms=%#x max_sessions=%u cert=%s%s\n", db.users[k].name,
+			       db.users[k].root, db.users[k].perms, db.users[k].max_sessions,
+			       db.users[k].cert[0] ? db.users[k].cert : "-",
+			       db.users[k].cert_nopass ? "+nopass" : "");
 		rc = 0;
 	} else if (strcmp(cmd, "add") == 0 && (argc - i == 3 || argc - i == 4)) {
 		struct user u = {0};
@@ -162,6 +169,21 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		rc = save(file, &db);
+	} else if (strcmp(cmd, "cert") == 0 && argc - i == 2) {
+		struct user *u = find_mut(&db, argv[i]);
+		if (u == NULL) {
+			fprintf(stderr, "ftps-users: no user %s\n", argv[i]);
+			goto out;
+		}
+		if (strcmp(argv[i + 1], "none") == 0) {
+			u->cert[0] = '\0';
+			u->cert_nopass = false;
+		} else if (users_parse_cert(argv[i + 1], u) != 0) {
+			fprintf(stderr, "ftps-users: cert must be sha256=<64 hex> or subject=<DN>, "
+			                "optionally +nopass\n");
+			goto out;
+		}
+		rc = save(file, &db);
 	} else if (strcmp(cmd, "del") == 0 && argc - i == 1) {
 		struct user *u = find_mut(&db, argv[i]);
 		if (u == NULL) {
@@ -184,6 +206,7 @@ usage:
 	fprintf(stderr,
 	        "usage: ftps-users -f FILE add NAME ROOT PERMS [MAX_SESSIONS]\n"
 	        "       ftps-users -f FILE passwd NAME | perms NAME PERMS | del NAME | list\n"
+	        "       ftps-users -f FILE cert NAME sha256=HEX[+nopass]|subject=DN[+nopass]|none\n"
 	        "       ftps-users hash\n"
 	        "Passwords are read from standard input. PERMS: letters from rwdnm.\n");
 	return 2;

@@ -212,8 +212,8 @@ static void new_session(struct rconn *c)
 	sessions = s;
 	n_sessions++;
 	rconn_set_owner(c, &ctrl_ops, s);
-	log_session(s->sid, s->peer_str, NULL, "connected (%s)",
-	            s->implicit ? "implicit" : "explicit");
+	log_session(s->sid, s->peer_str, NULL, "connected (%s, dataplane link %d)",
+	            s->implicit ? "implicit" : "explicit", s->link_index);
 	if (s->implicit) {
 		if (tls_stream_open(&s->tls, &s->tinfo) != 0) {
 			session_close(s, "cannot create TLS state");

@@ -147,6 +147,8 @@ void data_begin_job(struct session *s);
 void data_abort(struct session *s, bool reply_426);
 void data_reset_mode(struct session *s);
 void data_tick(struct session *s, uint64_t now_ms);
+/* Bytes moved: push the stall deadline out by data_timeout. */
+void data_progress(struct session *s);
 bool session_busy(const struct session *s);
 void data_finish_job(struct session *s, int code, const char *text);
 

@@ -243,7 +243,8 @@ static SSL_CTX *build_ctx(const struct ftps_config *cfg, char *err, size_t errle
 			ssl_err(err, errlen, cfg->client_ca);
 			goto fail;
 		}
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL); /* optional client cert */
+		/* ask for a client certificate; none is fine, a bad one fails */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, NULL);
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	                             SSL_OP_NO_COMPRESSION);
@@ -285,6 +286,19 @@ int tls_global_init(const struct ftps_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Carry the TLS 1.2 session-ID cache over a reload (tickets carry over
+ * through their keys); sessions keep their binding token. */
+static SSL_CTX *copy_target;
+static void copy_session(void *p)
+{
+	/* A session sits in one cache's list only: add a copy. */
+	SSL_SESSION *dup = SSL_SESSION_dup(p);
+	if (dup != NULL) {
+		(void)SSL_CTX_add_session(copy_target, dup);
+		SSL_SESSION_free(dup); /* the cache holds its own reference */
+	}
+}
+
 int tls_reload(const struct ftps_config *cfg, char *err, size_t errlen)
 {
 	unsigned char keys[80];
@@ -300,6 +314,9 @@ int tls_reload(const struct ftps_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	OPENSSL_cleanse(keys, sizeof(keys));
+	copy_target = ctx;
+	OPENSSL_LH_doall((OPENSSL_LHASH *)SSL_CTX_sessions(current_ctx), copy_session);
+	copy_target = NULL;
 	SSL_CTX_free(current_ctx); /* live SSL objects hold their own reference */
 	current_ctx = ctx;
 	active_cfg = cfg;
@@ -446,4 +463,34 @@ bool tls_stream_resumed_ok(const struct tls_stream *t)
 const char *tls_stream_version(const struct tls_stream *t)
 {
 	return SSL_get_version(t->ssl);
+}
+
+int tls_stream_peer_cert(const struct tls_stream *t, char *sha256_hex, size_t hex_cap,
+                         char *subject, size_t subject_cap)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (t->ssl == NULL || hex_cap < 65 || subject_cap < 2)
+		return -1;
+	X509 *cert = SSL_get0_peer_certificate(t->ssl);
+	if (cert == NULL || SSL_get_verify_result(t->ssl) != X509_V_OK)
+		return -1;
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
+		return -1;
+	for (unsigned i = 0; i < mdlen; i++)
+		snprintf(sha256_hex + 2 * i, 3, "%02x", md[i]);
+	BIO *b = BIO_new(BIO_s_mem());
+	if (b == NULL)
+		return -1;
+	int rc = -1;
+	if (X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+		int n = BIO_read(b, subject, (int)subject_cap - 1);
+		if (n >= 0) {
+			subject[n] = '\0';
+			rc = 0;
+		}
+	}
+	BIO_free(b);
+	return rc;
 }

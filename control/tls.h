@@ -69,6 +69,10 @@ void tls_stream_shutdown(struct tls_stream *t);
 /* Move pending TLS output into the relay; 0 or -1. */
 int tls_stream_drain(struct tls_stream *t, struct rconn *c);
 bool tls_stream_resumed_ok(const struct tls_stream *t);
+/* The verified client certificate, if any: SHA-256 fingerprint (lower-case
+ * hex) and RFC 2253 subject. 0, or -1 if none was presented and verified. */
+int tls_stream_peer_cert(const struct tls_stream *t, char *sha256_hex, size_t hex_cap,
+                         char *subject, size_t subject_cap);
 const char *tls_stream_version(const struct tls_stream *t);
 
 #endif

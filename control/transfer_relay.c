@@ -65,6 +65,7 @@ void transfer_relay_pump_send(struct session *s)
 			return;
 		}
 		s->job.bytes += n;
+		data_progress(s);
 	}
 }
 
@@ -85,6 +86,7 @@ void transfer_relay_on_plain(struct session *s, const uint8_t *p, size_t n)
 		n -= (size_t)w;
 		s->job.offset += (uint64_t)w;
 		s->job.bytes += (uint64_t)w;
+		data_progress(s);
 	}
 }
 

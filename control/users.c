@@ -156,6 +156,45 @@ int users_parse_perms(const char *s, unsigned *out)
 	return 0;
 }
 
+int users_parse_cert(const char *spec, struct user *u)
+{
+	char buf[sizeof(u->cert)];
+	size_t n = strlen(spec);
+	bool nopass = false;
+
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, spec, n + 1);
+	if (n > 7 && strcmp(buf + n - 7, "+nopass") == 0) {
+		nopass = true;
+		buf[n - 7] = '\0';
+	}
+	if (strncmp(buf, "sha256=", 7) == 0) {
+		if (strlen(buf + 7) != 64)
+			return -1;
+		for (char *c = buf + 7; *c; c++) {
+			if (*c >= 'A' && *c <= 'F')
+				*c = (char)(*c - 'A' + 'a');
+			if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+				return -1;
+		}
+	} else if (strncmp(buf, "subject=", 8) != 0 || buf[8] == '\0') {
+		return -1;
+	}
+	snprintf(u->cert, sizeof(u->cert), "%s", buf);
+	u->cert_nopass = nopass;
+	return 0;
+}
+
+bool users_cert_matches(const struct user *u, const char *sha256_hex, const char *subject)
+{
+	if (u->cert[0] == '\0' || sha256_hex == NULL || subject == NULL)
+		return false;
+	if (strncmp(u->cert, "sha256=", 7) == 0)
+		return strlen(sha256_hex) == 64 && CRYPTO_memcmp(u->cert + 7, sha256_hex, 64) == 0;
+	return strcmp(u->cert + 8, subject) == 0;
+}
+
 static bool name_ok(const char *n)
 {
 	size_t len = strlen(n);
@@ -191,15 +230,24 @@ int users_load(const char *path, struct user_db *db, char *err, size_t errlen)
 			line[--len] = '\0';
 		if (len == 0 || line[0] == '#')
 			continue;
-		char *fields[5] = {0};
+		/* split on ':' (the cert field, last, may contain ':' itself) */
+		char *fields[6] = {0};
 		int nf = 0;
-		char *save = NULL;
-		for (char *tok = strtok_r(line, ":", &save); tok && nf < 5;
-		     tok = strtok_r(NULL, ":", &save))
-			fields[nf++] = tok;
-		if (nf < 4 || strtok_r(NULL, ":", &save) != NULL) {
-			snprintf(err, errlen, "%s:%u: expected name:hash:root:perms[:max_sessions]",
-			         path, lineno);
+		char *p = line;
+		while (nf < 6) {
+			fields[nf++] = p;
+			if (nf == 6)
+				break;
+			char *c = strchr(p, ':');
+			if (c == NULL)
+				break;
+			*c = '\0';
+			p = c + 1;
+		}
+		if (nf < 4) {
+			snprintf(err, errlen,
+			         "%s:%u: expected name:hash:root:perms[:max_sessions[:cert]]", path,
+			         lineno);
 			goto fail;
 		}
 		struct user u = {0};
@@ -223,7 +271,12 @@ int users_load(const char *path, struct user_db *db, char *err, size_t errlen)
 			         lineno);
 			goto fail;
 		}
-		if (nf == 5) {
+		if (nf == 6 && fields[5][0] && users_parse_cert(fields[5], &u) != 0) {
+			snprintf(err, errlen, "%s:%u: cert must be sha256=<64 hex> or subject=<DN>",
+			         path, lineno);
+			goto fail;
+		}
+		if (nf >= 5) {
 			char *end;
 			unsigned long v = strtoul(fields[4], &end, 10);
 			if (*end || v > 100000 || fields[4][0] < '0' || fields[4][0] > '9') {

@@ -1,10 +1,16 @@
 /* Users file and authentication.
  *
  * Users file: one user per line, '#' starts a comment:
- *   name:scrypt$N$r$p$<salt hex>$<hash hex>:/root/dir:perms[:max_sessions]
+ *   name:scrypt$N$r$p$<salt hex>$<hash hex>:/root/dir:perms[:max_sessions[:cert]]
  * perms is a subset of "rwdnm": r read/list, w write (STOR APPE STOU MFMT),
  * d delete (DELE RMD), n rename, m mkdir. Hashes are scrypt through
  * OpenSSL's EVP_KDF "SCRYPT"; tools/ftps-users writes them.
+ *
+ * cert (optional, needs [tls] client_ca) maps a verified client certificate
+ * to the user: "sha256=<64 hex>" (certificate fingerprint) or
+ * "subject=<RFC 2253 subject>", optionally followed by "+nopass" (the
+ * certificate alone logs in; otherwise the password is needed too). A user
+ * with a cert spec cannot log in without that certificate.
  *
  * Failed logins are counted per user name and per client address; after
  * max_failures within the lockout period both are locked for
@@ -31,6 +37,8 @@ struct user {
 	char root[USER_ROOT_MAX];
 	unsigned perms;
 	uint32_t max_sessions; /* 0 = the global per-user limit */
+	char cert[300];        /* "" or "sha256=..." / "subject=..." */
+	bool cert_nopass;
 };
 
 struct user_db {
@@ -49,6 +57,10 @@ bool users_check_password(const char *hash, const char *password);
 /* Produce a hash string for password (for tests and tools). */
 int users_make_hash(const char *password, char *out, size_t cap);
 int users_parse_perms(const char *s, unsigned *out);
+/* Parse "sha256=HEX[+nopass]" / "subject=DN[+nopass]" into u; 0 or -1. */
+int users_parse_cert(const char *spec, struct user *u);
+/* Does the verified client certificate (fingerprint hex, subject) match? */
+bool users_cert_matches(const struct user *u, const char *sha256_hex, const char *subject);
 
 /* Lockout bookkeeping. */
 void auth_configure(uint32_t max_failures, uint32_t lockout_seconds);

@@ -139,6 +139,9 @@ int x509_days_until(const ASN1_TIME *t, int *days);
 void x509_print_cert(FILE *f, X509 *cert, const char *indent);
 void x509_print_csr(FILE *f, X509_REQ *req, const char *indent);
 void x509_print_key(FILE *f, EVP_PKEY *key, const char *indent);
+void x509_print_pubkey(FILE *f, EVP_PKEY *key, const char *indent);
+/* Public key from a PEM or DER SubjectPublicKeyInfo file. */
+EVP_PKEY *x509_pubkey_load(const char *path, struct x509_error *err);
 void x509_print_crl(FILE *f, X509_CRL *crl, const char *indent);
 /* SANs of a certificate as "DNS:a, IP:198.18.0.1" (empty when none). */
 void x509_san_text(const GENERAL_NAMES *names, char *out, size_t out_len);

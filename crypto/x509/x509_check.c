@@ -204,3 +204,21 @@ out:
 	X509_STORE_free(store);
 	return rc;
 }
+
+EVP_PKEY *x509_pubkey_load(const char *path, struct x509_error *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	if (load_kind(path, X509_KIND_PUBKEY, &data, &len, err) != 0)
+		return NULL;
+	BIO *mem = BIO_new_mem_buf(data, (int)len);
+	EVP_PKEY *key = NULL;
+	if (mem != NULL)
+		key = is_pem(data, len) ? PEM_read_bio_PUBKEY(mem, NULL, NULL, NULL)
+		                        : d2i_PUBKEY_bio(mem, NULL);
+	if (key == NULL)
+		x509_fail(err, "cannot decode the public key in %s", path);
+	BIO_free(mem);
+	free(data);
+	return key;
+}

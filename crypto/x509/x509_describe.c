@@ -135,6 +135,11 @@ void x509_print_key(FILE *f, EVP_PKEY *key, const char *indent)
 	print_pubkey(f, key, indent);
 }
 
+void x509_print_pubkey(FILE *f, EVP_PKEY *key, const char *indent)
+{
+	print_pubkey(f, key, indent);
+}
+
 void x509_print_crl(FILE *f, X509_CRL *crl, const char *indent)
 {
 	char text[1024], when[40];

@@ -79,6 +79,8 @@ struct tcp_stack_config {
 	uint32_t data_retries; /* data retransmissions before -ETIMEDOUT */
 	enum tcp_cc_algorithm cc;
 	bool syn_cookies; /* answer SYNs statelessly once the backlog is full */
+	/* Segments output per poll step; keeps the TX ring from overflowing. */
+	uint32_t tx_segments_per_poll;
 	/* RSS: active opens pick a local port whose Toeplitz hash (rte_softrss
 	 * with this key) lands on queue_id out of queue_count. */
 	uint16_t queue_id;
@@ -126,6 +128,10 @@ const uint64_t *tcp_stack_counters(const struct tcp_stack *stack); /* [TCP_COUNT
 uint32_t tcp_stack_connection_count(const struct tcp_stack *stack);
 uint32_t tcp_stack_time_wait_count(const struct tcp_stack *stack);
 
+/* Registers /ftps/tcp/counters and /ftps/tcp/descriptions (DPDK telemetry)
+ * over these stacks; once per process, after they are created. */
+int tcp_telemetry_register(struct tcp_stack *const *stacks, unsigned int count);
+
 /* Listens on local port (host order) for any peer, or only for peer (network
  * order) when it is not 0.  Call it on every lcore's stack to serve a port
  * from all of them.  Returns 0 or a negative errno. */
@@ -138,6 +144,9 @@ int tcp_unlisten(struct tcp_stack *stack, uint16_t port);
  * negative errno in *error. */
 struct tcp_conn *tcp_connect(struct tcp_stack *stack, rte_be32_t destination, uint16_t port,
                              const struct tcp_callbacks *callbacks, void *context, int *error);
+
+/* The stack (lcore) a connection belongs to. */
+struct tcp_stack *tcp_conn_get_stack(const struct tcp_conn *c);
 
 void tcp_conn_set_callbacks(struct tcp_conn *c, const struct tcp_callbacks *callbacks,
                             void *context);

@@ -18,6 +18,8 @@
 	X(timeouts, "connections that timed out")                                                  \
 	X(rto_fired, "retransmission timeouts")                                                    \
 	X(fast_retransmits, "fast retransmit / recovery episodes")                                 \
+	X(tlp_probes, "tail loss probes sent (RFC 8985 7)")                                        \
+	X(lost_retransmits, "recovery rounds that resent holes whose retransmission was lost")     \
 	X(persist_probes, "zero-window probes sent")                                               \
 	X(keepalive_probes, "keepalive probes sent")                                               \
 	X(delayed_acks, "ACKs sent by the delayed-ACK timer")                                      \

@@ -6,6 +6,7 @@
 
 #include <rte_ip.h>
 
+#include "tcp_cksum.h"
 #include "tcp_internal.h"
 
 #define TCPOPT_EOL       0
@@ -136,7 +137,7 @@ static void enter_time_wait(struct tcp_conn *c)
 {
 	struct tcp_stack *s = c->stack;
 	tcp_conn_set_state(c, TCP_TIME_WAIT);
-	c->rto_at = c->persist_at = c->keepalive_at = 0;
+	c->rto_at = c->persist_at = c->keepalive_at = c->tlp_at = 0;
 	rte_pktmbuf_free(c->sq_head);
 	c->sq_head = c->sq_tail = c->cur_seg = NULL;
 	c->sq_bytes = 0;
@@ -399,6 +400,8 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 			c->rto_at = 0;
 		else
 			tcp_rto_arm(c); /* RFC 6298 5.3 */
+		c->tlp_sent = false;
+		tcp_tlp_arm(c);
 		if (c->want_writable && tcp_send_space(c) >= c->snd_budget / 2) {
 			c->want_writable = false;
 			tcp_conn_mark(c, TCP_EV_WRITABLE);
@@ -406,9 +409,25 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 	} else if (ack == c->snd_una && c->snd_una != c->snd_max && seg->len == 0 &&
 	           !(seg->flags & (RTE_TCP_SYN_FLAG | RTE_TCP_FIN_FLAG)) &&
 	           (wnd == c->snd_wnd || c->sacked_bytes > sacked_before)) {
-		/* A duplicate ACK (RFC 5681 2; RFC 6675 2 with SACK). */
-		c->dupacks++;
-		bool sack_lost = c->sack_ok && c->sacked_bytes >= 3 * mss;
+		/* A duplicate ACK (RFC 5681 2; RFC 6675 2 with SACK). */ c->dupacks++;
+		/* RFC 6675 IsLost, or the tail probe's SACK showing that what
+		 * lies below it is gone (RFC 8985 7.4). */
+		bool sack_lost = c->sack_ok && (c->sacked_bytes >= 3 * mss ||
+		                                (c->tlp_sent && c->sacked_bytes > sacked_before));
+		if (c->in_recovery && c->sack_ok &&
+		    seq_geq(c->rexmit_high, tcp_scoreboard_high(c))) {
+			/* Every hole was retransmitted; if one is still open
+			 * after an RTT and more, that retransmission was lost:
+			 * start another round (RACK-style, RFC 8985 6.2). */
+			uint64_t wait_us = (uint64_t)c->srtt_us + 4 * (uint64_t)c->rttvar_us;
+			if (wait_us < 2000)
+				wait_us = 2000;
+			if (s->now_tsc - c->rexmit_round_tsc > wait_us * s->tsc_hz / 1000000) {
+				c->rexmit_high = c->snd_una;
+				c->rexmit_round_tsc = s->now_tsc;
+				tcp_count(s, TCP_COUNTER_lost_retransmits);
+			}
+		}
 		if (!c->in_recovery && (c->dupacks >= 3 || sack_lost)) {
 			/* RFC 5681 3.2 steps 2-3 / RFC 6675 5 steps 4.1-4.3. */
 			tcp_count(s, TCP_COUNTER_fast_retransmits);
@@ -416,6 +435,8 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 			c->cc->on_congestion(c);
 			c->in_recovery = true;
 			c->rtt_timing = false;
+			c->tlp_at = 0;
+			c->rexmit_round_tsc = s->now_tsc;
 			c->rexmit_high = c->snd_una;
 			int sent = tcp_retransmit_range(c, c->snd_una, mss);
 			if (sent > 0)
@@ -861,6 +882,19 @@ drop:
 	rte_pktmbuf_free(m);
 }
 
+/* RFC 9293 3.1: the checksum over the pseudo-header and the segment. */
+static bool cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *th, uint32_t len)
+{
+	struct {
+		rte_be32_t src, dst;
+		uint8_t zero, proto;
+		rte_be16_t len;
+	} __rte_packed ph = {ip->src_addr, ip->dst_addr, 0, IPPROTO_TCP,
+	                     rte_cpu_to_be_16((uint16_t)len)};
+	uint64_t sum = (uint64_t)tcp_raw_sum(&ph, sizeof(ph)) + tcp_raw_sum(th, len);
+	return tcp_cksum_fold(sum) == 0xffff;
+}
+
 void tcp_input_segment(struct tcp_stack *s, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
 {
 	tcp_count(s, TCP_COUNTER_rx_segments);
@@ -879,7 +913,7 @@ void tcp_input_segment(struct tcp_stack *s, struct rte_mbuf *m, const struct rte
 	}
 	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
 	if (ck == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
-	    (ck == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN && rte_ipv4_udptcp_cksum_verify(ip, th) != 0)) {
+	    (ck == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN && !cksum_ok(ip, th, total))) {
 		tcp_count(s, TCP_COUNTER_drop_bad_checksum);
 		rte_pktmbuf_free(m);
 		return;

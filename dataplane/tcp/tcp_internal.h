@@ -197,6 +197,9 @@ struct tcp_conn {
 	/* Timers: absolute TSC deadlines, 0 when off. One wheel entry per
 	 * connection at the earliest of them. */
 	uint64_t rto_at, delack_at, persist_at, keepalive_at, time_wait_at;
+	uint64_t tlp_at; /* tail loss probe (RFC 8985 7) */
+	bool tlp_sent;
+	uint64_t rexmit_round_tsc; /* recovery: when the holes were last sent */
 	uint8_t persist_backoff;
 	uint32_t keepalive_idle_s, keepalive_interval_s, keepalive_count;
 	uint8_t keepalive_sent;
@@ -224,6 +227,7 @@ struct tcp_stack {
 	rte_be32_t local_address;
 	uint16_t mss_local; /* MTU - 40 */
 	bool tx_cksum_offload, tso;
+	uint16_t tso_frame_max; /* 0, or the largest frame a TSO segment may produce */
 	tcp_output_fn output;
 	void *output_context;
 
@@ -231,6 +235,7 @@ struct tcp_stack {
 	uint64_t tsc_per_ms;
 	uint64_t now_tsc;
 	uint64_t tsc_base;
+	uint32_t tx_this_poll; /* segments handed to IPv4 in this poll step */
 
 	struct rte_hash *table;
 	struct tcp_conn *conns;
@@ -298,6 +303,7 @@ void tcp_conn_timer_update(struct tcp_conn *c);
 void tcp_timers_run(struct tcp_stack *s);
 void tcp_rto_arm(struct tcp_conn *c);
 void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us);
+void tcp_tlp_arm(struct tcp_conn *c);
 
 /* tcp_sack.c */
 unsigned int tcp_sack_blocks(const struct tcp_conn *c, struct tcp_sack_range *out,
@@ -310,6 +316,9 @@ void tcp_scoreboard_clear(struct tcp_conn *c);
 bool tcp_scoreboard_next_hole(const struct tcp_conn *c, uint32_t from, uint32_t *start,
                               uint32_t *len);
 uint32_t tcp_scoreboard_high(const struct tcp_conn *c);
+/* Going back after an RTO: moves seq past SACKed data; *room is how far the
+ * next SACKed range is (UINT32_MAX when none). */
+uint32_t tcp_scoreboard_skip(const struct tcp_conn *c, uint32_t seq, uint32_t *room);
 uint32_t tcp_pipe(const struct tcp_conn *c);
 
 /* tcp_syncookie.c (RFC 4987 3.6) */

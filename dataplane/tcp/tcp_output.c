@@ -7,6 +7,7 @@
 #include <rte_ip.h>
 
 #include "ipv4.h"
+#include "tcp_cksum.h"
 #include "tcp_internal.h"
 
 #define TCPOPT_EOL       0
@@ -128,27 +129,44 @@ static uint16_t pseudo_header_sum(rte_be32_t src, rte_be32_t dst, uint32_t l4_le
 	return rte_raw_cksum(&ph, sizeof(ph));
 }
 
+/* The one's-complement sum over a chain whose segments may have odd
+ * lengths.  (rte_raw_cksum_mbuf of DPDK 22.11 truncates the partial sum of a
+ * segment that starts at an odd offset before swapping it.) */
+static uint16_t chain_raw_cksum(const struct rte_mbuf *m, uint32_t len)
+{
+	uint32_t sum = 0, done = 0;
+	for (; m != NULL && done < len; m = m->next) {
+		uint32_t n = m->data_len < len - done ? m->data_len : len - done;
+		uint32_t part = tcp_raw_sum(rte_pktmbuf_mtod(m, const void *), n);
+		if (done & 1)
+			part = rte_bswap16((uint16_t)part);
+		sum += part;
+		done += n;
+	}
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
 /* Checksum (offload or software), TSO marking, and hand-off to IPv4. */
 static void transmit(struct tcp_stack *s, struct rte_mbuf *m, rte_be32_t dst, uint32_t hdr_len,
-                     uint32_t payload, uint32_t seg_payload)
+                     uint32_t payload, uint32_t seg_payload, bool sw_cksum)
 {
 	struct rte_tcp_hdr *th = rte_pktmbuf_mtod(m, struct rte_tcp_hdr *);
 	m->l4_len = (uint8_t)hdr_len;
 	th->cksum = 0;
 	if (s->tso && payload > seg_payload) {
+		if (s->tso_frame_max != 0 &&
+		    seg_payload + hdr_len + IPV4_OUTPUT_HEADROOM > s->tso_frame_max)
+			seg_payload = s->tso_frame_max - hdr_len - (uint32_t)IPV4_OUTPUT_HEADROOM;
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
 		m->tso_segsz = (uint16_t)seg_payload;
 		th->cksum = pseudo_header_sum(s->local_address, dst, 0);
-	} else if (s->tx_cksum_offload) {
+	} else if (s->tx_cksum_offload && !sw_cksum) {
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
 		th->cksum = pseudo_header_sum(s->local_address, dst, hdr_len + payload);
 	} else {
-		uint16_t raw = 0;
-		if (rte_raw_cksum_mbuf(m, 0, hdr_len + payload, &raw) != 0) {
-			rte_pktmbuf_free(m);
-			tcp_count(s, TCP_COUNTER_drop_mbuf_exhausted);
-			return;
-		}
+		uint16_t raw = chain_raw_cksum(m, hdr_len + payload);
 		uint32_t sum =
 		    (uint32_t)raw + pseudo_header_sum(s->local_address, dst, hdr_len + payload);
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -156,6 +174,7 @@ static void transmit(struct tcp_stack *s, struct rte_mbuf *m, rte_be32_t dst, ui
 		th->cksum = (uint16_t)~sum;
 	}
 	tcp_count(s, TCP_COUNTER_tx_segments);
+	s->tx_this_poll++;
 	s->output(s->output_context, m, dst, s->now_tsc);
 }
 
@@ -236,6 +255,10 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 	struct rte_mbuf *m = header_mbuf(s, hdr_len);
 	if (m == NULL)
 		return -1;
+	/* net_tap's checksum and GSO code (DPDK 22.11) sum each segment as if
+	 * it started at an even offset; data at an odd offset gets a software
+	 * checksum, and no TSO (the caller retries one MSS at a time). */
+	bool odd_inner = false;
 	if (len > 0) {
 		/* Find seq in the send queue: from the cursor for new data,
 		 * else from the head. */
@@ -256,6 +279,7 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		}
 		struct rte_mbuf *tail = m;
 		uint32_t left = len;
+		uint32_t built = 0;
 		while (left > 0 && seg != NULL) {
 			uint32_t piece = seg->data_len - off;
 			if (piece > left)
@@ -276,6 +300,9 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 				m->nb_segs++;
 				m->pkt_len += piece;
 				left -= piece;
+				if ((built & 1) != 0 && s->tso_frame_max != 0)
+					odd_inner = true;
+				built += piece;
 			}
 			off += piece;
 			if (off >= seg->data_len) {
@@ -294,6 +321,10 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 			c->cur_seq = seg_seq;
 		}
 	}
+	if (odd_inner && len > (uint32_t)(c->snd_mss - optlen)) {
+		rte_pktmbuf_free(m);
+		return -2;
+	}
 	struct rte_tcp_hdr *th = rte_pktmbuf_mtod(m, struct rte_tcp_hdr *);
 	fill_header(th, c->key.local_port, c->key.remote_port, seq, c->rcv_nxt,
 	            (uint8_t)(RTE_TCP_ACK_FLAG | flags | (len > 0 ? RTE_TCP_PSH_FLAG : 0)),
@@ -304,7 +335,7 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		tcp_count(s, TCP_COUNTER_tx_data_segments);
 		c->bytes_sent += len;
 	}
-	transmit(s, m, c->key.remote_address, hdr_len, len, c->snd_mss - optlen);
+	transmit(s, m, c->key.remote_address, hdr_len, len, c->snd_mss - optlen, odd_inner);
 	return 0;
 }
 
@@ -390,7 +421,7 @@ void tcp_send_syn(struct tcp_conn *c)
 		c->rcv_adv = c->rcv_nxt + wnd;
 		c->last_ack_sent = c->rcv_nxt;
 	}
-	transmit(s, m, c->key.remote_address, hdr_len, 0, 0);
+	transmit(s, m, c->key.remote_address, hdr_len, 0, 0, false);
 }
 
 void tcp_send_synack_cookie(struct tcp_stack *s, const struct tcp_segment *seg, uint32_t isn,
@@ -412,7 +443,7 @@ void tcp_send_synack_cookie(struct tcp_stack *s, const struct tcp_segment *seg, 
 	            RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, (uint16_t)wnd, hdr_len);
 	memcpy(th + 1, opts, optlen);
 	tcp_count(s, TCP_COUNTER_tx_syn_cookies);
-	transmit(s, m, seg->saddr, hdr_len, 0, 0);
+	transmit(s, m, seg->saddr, hdr_len, 0, 0, false);
 }
 
 /* RFC 9293 3.10.7.1: the reset for a segment that belongs to nothing. */
@@ -434,7 +465,7 @@ void tcp_send_rst_for(struct tcp_stack *s, const struct tcp_segment *seg)
 		            0, hdr_len);
 	}
 	tcp_count(s, TCP_COUNTER_tx_rst);
-	transmit(s, m, seg->saddr, hdr_len, 0, 0);
+	transmit(s, m, seg->saddr, hdr_len, 0, 0, false);
 }
 
 /* RFC 9293 3.10.5 (ABORT): <SEQ=SND.NXT><CTL=RST>. */
@@ -449,7 +480,7 @@ void tcp_send_rst(struct tcp_conn *c)
 	fill_header(th, c->key.local_port, c->key.remote_port, c->snd_max, c->rcv_nxt,
 	            RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0, hdr_len);
 	tcp_count(s, TCP_COUNTER_tx_rst);
-	transmit(s, m, c->key.remote_address, hdr_len, 0, 0);
+	transmit(s, m, c->key.remote_address, hdr_len, 0, 0, false);
 }
 
 /* Sender-side silly window avoidance and the congestion window decide how
@@ -463,7 +494,23 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 	if (max_burst == 0)
 		max_burst = mss;
 	for (;;) {
+		uint32_t sack_room = UINT32_MAX;
+		if (c->sb_count > 0 && seq_lt(c->snd_nxt, c->snd_max)) {
+			uint32_t next = tcp_scoreboard_skip(c, c->snd_nxt, &sack_room);
+			if (next != c->snd_nxt) {
+				c->snd_nxt = next;
+				c->cur_seg = NULL;
+			}
+		}
 		uint32_t unsent = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
+		if (s->config.tx_segments_per_poll != 0 &&
+		    s->tx_this_poll >= s->config.tx_segments_per_poll) {
+			/* Enough for this loop iteration: the port's ring drains
+			 * while we receive; continue in the next poll step. */
+			if (unsent > 0)
+				tcp_conn_mark(c, TCP_EV_OUTPUT);
+			return;
+		}
 		bool fin_due = c->fin_queued && !c->fin_sent && c->snd_nxt == data_end;
 		bool fin_resend =
 		    c->fin_sent && c->snd_nxt == data_end && seq_lt(c->snd_nxt, c->snd_max);
@@ -494,6 +541,8 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			len = budget;
 		if (len > max_burst)
 			len = max_burst;
+		if (len > sack_room)
+			len = sack_room; /* stop short of data the peer holds */
 		if (len == 0)
 			break;
 		if (len < unsent && len > mss)
@@ -501,19 +550,26 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 		if (len < mss && len < unsent && len < c->max_snd_wnd / 2)
 			break; /* silly window: wait for a larger opening */
 		uint8_t flags = 0;
-		if (c->fin_queued && c->snd_nxt + len == data_end) {
+		if (c->fin_queued && c->snd_nxt + len == data_end)
 			flags = RTE_TCP_FIN_FLAG;
-			if (!c->fin_sent) {
-				c->fin_sent = true;
-				if (c->state == TCP_ESTABLISHED)
-					tcp_conn_set_state(c, TCP_FIN_WAIT_1);
-				else if (c->state == TCP_CLOSE_WAIT)
-					tcp_conn_set_state(c, TCP_LAST_ACK);
-			}
-		}
 		bool new_data = c->snd_nxt == c->snd_max;
-		if (send_segment(c, c->snd_nxt, len, flags) != 0)
+		int rc = send_segment(c, c->snd_nxt, len, flags);
+		if (rc == -2) {
+			/* Odd-offset data on a quirky port: one MSS, no TSO. */
+			len = mss < len ? mss : len;
+			if (c->snd_nxt + len != data_end)
+				flags = 0;
+			rc = send_segment(c, c->snd_nxt, len, flags);
+		}
+		if (rc != 0)
 			return;
+		if (flags && !c->fin_sent) {
+			c->fin_sent = true;
+			if (c->state == TCP_ESTABLISHED)
+				tcp_conn_set_state(c, TCP_FIN_WAIT_1);
+			else if (c->state == TCP_CLOSE_WAIT)
+				tcp_conn_set_state(c, TCP_LAST_ACK);
+		}
 		if (!new_data) {
 			c->retransmits++;
 			tcp_count(s, TCP_COUNTER_tx_retransmits);
@@ -529,6 +585,8 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 		budget -= len;
 		if (c->rto_at == 0)
 			tcp_rto_arm(c);
+		if (new_data && c->tlp_at == 0)
+			tcp_tlp_arm(c);
 		if (flags)
 			return;
 	}

@@ -130,6 +130,21 @@ void tcp_scoreboard_ack(struct tcp_conn *c)
 	recount(c);
 }
 
+uint32_t tcp_scoreboard_skip(const struct tcp_conn *c, uint32_t seq, uint32_t *room)
+{
+	*room = UINT32_MAX;
+	for (unsigned int i = 0; i < c->sb_count; i++) {
+		const struct tcp_sack_range *r = &c->scoreboard[i];
+		if (seq_lt(seq, r->start)) {
+			*room = r->start - seq;
+			break;
+		}
+		if (seq_lt(seq, r->end))
+			seq = r->end;
+	}
+	return seq;
+}
+
 uint32_t tcp_scoreboard_high(const struct tcp_conn *c)
 {
 	return c->sb_count > 0 ? c->scoreboard[c->sb_count - 1].end : c->snd_una;

@@ -8,6 +8,7 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
 #include <rte_thash.h>
@@ -52,6 +53,7 @@ void tcp_stack_config_defaults(struct tcp_stack_config *config)
 	config->data_retries = 15;
 	config->cc = TCP_CC_CUBIC;
 	config->syn_cookies = true;
+	config->tx_segments_per_poll = 256;
 	config->queue_id = 0;
 	config->queue_count = 1;
 	config->reta_size = 128;
@@ -163,6 +165,13 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 	s->mss_local = (uint16_t)((nl->ip.mtu ? nl->ip.mtu : 1500) - 40);
 	s->tx_cksum_offload = nl->tx_tcp_checksum_offload;
 	s->tso = nl->tx_tcp_segmentation_offload && nl->tx_tcp_checksum_offload;
+	/* net_tap (DPDK 22.11) refuses a TSO packet when header lengths plus
+	 * tso_segsz exceed the MTU, counting the Ethernet header against the
+	 * IP MTU; segments for it are cut 14 bytes shorter. */
+	struct rte_eth_dev_info dev_info;
+	if (s->tso && rte_eth_dev_info_get(nl->port_id, &dev_info) == 0 &&
+	    dev_info.driver_name != NULL && strcmp(dev_info.driver_name, "net_tap") == 0)
+		s->tso_frame_max = (uint16_t)(nl->ip.mtu ? nl->ip.mtu : 1500);
 	s->output = default_output;
 	s->output_context = nl;
 	s->tsc_hz = rte_get_tsc_hz();
@@ -315,6 +324,7 @@ void tcp_conn_terminate(struct tcp_conn *c, int error)
 	tcp_conn_set_state(c, TCP_CLOSED);
 	rte_hash_del_key(s->table, &c->key);
 	c->rto_at = c->delack_at = c->persist_at = c->keepalive_at = c->time_wait_at = 0;
+	c->tlp_at = 0;
 	tcp_wheel_cancel(&s->wheel, &c->timer);
 	rte_pktmbuf_free(c->sq_head);
 	c->sq_head = c->sq_tail = c->cur_seg = NULL;
@@ -406,6 +416,7 @@ unsigned int tcp_stack_poll(struct tcp_stack *s, uint64_t now_tsc)
 	if (now_tsc > s->now_tsc)
 		s->now_tsc = now_tsc;
 	unsigned int work = 0;
+	s->tx_this_poll = 0;
 	if (s->wheel.armed_count > 0)
 		tcp_timers_run(s);
 	/* Callbacks may mark connections again; a second round sends what
@@ -577,6 +588,11 @@ out:
 }
 
 /* ---- the stream API ---- */
+
+struct tcp_stack *tcp_conn_get_stack(const struct tcp_conn *c)
+{
+	return c->stack;
+}
 
 void tcp_conn_set_callbacks(struct tcp_conn *c, const struct tcp_callbacks *callbacks,
                             void *context)

@@ -114,7 +114,7 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 void tcp_conn_timer_update(struct tcp_conn *c)
 {
 	uint64_t due =
-	    earliest(earliest(c->rto_at, c->delack_at),
+	    earliest(earliest(earliest(c->rto_at, c->delack_at), c->tlp_at),
 	             earliest(earliest(c->persist_at, c->keepalive_at), c->time_wait_at));
 	if (due == 0)
 		tcp_wheel_cancel(&c->stack->wheel, &c->timer);
@@ -180,24 +180,61 @@ static void rto_expired(struct tcp_conn *c)
 		tcp_send_rst(c);
 		tcp_conn_terminate(c, -ETIMEDOUT);
 		return;
-	}
-	/* RFC 5681 3.1 eq. 4 and RFC 6298 5.5-5.6: collapse the window, back
-	 * off, go back to snd_una.  SACK state is discarded (RFC 2018 8: the
-	 * receiver may have reneged). */
+	} /* RFC 5681 3.1 eq. 4 and RFC 6298 5.5-5.6: collapse the window, back
+	   * off, go back to snd_una.  The SACK scoreboard is kept so SACKed data
+	   * is not sent again (RFC 6675 5.1); a reneging receiver (RFC 2018 8)
+	   * still gets everything through the next timeout, which clears it. */
 	if (!c->in_recovery || c->backoff == 0)
 		c->cc->on_rto(c);
 	else
 		c->cwnd = c->snd_mss;
 	c->in_recovery = false;
 	c->dupacks = 0;
-	tcp_scoreboard_clear(c);
+	if (c->backoff > 0)
+		tcp_scoreboard_clear(c);
 	if (c->backoff < 16)
 		c->backoff++;
 	c->rtt_timing = false; /* Karn: no sample from retransmitted data */
 	c->snd_nxt = c->snd_una;
 	c->cur_seg = NULL;
+	c->tlp_at = 0;
 	tcp_rto_arm(c);
 	tcp_conn_mark(c, TCP_EV_OUTPUT);
+}
+
+/* RFC 8985 7.2: PTO = 2 SRTT, plus room for a delayed ACK when a single
+ * segment is in flight; at least 5 ms (our timer granularity is 1 ms). */
+void tcp_tlp_arm(struct tcp_conn *c)
+{
+	struct tcp_stack *s = c->stack;
+	if (c->in_recovery || c->snd_una == c->snd_max || c->srtt_us == 0 || c->tlp_sent) {
+		c->tlp_at = 0;
+		return;
+	}
+	uint64_t pto_us = 2 * (uint64_t)c->srtt_us;
+	if (c->snd_max - c->snd_una <= c->snd_mss)
+		pto_us += 50000;
+	if (pto_us < 5000)
+		pto_us = 5000;
+	c->tlp_at = s->now_tsc + pto_us * s->tsc_hz / 1000000;
+	if (c->rto_at != 0 && c->tlp_at >= c->rto_at)
+		c->tlp_at = 0; /* the RTO comes first anyway */
+}
+
+static void tlp_expired(struct tcp_conn *c)
+{
+	c->tlp_at = 0;
+	if (c->in_recovery || c->snd_una == c->snd_max || c->tlp_sent || c->snd_wnd == 0)
+		return;
+	/* RFC 8985 7.3: retransmit the last segment so that its ACK (with
+	 * SACK) reveals a lost tail without waiting for the RTO. */
+	uint32_t mss = tcp_effective_mss(c);
+	uint32_t data_end = c->snd_una + c->sq_bytes;
+	uint32_t top = seq_lt(data_end, c->snd_max) ? data_end : c->snd_max;
+	uint32_t len = top - c->snd_una < mss ? top - c->snd_una : mss;
+	c->tlp_sent = true;
+	tcp_count(c->stack, TCP_COUNTER_tlp_probes);
+	tcp_retransmit_range(c, top - len, len == 0 ? 1 : len);
 }
 
 static void persist_expired(struct tcp_conn *c)
@@ -266,6 +303,8 @@ static void conn_timer_fire(struct tcp_timer *t, void *ctx)
 		if (c->state == TCP_CLOSED)
 			return;
 	}
+	if (c->tlp_at != 0 && c->tlp_at <= now)
+		tlp_expired(c);
 	if (c->persist_at != 0 && c->persist_at <= now)
 		persist_expired(c);
 	if (c->keepalive_at != 0 && c->keepalive_at <= now) {

@@ -9,7 +9,8 @@ file with tools/ftps-users, and starts:
   * the dataplane: FTPS_DATAPLANE_CMD if set, else tests/control/kernel-relay
     (a kernel-socket stand-in for the dataplane's relay mode, used only until
     that relay mode lands). The command is a template: {socket} is the
-    control socket path, {addr} the server address, {ns} the namespace.
+    control socket path, {addr} the server address, {ns} the namespace,
+    {workers} the number of dataplane workers a test wants.
   * the control plane: FTPS_CONTROL_CMD if set (template with {config}),
     else $FTPS_BUILD_DIR/control/ftps-control -c {config}.
 
@@ -41,7 +42,8 @@ def run(cmd, check=True, **kw):
 
 
 class Env:
-    def __init__(self, name, config=None, users=None, start=True):
+    def __init__(self, name, config=None, users=None, start=True, workers=1):
+        self.workers = workers
         self.name = "ftpsctl-%s-%d" % (name, os.getpid())
         self.dir = tempfile.mkdtemp(prefix="ftpsctl-")
         os.chmod(self.dir, 0o755)
@@ -158,10 +160,11 @@ class Env:
     def start_dataplane(self):
         tmpl = os.environ.get("FTPS_DATAPLANE_CMD")
         if tmpl:
-            cmd = tmpl.format(socket=self.socket, addr=SERVER, ns=self.name)
+            cmd = tmpl.format(socket=self.socket, addr=SERVER, ns=self.name,
+                              workers=self.workers)
         else:
             cmd = [sys.executable, os.path.join(SOURCE, "tests/control/kernel-relay"),
-                   "--socket", self.socket]
+                   "--socket", self.socket, "--workers", str(self.workers)]
         self._spawn("dataplane", cmd)
         for _ in range(100):
             if os.path.exists(self.socket):

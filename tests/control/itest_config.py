@@ -60,11 +60,13 @@ class Reusing(ftplib.FTP_TLS):
         return conn, size
 
 
-def login(user, ver=None):
+def login(user, ver=None, no_ticket=False):
     ctx = CTX
     if ver:
         ctx = ssl.create_default_context(cafile=env.ca)
         ctx.minimum_version = ctx.maximum_version = ver
+        if no_ticket:  # TLS 1.2 session-ID resumption, as curl does it
+            ctx.options |= ssl.OP_NO_TICKET
     f = Reusing(context=ctx, timeout=10)
     f.connect(h.SERVER, 21)
     f.login(user, h.PASSWORD)
@@ -78,6 +80,8 @@ def cert_digest(f):
 
 old13 = login("alice", ssl.TLSVersion.TLSv1_3)
 old12 = login("alice", ssl.TLSVersion.TLSv1_2)
+old12id = login("alice", ssl.TLSVersion.TLSv1_2, no_ticket=True)
+ck.ok(old12id.nlst() == [], "TLS 1.2 session-ID resumption (no tickets) before the reload")
 before = cert_digest(old13)
 # new user and a new server certificate, then SIGHUP
 os.makedirs(os.path.join(env.dir, "root-carol"))
@@ -98,11 +102,12 @@ c = login("carol")
 ck.ok(c.voidcmd("NOOP").startswith("200"), "SIGHUP: a new user logs in")
 ck.ok(cert_digest(c) != before, "SIGHUP: new connections get the new certificate")
 c.quit()
-for f, v in ((old13, "1.3"), (old12, "1.2")):
+for f, v in ((old13, "1.3"), (old12, "1.2"), (old12id, "1.2 session-ID")):
     ok = f.voidcmd("NOOP").startswith("200") and f.nlst() == []
     ck.ok(ok, "SIGHUP: an existing TLS %s session continues, data connections resume" % v)
     f.quit()
 # a broken reload is refused; the server keeps going
+good_config = open(env.config).read()
 with open(env.config, "a") as f:
     f.write("[limits]\nmax_line = 5\n")
 env.procs["control"].send_signal(signal.SIGHUP)
@@ -111,5 +116,13 @@ ctl_log = open(os.path.join(env.dir, "control.log")).read()
 ck.ok("reload refused" in ctl_log and ":max_line" not in ctl_log, "broken reload refused and logged")
 f = login("alice")
 ck.ok(f.voidcmd("NOOP").startswith("200") and env.alive("control"), "server fine after that")
+# a further good reload with live sessions of every kind
+f12 = login("alice", ssl.TLSVersion.TLSv1_2, no_ticket=True)
+with open(env.config, "w") as fh:
+    fh.write(good_config)
+env.procs["control"].send_signal(signal.SIGHUP)
+time.sleep(0.5)
+ck.ok(f.nlst() == [] and f12.nlst() == [], "second reload: sessions keep resuming")
 f.quit()
+f12.quit()
 ck.finish()

@@ -71,6 +71,22 @@ for ver in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
     import hashlib
     ck.ok(f.sendcmd("HASH sub/f.bin").split()[3] == hashlib.sha256(data).hexdigest(),
           "%s: HASH SHA-256" % tag)
+    ck.ok(f.sendcmd("MFMT 20200102030405 sub/f.bin").startswith("213 Modify=20200102030405") and
+          f.sendcmd("MDTM sub/f.bin") == "213 20200102030405", "%s: MFMT then MDTM" % tag)
+    ck.ok(f.sendcmd("XCWD sub").startswith("250") and f.sendcmd("XPWD").startswith('257 "/sub"')
+          and f.sendcmd("XCUP").startswith("250") and f.pwd() == "/", "%s: X* aliases" % tag)
+    ck.ok(f.sendcmd("TYPE A").startswith("200") and f.sendcmd("MODE S").startswith("200") and
+          f.sendcmd("STRU F").startswith("200") and f.sendcmd("ALLO 10").startswith("202"),
+          "%s: TYPE/MODE/STRU/ALLO" % tag)
+    ck.ok(f.sendcmd("MLST sub/f.bin").startswith("250-") and
+          f.sendcmd("SYST") == "215 UNIX Type: L8" and f.sendcmd("HELP").startswith("214"),
+          "%s: MLST, SYST, HELP" % tag)
+    ck.ok(f.sendcmd("STAT").startswith("211-"), "%s: STAT" % tag)
+    try:
+        f.sendcmd("CCC")
+        ck.ok(False, "%s: CCC refused" % tag)
+    except ftplib.error_perm as e:
+        ck.ok(str(e).startswith("534"), "%s: CCC refused (%s)" % (tag, e))
     f.quit()
 
     f = login(env, ftplib.FTP_TLS, ver)

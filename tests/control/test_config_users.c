@@ -97,6 +97,28 @@ static void test_users(void)
 	                 sizeof(err)) != 0);
 	CHECK(strstr(err, ":2: bad password hash") != NULL);
 
+	/* client-certificate mapping: the last field may contain ':' */
+	snprintf(text, sizeof(text),
+	         "carol:%s:/srv/c:r:0:subject=CN=carol,O=a:b+nopass\n"
+	         "dave:%s:/srv/d:r:2:sha256=%064d\n",
+	         hash, hash, 7);
+	CHECK(users_load(write_file("users4.txt", text), &db, err, sizeof(err)) == 0);
+	const struct user *c = users_find(&db, "carol");
+	CHECK(c != NULL && c->cert_nopass && strcmp(c->cert, "subject=CN=carol,O=a:b") == 0);
+	CHECK(c != NULL && users_cert_matches(c, "00", "CN=carol,O=a:b"));
+	CHECK(c != NULL && !users_cert_matches(c, "00", "CN=carol"));
+	const struct user *dv = users_find(&db, "dave");
+	char fp[65];
+	snprintf(fp, sizeof(fp), "%064d", 7);
+	CHECK(dv != NULL && !dv->cert_nopass && dv->max_sessions == 2);
+	CHECK(dv != NULL && users_cert_matches(dv, fp, "CN=x"));
+	fp[10] = '1';
+	CHECK(dv != NULL && !users_cert_matches(dv, fp, "CN=x"));
+	users_free(&db);
+	snprintf(text, sizeof(text), "erin:%s:/srv/e:r:0:sha256=abc\n", hash);
+	CHECK(users_load(write_file("users5.txt", text), &db, err, sizeof(err)) != 0);
+	CHECK(strstr(err, ":1: cert must be") != NULL);
+
 	auth_configure(3, 60);
 	CHECK(!auth_locked("eve", "198.18.0.9", 1000));
 	auth_record_failure("eve", "198.18.0.9", 1000);

@@ -85,11 +85,26 @@ static void test_rto_backoff(void)
 	tcp_conn_get_info(h.conn, &info);
 	uint32_t rto = info.rto_ms;
 	CHECK_EQ(rto, 200); /* the floor: the handshake RTT here is ~0 */
-	/* Retransmissions at RTO, then 2x, then 4x (RFC 6298 5.5). */
+	/* Retransmissions at RTO, then 2x, then 4x (RFC 6298 5.5). */ /* First a tail loss probe
+	                                                                * (RFC 8985: 2 SRTT +
+	                                                                * delayed-ACK allowance for
+	                                                                * a lone segment), which
+	                                                                * does not restart the RTO.
+	                                                                */
+	uint64_t waited = 0;
+	h_free_out(&h);
+	while (h.n_out == 0 && waited < 10000) {
+		h_advance(&h, 1);
+		waited++;
+	}
+	CHECK(waited >= 50 && waited <= 52);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_tlp_probes], 1);
+	CHECK_EQ(h_last(&h).seq, iss + 1);
 	uint64_t expect = rto;
 	for (int i = 0; i < 3; i++) {
 		h_free_out(&h);
-		uint64_t waited = 0;
+		if (i > 0)
+			waited = 0;
 		while (h.n_out == 0 && waited < 10000) {
 			h_advance(&h, 1);
 			waited++;
@@ -108,7 +123,7 @@ static void test_rto_backoff(void)
 	inject_data(&h, 101, iss + 1001, 1000, NULL, 0, false);
 	h_poll(&h);
 	tcp_conn_get_info(h.conn, &info);
-	CHECK_EQ(info.retransmits, 3);
+	CHECK_EQ(info.retransmits, 4);
 	h_free_out(&h);
 	h_advance(&h, 2000);
 	CHECK_EQ(h.n_out, 0);
@@ -347,6 +362,34 @@ static void test_receive_budget_and_delack(void)
 	h_fini(&h);
 }
 
+static void test_keepalive(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, false, false);
+	tcp_set_keepalive(h.conn, 1, 1, 2);
+	h_advance(&h, 990);
+	CHECK_EQ(h.n_out, 0);
+	h_advance(&h, 20);
+	CHECK_EQ(h.n_out, 1);
+	struct h_seg k = h_last(&h);
+	CHECK_EQ(k.seq, iss); /* SND.NXT - 1 (RFC 1122 4.2.3.6) */
+	CHECK_EQ(k.len, 0);
+	/* The peer answers: the connection lives, probing restarts after idle. */
+	inject_data(&h, 101, iss + 1, 5000, NULL, 0, false);
+	h_poll(&h);
+	h_free_out(&h);
+	h_advance(&h, 900);
+	CHECK_EQ(h.n_out, 0);
+	/* Silence: two probes a second apart, then the connection times out. */
+	h_advance(&h, 3200);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_keepalive_probes], 3);
+	CHECK_EQ(h.closed, 1);
+	CHECK_EQ(h.closed_error, -ETIMEDOUT);
+	CHECK_EQ(h_last(&h).flags & RTE_TCP_RST_FLAG, RTE_TCP_RST_FLAG);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	h_eal();
@@ -359,6 +402,7 @@ int main(void)
 	test_zero_window_persist();
 	test_window_scaling_wrap();
 	test_receive_budget_and_delack();
+	test_keepalive();
 	CHECK_EQ(rte_mempool_avail_count(h_pool), start);
 	return check_finish("tcp-data");
 }

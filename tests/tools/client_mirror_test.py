@@ -176,8 +176,14 @@ def run_all(e):
 
     # Progress on a terminal: bar, rate and ETA on stderr.
     rc, text = T.run_pty(e.client_cmd(*pin, ip, "get", "big.bin", local + ".tty"), e.client_env(), [])
-    check(rc == 0 and "ETA" in text and "100%" in text and "/s" in text, "terminal progress shows rate and ETA",
-          text[-500:])
+    check(rc == 0 and "ETA" in text and "100%" in text and "/s" in text and "/4.0 MiB" in text,
+          "terminal progress shows the size from SIZE, rate and ETA", text[-500:])
+    # A resumed get counts only the bytes still to move.
+    with open(local + ".tty2", "wb") as f:
+        f.write(big[:3 << 20])
+    rc, text = T.run_pty(e.client_cmd(*pin, "-c", ip, "get", "big.bin", local + ".tty2"), e.client_env(), [])
+    check(rc == 0 and "/1.0 MiB" in text and open(local + ".tty2", "rb").read() == big,
+          "terminal progress of a resumed get counts the remaining 1 MiB", text[-500:])
 
 
 if __name__ == "__main__":

@@ -146,9 +146,30 @@ def run_all(e):
     r = e.client("--implicit", "--pin", "sha256:" + fp2_hex, ip, "ls", env=fresh("implicit"))
     check(r.returncode == 0 and "data.bin" in r.stdout, "implicit FTPS on port 990", r.stderr)
     r = e.client("--timeout", "2", "--pin", "sha256:" + fp2_hex, "-p", "990", ip, "ls", env=fresh("implicit"))
-    check(r.returncode == 2 and "control connection lost" in r.stderr,
+    check(r.returncode == 2 and "no reply from the server within 2 s (timeout)" in r.stderr,
           "explicit client against an implicit server: timeout, exit 2", r.stderr)
     e.stop_vsftpd(implicit)
+
+    # An expired certificate, even from a trusted CA file, is not verified.
+    T.keys("selfsign", "--key", key2, "--subject", "CN=ftp.test", "--san", "IP:198.18.7.1",
+           "--not-before", "2020-01-01", "--not-after", "2021-01-01", "-o", f"{e.tmp}/expired.crt")
+    old_server = e.start_vsftpd(f"{e.tmp}/expired.crt", key2, port=2122)
+    r = e.client("--ca-file", f"{e.tmp}/expired.crt", "-p", "2122", ip, "ls", env=fresh("expired"))
+    check(r.returncode == 3 and "certificate has expired" in r.stderr and "2021-01-01" in r.stderr,
+          "expired server certificate: exit 3, 'certificate has expired' and the dates shown", r.stderr)
+    e.stop_vsftpd(old_server)
+
+    # IPv6 on the namespace's loopback: [::1]:PORT, EPSV, IP SAN check.
+    T.keys("selfsign", "--key", key2, "--subject", "CN=v6", "--san", "IP:::1", "-o", f"{e.tmp}/v6.crt")
+    v6 = e.start_vsftpd(f"{e.tmp}/v6.crt", key2, port=2123, ip="::1")
+    r = e.client("--tofu", "[::1]:2123", "get", "data.bin", f"{e.tmp}/v6.bin", env=fresh("v6"))
+    known6 = os.path.join(e.tmp, "cfg-v6", "ftps-client", "known_certs")
+    check(r.returncode == 0 and open(f"{e.tmp}/v6.bin", "rb").read() == payload and
+          "[::1]:2123 " in open(known6).read(), "IPv6: [::1]:2123 with --tofu stores '[::1]:2123', download exact",
+          r.stderr)
+    r = e.client("--ca-file", f"{e.tmp}/v6.crt", "[::1]:2123", "ls", env=fresh("v6ca"))
+    check(r.returncode == 0, "IPv6: the IP SAN ::1 verifies against --ca-file", r.stderr)
+    e.stop_vsftpd(v6)
 
     # 6. File commands.
     pin = ["--pin", "sha256:" + fp2_hex]
@@ -164,6 +185,14 @@ def run_all(e):
         check(r.returncode == want, f"{' '.join(args[:1])} succeeds", r.stderr)
     check("b.txt" in r.stdout and open(os.path.join(e.root, "newdir", "b.txt")).read() == "local file\n",
           "put + rename + ls show the file on the server")
+    os.makedirs(f"{e.tmp}/into")
+    r = e.client(*pin, ip, "get", "newdir/b.txt", f"{e.tmp}/into")
+    check(r.returncode == 0 and open(f"{e.tmp}/into/b.txt").read() == "local file\n",
+          "get REMOTE DIR keeps the remote name", r.stderr)
+    r = e.client(*pin, ip, "put", local, "newdir/")
+    check(r.returncode == 0 and os.path.exists(os.path.join(e.root, "newdir", "local.txt")),
+          "put LOCAL DIR/ keeps the local name", r.stderr)
+    e.client(*pin, ip, "rm", "newdir/local.txt")
     r = e.client(*pin, ip, "rm", "newdir/b.txt")
     check(r.returncode == 0 and not os.path.exists(os.path.join(e.root, "newdir", "b.txt")), "rm removes it")
     r = e.client(*pin, ip, "rmdir", "newdir")
@@ -188,6 +217,22 @@ def run_all(e):
         check(r.returncode == status and message in r.stderr,
               f"error: {' '.join(a for a in args[2:] if len(a) < 40)} -> exit {status}, '{message}'",
               f"got {r.returncode}: {r.stderr}")
+    nopass = {k: v for k, v in env.items() if k != "FTPS_PASSWORD"}
+    rc, text = T.run_pty(e.client_cmd(*pin, ip, "ls"), nopass, [("Password:", e.password + "\n")])
+    check(rc == 0 and "data.bin" in text and e.password not in text, "password asked on a terminal, not echoed", text)
+    r = e.client(*pin, ip, "ls", env=nopass)
+    check(r.returncode == 1 and "no password for user" in r.stderr, "no password and no terminal: usage error",
+          r.stderr)
+    with open(f"{e.tmp}/pwfile", "w") as f:
+        f.write(e.password + "\n")
+    r = e.client(*pin, "--password-file", f"{e.tmp}/pwfile", ip, "ls", env=nopass)
+    check(r.returncode == 0, "--password-file logs in", r.stderr)
+    check(not os.path.exists(os.path.join(e.tmp, "m")), "a refused download leaves no empty local file")
+    with open(f"{e.tmp}/keep.txt", "w") as f:
+        f.write("keep me")
+    r = e.client(*pin, ip, "get", "missing.bin", f"{e.tmp}/keep.txt")
+    check(r.returncode == 6 and open(f"{e.tmp}/keep.txt").read() == "keep me",
+          "a refused download leaves an existing local file untouched", r.stderr)
     bad = dict(env, FTPS_PASSWORD="wrong-password")
     r = e.client(*pin, ip, "ls", env=bad)
     check(r.returncode == 5 and "login as" in r.stderr and "530" in r.stderr, "wrong password: exit 5", r.stderr)

@@ -114,11 +114,13 @@ class Env:
 
     def start_vsftpd(self, cert, key, port=21, implicit=False, ip=SERVER_IP, extra=""):
         name = f"vsftpd-{port}"
+        if ":" in ip:  # IPv6 (the namespace's own ::1)
+            listen = f"listen=NO\nlisten_ipv6=YES\nlisten_address6={ip}"
+        else:
+            listen = f"listen=YES\nlisten_ipv6=NO\nlisten_address={ip}"
         conf = os.path.join(self.tmp, name + ".conf")
         with open(conf, "w") as f:
-            f.write(f"""listen=YES
-listen_ipv6=NO
-listen_address={ip}
+            f.write(f"""{listen}
 listen_port={port}
 background=NO
 anonymous_enable=NO

@@ -222,6 +222,10 @@ def run_all(d):
     check("certificate 1 of 2 (leaf)" in r.stdout and "certificate signing request" in r.stdout and
           "Signature:   valid" in r.stdout, "show chain and CSR")
     expect_fail(["show", p("ext.cnf")], "wrong format")
+    openssl("pkey", "-in", p("rsa2048.key"), "-pubout", "-out", p("rsa.pub"))
+    openssl("x509", "-in", p("self.crt"), "-outform", "DER", "-out", p("self.der"))
+    r = keys("show", p("rsa.pub"), p("self.der"))
+    check("RSA 2048 bits" in r.stdout and fp in r.stdout, "show a public key and a DER certificate")
 
     # Internal client CA: issue, list, revoke, CRL, checked by openssl verify -crl_check.
     ca = p("clientca")

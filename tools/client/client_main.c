@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -226,8 +227,17 @@ static int cmd_ls(struct ftp_session *s, int argc, char **argv)
 static int cmd_get(struct ftp_session *s, int argc, char **argv)
 {
 	const char *local = argc > 1 ? argv[1] : base_name(argv[0]);
-	if (local[0] == '\0')
+	char joined[4096];
+	struct stat st;
+	if (local[0] == '\0' || base_name(argv[0])[0] == '\0')
 		return usage_error("cannot name a local file after '%s'", argv[0]);
+	if (argc > 1 && stat(local, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* "get REMOTE DIR" keeps the remote name, like cp. */
+		if (snprintf(joined, sizeof(joined), "%s/%s", local, base_name(argv[0])) >=
+		    (int)sizeof(joined))
+			return usage_error("local path too long: '%s'", local);
+		local = joined;
+	}
 	struct progress p;
 	progress_start(&p, s->cfg->output, 1, 0);
 	int rc = xfer_get(s, argv[0], local, SIZE_UNKNOWN, s->cfg->resume, &p);
@@ -238,6 +248,15 @@ static int cmd_get(struct ftp_session *s, int argc, char **argv)
 static int cmd_put(struct ftp_session *s, int argc, char **argv)
 {
 	const char *remote = argc > 1 ? argv[1] : base_name(argv[0]);
+	char joined[4096];
+	size_t rlen = strlen(remote);
+	if (rlen > 0 && remote[rlen - 1] == '/') {
+		/* "put LOCAL DIR/" keeps the local name. */
+		if (snprintf(joined, sizeof(joined), "%s%s", remote, base_name(argv[0])) >=
+		    (int)sizeof(joined))
+			return usage_error("remote path too long: '%s'", remote);
+		remote = joined;
+	}
 	struct progress p;
 	progress_start(&p, s->cfg->output, 1, 0);
 	int rc = xfer_put(s, argv[0], remote, s->cfg->resume, &p);

@@ -173,8 +173,13 @@ static int read_reply_cb(struct ftp_session *s, line_cb cb)
 	char line[FTP_LINE_MAX];
 	bool more = false;
 	s->code = -1;
+	errno = 0;
 	if (read_line(s, line, sizeof(line)) != 0) {
-		fail(s, EXIT_NETWORK, "control connection lost or reply too long");
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			fail(s, EXIT_NETWORK, "no reply from the server within %d s (timeout)",
+			     s->cfg->timeout_s);
+		else
+			fail(s, EXIT_NETWORK, "control connection lost or reply too long");
 		return -1;
 	}
 	int code = ftp_reply_code(line, &more);

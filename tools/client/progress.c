@@ -28,16 +28,19 @@ static void draw(struct progress *p)
 {
 	double el = progress_now() - p->start;
 	uint64_t done = atomic_load(&p->bytes_done);
+	uint64_t total = atomic_load(&p->bytes_total);
 	double rate = el > 0 ? (double)done / el : 0;
 	char d[32], t[32], r[32], eta[32] = "--:--";
 	human((double)done, d, sizeof(d));
-	human((double)p->bytes_total, t, sizeof(t));
+	human((double)total, t, sizeof(t));
 	human(rate, r, sizeof(r));
-	if (rate > 0 && p->bytes_total > done) {
-		long s = (long)((double)(p->bytes_total - done) / rate);
+	if (rate > 0 && total > done) {
+		long s = (long)((double)(total - done) / rate);
 		snprintf(eta, sizeof(eta), "%ld:%02ld", s / 60, s % 60);
 	}
-	int pct = p->bytes_total ? (int)(100.0 * (double)done / (double)p->bytes_total) : 100;
+	int pct = total ? (int)(100.0 * (double)(done < total ? done : total) / (double)total) : 0;
+	if (total == 0 && atomic_load(&p->files_done) >= p->files_total)
+		pct = 100;
 	int width = 20, fill = pct * width / 100;
 	char bar[32];
 	for (int i = 0; i < width; i++)
@@ -65,7 +68,8 @@ void progress_start(struct progress *p, enum output_mode mode, unsigned int file
 	memset(p, 0, sizeof(*p));
 	p->mode = mode;
 	p->files_total = files;
-	p->bytes_total = bytes;
+	atomic_store(&p->bytes_total, bytes);
+	p->total_known = bytes > 0;
 	p->start = progress_now();
 	pthread_mutex_init(&p->lock, NULL);
 	if (mode == OUTPUT_TTY && pthread_create(&p->drawer, NULL, drawer, p) == 0)
@@ -75,6 +79,14 @@ void progress_start(struct progress *p, enum output_mode mode, unsigned int file
 void progress_add(struct progress *p, uint64_t bytes)
 {
 	atomic_fetch_add(&p->bytes_done, bytes);
+}
+
+void progress_plan(struct progress *p, uint64_t listed, uint64_t to_move)
+{
+	if (!p->total_known)
+		atomic_fetch_add(&p->bytes_total, to_move);
+	else if (listed != UINT64_MAX && listed > to_move)
+		atomic_fetch_sub(&p->bytes_total, listed - to_move);
 }
 
 /* JSON string with the escapes RFC 8259 7 requires. */

@@ -14,7 +14,8 @@
 struct progress {
 	enum output_mode mode;
 	atomic_uint_fast64_t bytes_done;
-	uint64_t bytes_total;
+	atomic_uint_fast64_t bytes_total; /* bytes this run expects to move */
+	bool total_known;                 /* from a listing; else grown per file */
 	atomic_uint files_done, files_failed, files_skipped;
 	unsigned int files_total;
 	double start;
@@ -38,6 +39,10 @@ struct file_report {
 double progress_now(void);
 void progress_start(struct progress *p, enum output_mode mode, unsigned int files, uint64_t bytes);
 void progress_add(struct progress *p, uint64_t bytes);
+/* A transfer learned that of `listed` bytes (its size in the listing, or
+ * SIZE_UNKNOWN) it will move `to_move` (less when resuming, 0 when
+ * complete): keeps the percentage and ETA honest. */
+void progress_plan(struct progress *p, uint64_t listed, uint64_t to_move);
 void progress_file(struct progress *p, const struct file_report *r, double seconds);
 /* Stop the drawer and print the summary. */
 void progress_finish(struct progress *p, int status);

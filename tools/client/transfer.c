@@ -161,6 +161,7 @@ static int finish_transfer(struct ftp_session *s, int rc, char *err, size_t err_
 int xfer_get(struct ftp_session *s, const char *remote, const char *local, uint64_t rsize,
              bool resume, struct progress *p)
 {
+	const uint64_t listed = rsize; /* size from a listing, or SIZE_UNKNOWN */
 	struct file_report r = {.op = "get", .remote = remote, .local = local};
 	char err[600] = "";
 	double t0 = progress_now();
@@ -177,6 +178,7 @@ int xfer_get(struct ftp_session *s, const char *remote, const char *local, uint6
 		if (rsize != SIZE_UNKNOWN && offset == rsize) {
 			r.verify = "skipped-complete";
 			r.size = rsize;
+			progress_plan(p, listed, 0);
 			rc = EXIT_OK;
 			goto done;
 		}
@@ -184,24 +186,33 @@ int xfer_get(struct ftp_session *s, const char *remote, const char *local, uint6
 		if (rsize != SIZE_UNKNOWN && offset > rsize)
 			offset = 0;
 	}
-	fd = open(local, O_WRONLY | O_CREAT | O_CLOEXEC | (offset ? 0 : O_TRUNC), 0644);
-	if (fd < 0 || (offset && lseek(fd, (off_t)offset, SEEK_SET) < 0) ||
-	    ftruncate(fd, (off_t)offset) != 0) {
-		snprintf(err, sizeof(err), "cannot write %s: %s", local, strerror(errno));
-		rc = EXIT_LOCAL;
-		goto done;
-	}
-	buf = malloc(XFER_BUF);
-	if (buf == NULL) {
-		snprintf(err, sizeof(err), "out of memory");
+	/* Open (and create) before asking the server, so a local error costs no
+	 * transfer; truncate only once the server has agreed to send, so a
+	 * refused RETR leaves an existing file as it was and no new empty one. */
+	bool existed = stat(local, &st) == 0;
+	fd = open(local, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	buf = fd >= 0 ? malloc(XFER_BUF) : NULL;
+	if (fd < 0 || buf == NULL) {
+		snprintf(err, sizeof(err), "cannot write %s: %s", local,
+		         fd < 0 ? strerror(errno) : "out of memory");
 		rc = EXIT_LOCAL;
 		goto done;
 	}
 	struct ftp_data d;
 	rc = open_transfer(s, &d, offset, "RETR", remote, err, sizeof(err));
-	if (rc != EXIT_OK)
+	if (rc != EXIT_OK) {
+		if (!existed)
+			unlink(local);
 		goto done;
+	}
+	if (ftruncate(fd, (off_t)offset) != 0 || lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+		snprintf(err, sizeof(err), "cannot write %s: %s", local, strerror(errno));
+		ftp_data_close(&d, false);
+		rc = finish_transfer(s, EXIT_LOCAL, err, sizeof(err));
+		goto done;
+	}
 	r.resumed_from = offset;
+	progress_plan(p, listed, rsize == SIZE_UNKNOWN ? 0 : rsize - offset);
 	for (;;) {
 		long n = ftp_data_read(s, &d, buf, XFER_BUF);
 		if (n < 0) {
@@ -284,6 +295,7 @@ int xfer_put(struct ftp_session *s, const char *local, const char *remote, bool 
 		}
 		if (rsize == (uint64_t)st.st_size) {
 			r.verify = "skipped-complete";
+			progress_plan(p, (uint64_t)st.st_size, 0);
 			goto done;
 		}
 		if (rsize != SIZE_UNKNOWN && rsize < (uint64_t)st.st_size)
@@ -305,6 +317,7 @@ int xfer_put(struct ftp_session *s, const char *local, const char *remote, bool 
 	if (rc != EXIT_OK)
 		goto done;
 	r.resumed_from = offset;
+	progress_plan(p, (uint64_t)st.st_size, (uint64_t)st.st_size - offset);
 	for (;;) {
 		ssize_t n = read(fd, buf, XFER_BUF);
 		if (n < 0 && errno == EINTR)

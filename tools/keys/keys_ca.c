@@ -263,8 +263,10 @@ out:
 
 static int ca_init(struct keys_opts *o)
 {
-	if (o->subject == NULL)
-		return keys_error("ca init needs --dir DIR --subject CN=..."), KEYS_EXIT_USAGE;
+	if (o->subject == NULL) {
+		keys_error("ca init needs --dir DIR --subject CN=...");
+		return KEYS_EXIT_USAGE;
+	}
 	char path[CA_PATH_MAX], dir2[CA_PATH_MAX];
 	struct x509_error err;
 	int rc = KEYS_EXIT_FAIL;

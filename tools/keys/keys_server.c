@@ -6,8 +6,10 @@
 
 int keys_cmd_genkey(struct keys_opts *o)
 {
-	if (o->out == NULL || o->argc != 0)
-		return keys_error("genkey needs -o KEY (and no other arguments)"), KEYS_EXIT_USAGE;
+	if (o->out == NULL || o->argc != 0) {
+		keys_error("genkey needs -o KEY (and no other arguments)");
+		return KEYS_EXIT_USAGE;
+	}
 	struct x509_error err;
 	char *pass = NULL;
 	if (keys_pass_get(o, true, &pass) != 0)

@@ -68,9 +68,14 @@ static int show_one(struct keys_opts *o, const char *path)
 		X509_CRL_free(crl);
 		break;
 	}
-	case X509_KIND_PUBKEY:
-		printf("  (public key)\n");
+	case X509_KIND_PUBKEY: {
+		EVP_PKEY *key = x509_pubkey_load(path, &err);
+		if (key == NULL)
+			return keys_error("%s", err.msg);
+		x509_print_pubkey(stdout, key, "  ");
+		EVP_PKEY_free(key);
 		break;
+	}
 	case X509_KIND_UNKNOWN:
 	default:
 		rc = keys_error("wrong format: %s is neither a PEM nor a DER certificate, key, "
