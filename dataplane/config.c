@@ -79,6 +79,8 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 	int rc = -1;
 	const char *expect = "a valid value";
 #define IS(s, k) (strcmp(section, s) == 0 && strcmp(key, k) == 0)
+	if (strcmp(section, "eal") == 0)
+		return 0; /* read before EAL starts, by eal_args.c */
 	if (IS("net", "address")) {
 		expect = "an IPv4 address with optional /prefix (1-30)";
 		rc = config_cidr(config, value);

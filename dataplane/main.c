@@ -19,6 +19,7 @@
 #include <rte_ring.h>
 
 #include "config.h"
+#include "eal_args.h"
 #include "relay.h"
 #include "transfer.h"
 #include "tcp.h"
@@ -176,8 +177,21 @@ static int setup_arp_sharing(struct worker *workers, unsigned int count)
 	return 0;
 }
 
-int main(int argc, char **argv)
+int main(int original_argc, char **original_argv)
 {
+	char error[512];
+	int argc = 0;
+	char **argv = NULL;
+	if (eal_args_build(original_argc, original_argv, &argc, &argv, error, sizeof(error)) != 0) {
+		fprintf(stderr, "ftps-dataplane: %s\n", error);
+		return 2;
+	}
+	/* rte_eal_init permutes argv; keep the vector we allocated to free it. */
+	char **allocated_argv = calloc((size_t)argc, sizeof(char *));
+	int allocated_argc = argc;
+	if (allocated_argv == NULL)
+		return 1;
+	memcpy(allocated_argv, argv, sizeof(char *) * (size_t)argc);
 	int eal_args = rte_eal_init(argc, argv);
 	if (eal_args < 0) {
 		fprintf(stderr, "ftps-dataplane: EAL initialisation failed: %s\n",
@@ -237,7 +251,6 @@ int main(int argc, char **argv)
 	    .mtu = config.ip.mtu,
 	};
 	struct port_info port;
-	char error[512];
 	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
 		fprintf(stderr, "ftps-dataplane: %s\n", error);
 		rte_eal_cleanup();
@@ -351,6 +364,8 @@ int main(int argc, char **argv)
 	free(pools);
 	free(lcores);
 	rte_eal_cleanup();
+	free(argv - eal_args);
+	eal_args_free(allocated_argc, allocated_argv);
 	printf("ftps-dataplane: stopped cleanly\n");
 	return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "eal_args.h"
 
 static void write_file(const char *path, const char *text)
 {
@@ -75,6 +76,35 @@ int main(void)
 
 	CHECK_EQ(dataplane_config_load(&c, "/nonexistent/ftps.ini", error, sizeof(error)), -1);
 	CHECK(strstr(error, "cannot open") != NULL);
+
+	/* [eal]: options from the file go in front; the command line wins. */
+	write_file(path, "[eal]\nlcores = 2-3\ndevice = net_tap0,iface=x\nhugepages = no\n"
+	                 "memory_mb = 512\n[net]\naddress = 198.18.0.1\n");
+	char config_arg[64];
+	snprintf(config_arg, sizeof(config_arg), "--config=%s", path);
+	char *argv1[] = {"ftps-dataplane", "--no-pci", "--", config_arg, NULL};
+	int eal_argc = 0;
+	char **eal_argv = NULL;
+	CHECK_EQ(eal_args_build(4, argv1, &eal_argc, &eal_argv, error, sizeof(error)), 0);
+	CHECK_EQ(eal_argc, 4 + 6);
+	if (eal_argc == 10) {
+		CHECK(strcmp(eal_argv[1], "-l") == 0 && strcmp(eal_argv[2], "2-3") == 0);
+		CHECK(strcmp(eal_argv[3], "--vdev=net_tap0,iface=x") == 0);
+		CHECK(strcmp(eal_argv[4], "--no-huge") == 0);
+		CHECK(strcmp(eal_argv[5], "-m") == 0 && strcmp(eal_argv[6], "512") == 0);
+		CHECK(strcmp(eal_argv[7], "--no-pci") == 0 && strcmp(eal_argv[8], "--") == 0);
+	}
+	eal_args_free(eal_argc, eal_argv);
+	char *argv2[] = {"ftps-dataplane", "-l", "0", "--", "--config", path, NULL};
+	CHECK_EQ(eal_args_build(6, argv2, &eal_argc, &eal_argv, error, sizeof(error)), 0);
+	int lcore_options = 0;
+	for (int i = 0; i < eal_argc; i++)
+		lcore_options += strcmp(eal_argv[i], "-l") == 0;
+	CHECK_EQ(lcore_options, 1); /* the command line's */
+	eal_args_free(eal_argc, eal_argv);
+	write_file(path, "[eal]\nmemory_mb = 12\n");
+	CHECK_EQ(eal_args_build(6, argv2, &eal_argc, &eal_argv, error, sizeof(error)), -1);
+	CHECK(strstr(error, ":2: [eal] memory_mb") != NULL);
 
 	unlink(path);
 	return check_finish("dataplane-config");
