@@ -10,6 +10,8 @@
 #include <rte_cycles.h>
 #include <rte_mbuf.h>
 
+#include "net_mbuf.h"
+
 #include "ftps_ipc.h"
 #include "tcp.h"
 #include "transfer.h"
@@ -190,31 +192,6 @@ static void relay_send_opened(struct relay_conn *rc, int status)
 	control_link_send(&rc->relay->link, &m, sizeof(m));
 }
 
-/* Drops n bytes from the front of a chain; returns the rest (or NULL). */
-static struct rte_mbuf *relay_chain_consume(struct rte_mbuf *m, uint32_t n)
-{
-	while (m != NULL && n > 0) {
-		if (m->data_len > n) {
-			rte_pktmbuf_adj(m, (uint16_t)n);
-			return m;
-		}
-		n -= m->data_len;
-		struct rte_mbuf *next = m->next;
-		if (next != NULL) {
-			next->pkt_len = m->pkt_len - m->data_len;
-			next->nb_segs = (uint16_t)(m->nb_segs - 1);
-		}
-		m->next = NULL;
-		m->nb_segs = 1;
-		rte_pktmbuf_free(m);
-		m = next;
-	}
-	if (m != NULL && m->pkt_len == 0) {
-		rte_pktmbuf_free(m);
-		return NULL;
-	}
-	return m;
-}
 
 /* Releases the TCP side gracefully once both directions are finished. */
 static void relay_conn_maybe_done(struct relay_conn *rc)
@@ -286,7 +263,7 @@ static void relay_pump_to_control(struct relay_conn *rc)
 		rc->sent_total += n;
 		rc->credit_to_control -= n;
 		r->counters[RELAY_COUNTER_bytes_to_control] += n;
-		rc->to_control = relay_chain_consume(rc->to_control, n);
+		rc->to_control = net_chain_consume(rc->to_control, n);
 	}
 	if (rc->to_control == NULL && !rc->fin_to_control_sent && tcp_recv_eof(rc->tcp)) {
 		relay_send_simple(r, FTPS_IPC_FIN, rc->id);

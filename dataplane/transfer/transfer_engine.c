@@ -10,6 +10,7 @@
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
+#include "net_mbuf.h"
 #include "tcp.h"
 #include "transfer_internal.h"
 
@@ -122,30 +123,6 @@ struct io_uring_sqe *transfer_sqe(struct transfer *t, struct transfer_io *io)
 	return sqe;
 }
 
-struct rte_mbuf *transfer_chain_consume(struct rte_mbuf *m, uint32_t n)
-{
-	while (m != NULL && n > 0) {
-		if (m->data_len > n) {
-			rte_pktmbuf_adj(m, (uint16_t)n);
-			return m;
-		}
-		n -= m->data_len;
-		struct rte_mbuf *next = m->next;
-		if (next != NULL) {
-			next->pkt_len = m->pkt_len - m->data_len;
-			next->nb_segs = (uint16_t)(m->nb_segs - 1);
-		}
-		m->next = NULL;
-		m->nb_segs = 1;
-		rte_pktmbuf_free(m);
-		m = next;
-	}
-	if (m != NULL && m->pkt_len == 0) {
-		rte_pktmbuf_free(m);
-		return NULL;
-	}
-	return m;
-}
 
 static void transfer_append_input(struct transfer *t, struct rte_mbuf *chain)
 {
@@ -187,7 +164,7 @@ void transfer_take_input(struct transfer *t)
 		size_t consumed = 0, plain = 0;
 		rc = tls_open_buf(&t->tls, record, record_len, &consumed, t->engine->discard,
 		                  sizeof(t->engine->discard), &plain);
-		t->in_chain = transfer_chain_consume(t->in_chain, (uint32_t)record_len);
+		t->in_chain = net_chain_consume(t->in_chain, (uint32_t)record_len);
 		if (rc == TLS_CLOSE_NOTIFY) {
 			t->close_notify_seen = true;
 			continue;

@@ -119,7 +119,6 @@ void transfer_finish(struct transfer *t, int status);
  * only sends alerts).  Returns plaintext bytes written to dst, or -1 after
  * failing the transfer. */
 void transfer_take_input(struct transfer *t);
-struct rte_mbuf *transfer_chain_consume(struct rte_mbuf *m, uint32_t n);
 
 /* Seals and queues our close_notify, then shuts our direction down. */
 int transfer_send_close(struct transfer *t);

@@ -8,6 +8,7 @@
 
 #include <rte_cycles.h>
 
+#include "net_mbuf.h"
 #include "tcp.h"
 #include "transfer_internal.h"
 
@@ -134,7 +135,7 @@ static bool transfer_open_records(struct transfer *t)
 		job.dst = &dst;
 		job.dst_cnt = 1;
 		tls_open_burst(&job, 1);
-		t->in_chain = transfer_chain_consume(t->in_chain, (uint32_t)record_len);
+		t->in_chain = net_chain_consume(t->in_chain, (uint32_t)record_len);
 		progress = true;
 		if (job.status == TLS_CLOSE_NOTIFY) {
 			t->close_notify_seen = true;
