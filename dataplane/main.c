@@ -231,8 +231,14 @@ int main(int original_argc, char **original_argv)
 	for (unsigned int i = 0; i < worker_count; i++) {
 		char name[RTE_MEMPOOL_NAMESIZE];
 		snprintf(name, sizeof(name), "mbufs_worker_%u", i);
-		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0,
-		                                   RTE_MBUF_DEFAULT_BUF_SIZE,
+		/* A whole frame fits one mbuf: the receive path expects no
+		 * chains from the port (jumbo frames get jumbo mbufs). */
+		uint32_t frame = (uint32_t)config.ip.mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */;
+		uint16_t data_room =
+		    (uint16_t)(RTE_PKTMBUF_HEADROOM + (frame > RTE_MBUF_DEFAULT_DATAROOM
+		                                           ? RTE_ALIGN_CEIL(frame, 1024)
+		                                           : RTE_MBUF_DEFAULT_DATAROOM));
+		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0, data_room,
 		                                   (int)rte_lcore_to_socket_id(lcores[i]));
 		if (pools[i] == NULL) {
 			fprintf(stderr,

@@ -129,7 +129,7 @@ class Dataplane:
     def __init__(self, namespace, address, prefix_length=24, tap="ftps0", lcores="0",
                  memory_mb=512, impair_rx=None, impair_tx=None, impair_seed=1,
                  vdev=None, log_path=None, extra=(), file_prefix=None, idle_sleep_us=20,
-                 control_socket=None):
+                 control_socket=None, mtu=1500):
         self.ns = namespace
         self.address = address
         self.prefix_length = prefix_length
@@ -143,6 +143,7 @@ class Dataplane:
         self.file_prefix = file_prefix or f"{namespace.name}-dp"
         self.idle_sleep_us = idle_sleep_us
         self.control_socket = control_socket or f"/run/ftps/{self.file_prefix}.sock"
+        self.mtu = mtu
         self.process = None
         self.memory_mode = None
         self.ready_line = None
@@ -152,7 +153,7 @@ class Dataplane:
         cmd = [binary("dataplane/ftps-dataplane"), "--no-pci", f"--vdev={self.vdev}",
                "-l", self.lcores] + memory + ["--", "--address",
                f"{self.address}/{self.prefix_length}", "--idle-sleep-us", str(self.idle_sleep_us),
-               "--control-socket", self.control_socket]
+               "--control-socket", self.control_socket, "--mtu", str(self.mtu)]
         if self.impair_rx:
             cmd += ["--impair-rx", self.impair_rx]
         if self.impair_tx:
@@ -235,11 +236,12 @@ class Dataplane:
         raise ApplianceError(f"telemetry {command}: no answer ({r.stderr.strip()})")
 
 
-def configure_tap(ns, tap, address, prefix_length=24, timeout=10):
+def configure_tap(ns, tap, address, prefix_length=24, timeout=10, mtu=1500):
     """Gives the tap's kernel end its address once the dataplane created it."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if ns.run(["ip", "link", "show", tap]).returncode == 0:
+            ns.run(["ip", "link", "set", tap, "mtu", str(mtu)], check=True)
             ns.run(["ip", "addr", "add", f"{address}/{prefix_length}", "dev", tap], check=True)
             ns.run(["ip", "link", "set", tap, "up"], check=True)
             return
