@@ -81,6 +81,7 @@ struct tcp_stack_config {
 	bool syn_cookies; /* answer SYNs statelessly once the backlog is full */
 	/* Segments output per poll step; keeps the TX ring from overflowing. */
 	uint32_t tx_segments_per_poll;
+	uint32_t challenge_acks_per_s; /* RFC 5961 7 rate limit, per lcore */
 	/* RSS: active opens pick a local port whose Toeplitz hash (rte_softrss
 	 * with this key) lands on queue_id out of queue_count. */
 	uint16_t queue_id;

@@ -346,6 +346,19 @@ void tcp_send_ack(struct tcp_conn *c)
 
 void tcp_send_challenge_ack(struct tcp_conn *c)
 {
+	struct tcp_stack *s = c->stack;
+	/* RFC 5961 7: a bounded number per second, so challenge ACKs cannot
+	 * be turned into an amplifier or a side channel. */
+	if (s->now_tsc - s->challenge_window_tsc >= s->tsc_hz) {
+		s->challenge_window_tsc = s->now_tsc;
+		s->challenge_count = 0;
+	}
+	if (s->config.challenge_acks_per_s != 0 &&
+	    s->challenge_count >= s->config.challenge_acks_per_s) {
+		tcp_count(s, TCP_COUNTER_challenge_ack_limited);
+		return;
+	}
+	s->challenge_count++;
 	tcp_count(c->stack, TCP_COUNTER_tx_challenge_ack);
 	send_segment(c, c->snd_nxt, 0, 0);
 }

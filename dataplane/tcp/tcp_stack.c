@@ -54,6 +54,7 @@ void tcp_stack_config_defaults(struct tcp_stack_config *config)
 	config->cc = TCP_CC_CUBIC;
 	config->syn_cookies = true;
 	config->tx_segments_per_poll = 256;
+	config->challenge_acks_per_s = 1000;
 	config->queue_id = 0;
 	config->queue_count = 1;
 	config->reta_size = 128;
@@ -169,8 +170,9 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 	 * tso_segsz exceed the MTU, counting the Ethernet header against the
 	 * IP MTU; segments for it are cut 14 bytes shorter. */
 	struct rte_eth_dev_info dev_info;
-	if (s->tso && rte_eth_dev_info_get(nl->port_id, &dev_info) == 0 &&
-	    dev_info.driver_name != NULL && strcmp(dev_info.driver_name, "net_tap") == 0)
+	if (s->tso && rte_eth_dev_is_valid_port(nl->port_id) &&
+	    rte_eth_dev_info_get(nl->port_id, &dev_info) == 0 && dev_info.driver_name != NULL &&
+	    strcmp(dev_info.driver_name, "net_tap") == 0)
 		s->tso_frame_max = (uint16_t)(nl->ip.mtu ? nl->ip.mtu : 1500);
 	s->output = default_output;
 	s->output_context = nl;

@@ -378,6 +378,26 @@ static void test_refused_accept_and_limits(void)
 	h_fini(&h);
 }
 
+static void test_challenge_ack_limit(void)
+{
+	struct harness h;
+	h_init(&h);
+	h_establish(&h, 100, 1460, 7, true, false);
+	/* A blind attacker's in-window RSTs: at most 1000 challenge ACKs per
+	 * second (RFC 5961 7), the rest counted. */
+	for (int i = 0; i < 1500; i++)
+		h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_RST_FLAG, 101 + 1000 + (uint32_t)i, 0, 0,
+		         NULL, 0, NULL, 0);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_tx_challenge_ack], 1000);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_challenge_ack_limited], 500);
+	CHECK_EQ(h.closed, 0);
+	h_free_out(&h);
+	h_advance(&h, 1001);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_RST_FLAG, 101 + 5, 0, 0, NULL, 0, NULL, 0);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_tx_challenge_ack], 1001);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	h_eal();
@@ -390,6 +410,7 @@ int main(void)
 	test_half_close_and_time_wait();
 	test_syn_cookies();
 	test_refused_accept_and_limits();
+	test_challenge_ack_limit();
 	/* Every mbuf back in the pool. */
 	CHECK_EQ(rte_mempool_avail_count(h_pool), start);
 	return check_finish("tcp-states");
