@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include <rte_byteorder.h>
+#include <rte_common.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
@@ -87,7 +88,7 @@ struct tcp_stack_config {
 	uint16_t queue_id;
 	uint16_t queue_count;
 	uint16_t reta_size;
-	uint8_t rss_key[52];
+	uint8_t rss_key[52] __rte_aligned(4); /* rte_softrss reads it as uint32_t */
 	uint8_t rss_key_len;
 	uint16_t ephemeral_low, ephemeral_high;
 };
