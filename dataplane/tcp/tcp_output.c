@@ -516,8 +516,7 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			}
 		}
 		uint32_t unsent = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-		if (s->config.tx_segments_per_poll != 0 &&
-		    s->tx_this_poll >= s->config.tx_segments_per_poll) {
+		if (s->config.tx_segments_per_poll != 0 && s->tx_this_poll >= s->tx_poll_limit) {
 			/* Enough for this loop iteration: the port's ring drains
 			 * while we receive; continue in the next poll step. */
 			if (unsent > 0)
