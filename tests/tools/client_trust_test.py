@@ -207,6 +207,8 @@ def run_all(e):
         ((*pin, ip, "get", "data.bin", "/nonexistent-dir/x"), 7, "cannot write /nonexistent-dir/x"),
         ((*pin, "-p", "2121", ip, "ls"), 2, "cannot connect to 198.18.7.1 port 2121"),
         ((*pin, ip, "frobnicate"), 1, "unknown command"),
+        ((*pin, "-R", ip, "mirror", os.path.join(e.tmp, "no-such-dir"), "x"), 7, "is not a folder"),
+        ((*pin, ip, "mirror", "no-such-dir", os.path.join(e.tmp, "mx")), 6, "cannot enter"),
         ((*pin, ip, "get"), 1, "wrong number of arguments"),
         ((*pin, ip, "get", "a\r\nDELE data.bin"), 1, "CR/LF"),
         ((*pin, "--tofu", ip, "ls"), 1, "choose one of"),
@@ -233,6 +235,7 @@ def run_all(e):
     r = e.client(*pin, ip, "get", "missing.bin", f"{e.tmp}/keep.txt")
     check(r.returncode == 6 and open(f"{e.tmp}/keep.txt").read() == "keep me",
           "a refused download leaves an existing local file untouched", r.stderr)
+    check(not os.path.exists(os.path.join(e.tmp, "mx")), "a mirror of a missing folder creates nothing locally")
     bad = dict(env, FTPS_PASSWORD="wrong-password")
     r = e.client(*pin, ip, "ls", env=bad)
     check(r.returncode == 5 and "login as" in r.stderr and "530" in r.stderr, "wrong password: exit 5", r.stderr)
