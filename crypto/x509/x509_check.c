@@ -198,7 +198,12 @@ int x509_check_chain(X509 *leaf, STACK_OF(X509) * chain, STACK_OF(X509) * roots,
 		x509_fail(err, "out of memory");
 		goto out;
 	}
-	for (int i = 0; i < sk_X509_num(roots); i++) {
+	/* No roots given: the system trust store (public CAs). */
+	if (roots == NULL && !X509_STORE_set_default_paths(store)) {
+		x509_fail(err, "cannot load the system trust store");
+		goto out;
+	}
+	for (int i = 0; roots != NULL && i < sk_X509_num(roots); i++) {
 		if (!X509_STORE_add_cert(store, sk_X509_value(roots, i))) {
 			x509_fail(err, "cannot use root certificate %d", i);
 			goto out;

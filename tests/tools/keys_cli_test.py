@@ -194,6 +194,8 @@ def run_all(d):
                 "broken chain: unable to get local issuer certificate")
     expect_fail(["import", "--key", p("ec-p384.key"), "--cert", p("server.crt"), "--chain", p("int.crt"),
                  "--root", p("self.crt"), "-o", p("installed.pem")], "broken chain")
+    expect_fail(["import", "--key", p("ec-p384.key"), "--cert", p("server.crt"), "--chain", p("int.crt"),
+                 "--root", "system", "-o", p("installed.pem")], "broken chain: unable to get local issuer")
     expect_fail(["import", "--key", p("ec-p384.key"), "--cert", p("server.csr"),
                  "--root", p("root.crt"), "-o", p("installed.pem")], "wrong format")
     expect_fail(["import", "--key", p("ec-p256.key"), "--cert", p("expired.crt"),
