@@ -543,6 +543,9 @@ void ftp_data_close(struct ftp_data *d, bool send_close_notify)
 			 * with unread bytes (TLS 1.3 session tickets) makes the kernel
 			 * send RST, and the server loses the tail of the upload. */
 			(void)shutdown(d->io.fd, SHUT_WR);
+			/* Bounded: a server that never closes costs at most 5 s. */
+			struct timeval tv = {.tv_sec = 5};
+			(void)setsockopt(d->io.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 			char sink[4096];
 			for (int i = 0; i < 1024; i++) {
 				if (SSL_read(d->io.ssl, sink, sizeof(sink)) <= 0)
