@@ -119,7 +119,8 @@ int x509_check_key_match(X509 *cert, EVP_PKEY *key, struct x509_error *err);
 /* 0 when now is inside the certificate's validity; else "expired on ..." or
  * "not valid before ...". */
 int x509_check_current(X509 *cert, struct x509_error *err);
-/* Verify leaf with the untrusted chain up to one of the roots, for purpose
+/* Verify leaf with the untrusted chain up to one of the roots (NULL: the
+ * system trust store), for purpose
  * (X509_PURPOSE_SSL_SERVER etc., 0 for any). On failure the message names the
  * reason and the certificate at the failing depth. */
 int x509_check_chain(X509 *leaf, STACK_OF(X509) * chain, STACK_OF(X509) * roots, int purpose,

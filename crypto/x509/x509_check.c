@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs7.h>
 
 #include "ftps_x509.h"
 
@@ -42,7 +43,31 @@ STACK_OF(X509) * x509_certs_load(const char *path, struct x509_error *err)
 		x509_fail(err, "out of memory");
 		goto fail;
 	}
-	if (!is_pem(data, len)) {
+	if (memmem(data, len, "-----BEGIN PKCS7-----", 21) != NULL || !is_pem(data, len)) {
+		/* PKCS#7 bundle (PEM or DER) or one DER certificate. */
+		PKCS7 *p7 = is_pem(data, len) ? PEM_read_bio_PKCS7(mem, NULL, NULL, NULL)
+		                              : d2i_PKCS7_bio(mem, NULL);
+		if (p7 != NULL) {
+			STACK_OF(X509) *in = PKCS7_type_is_signed(p7) ? p7->d.sign->cert : NULL;
+			for (int i = 0; i < sk_X509_num(in); i++) {
+				X509 *x = sk_X509_value(in, i);
+				if (!X509_up_ref(x) || !sk_X509_push(certs, x)) {
+					X509_free(x);
+					PKCS7_free(p7);
+					x509_fail(err, "out of memory");
+					goto fail;
+				}
+			}
+			PKCS7_free(p7);
+			if (sk_X509_num(certs) == 0) {
+				x509_fail(err, "the PKCS#7 bundle in %s holds no certificate",
+				          path);
+				goto fail;
+			}
+			goto done;
+		}
+		ERR_clear_error();
+		(void)BIO_reset(mem);
 		X509 *x = d2i_X509_bio(mem, NULL);
 		if (x == NULL || !sk_X509_push(certs, x)) {
 			X509_free(x);
@@ -73,6 +98,7 @@ STACK_OF(X509) * x509_certs_load(const char *path, struct x509_error *err)
 			goto fail;
 		}
 	}
+done:
 	BIO_free(mem);
 	free(data);
 	return certs;
@@ -172,7 +198,12 @@ int x509_check_chain(X509 *leaf, STACK_OF(X509) * chain, STACK_OF(X509) * roots,
 		x509_fail(err, "out of memory");
 		goto out;
 	}
-	for (int i = 0; i < sk_X509_num(roots); i++) {
+	/* No roots given: the system trust store (public CAs). */
+	if (roots == NULL && !X509_STORE_set_default_paths(store)) {
+		x509_fail(err, "cannot load the system trust store");
+		goto out;
+	}
+	for (int i = 0; roots != NULL && i < sk_X509_num(roots); i++) {
 		if (!X509_STORE_add_cert(store, sk_X509_value(roots, i))) {
 			x509_fail(err, "cannot use root certificate %d", i);
 			goto out;

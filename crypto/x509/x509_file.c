@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs7.h>
 
 #include "ftps_x509.h"
 
@@ -136,6 +137,7 @@ static const struct {
     {"CERTIFICATE", X509_KIND_CERT},
     {"TRUSTED CERTIFICATE", X509_KIND_CERT},
     {"X509 CERTIFICATE", X509_KIND_CERT},
+    {"PKCS7", X509_KIND_CERT}, /* a CA reply as a PKCS#7 certificate bundle */
     {"CERTIFICATE REQUEST", X509_KIND_CSR},
     {"NEW CERTIFICATE REQUEST", X509_KIND_CSR},
     {"ENCRYPTED PRIVATE KEY", X509_KIND_KEY_ENCRYPTED},
@@ -154,6 +156,13 @@ static enum x509_kind kind_of_der(const unsigned char *data, size_t len)
 	X509 *x = d2i_X509(NULL, &p, l);
 	if (x != NULL) {
 		X509_free(x);
+		kind = X509_KIND_CERT;
+		goto out;
+	}
+	p = data;
+	PKCS7 *p7 = d2i_PKCS7(NULL, &p, l);
+	if (p7 != NULL) {
+		PKCS7_free(p7);
 		kind = X509_KIND_CERT;
 		goto out;
 	}

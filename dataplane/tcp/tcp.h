@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include <rte_byteorder.h>
+#include <rte_common.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
@@ -81,12 +82,13 @@ struct tcp_stack_config {
 	bool syn_cookies; /* answer SYNs statelessly once the backlog is full */
 	/* Segments output per poll step; keeps the TX ring from overflowing. */
 	uint32_t tx_segments_per_poll;
+	uint32_t challenge_acks_per_s; /* RFC 5961 7 rate limit, per lcore */
 	/* RSS: active opens pick a local port whose Toeplitz hash (rte_softrss
 	 * with this key) lands on queue_id out of queue_count. */
 	uint16_t queue_id;
 	uint16_t queue_count;
 	uint16_t reta_size;
-	uint8_t rss_key[52];
+	uint8_t rss_key[52] __rte_aligned(4); /* rte_softrss reads it as uint32_t */
 	uint8_t rss_key_len;
 	uint16_t ephemeral_low, ephemeral_high;
 };

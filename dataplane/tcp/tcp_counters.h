@@ -36,6 +36,7 @@
 	X(drop_out_of_window, "segment outside the receive window (RFC 9293 3.10.7.4)")            \
 	X(drop_rst_out_of_window, "RST outside the window ignored (RFC 5961 3.2)")                 \
 	X(drop_rst_challenged, "RST in window but not exact: challenge ACK (RFC 5961 3.2)")        \
+	X(challenge_ack_limited, "challenge ACKs not sent: rate limit (RFC 5961 7)")               \
 	X(drop_syn_challenged, "SYN on a synchronized connection: challenge ACK (RFC 5961 4)")     \
 	X(drop_no_ack, "segment without ACK in a synchronized state")                              \
 	X(drop_ack_too_new, "ACK for data never sent (RFC 9293 3.10.7.4)")                         \

@@ -435,12 +435,12 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 			c->cc->on_congestion(c);
 			c->in_recovery = true;
 			c->rtt_timing = false;
-			c->tlp_at = 0;
 			c->rexmit_round_tsc = s->now_tsc;
 			c->rexmit_high = c->snd_una;
 			int sent = tcp_retransmit_range(c, c->snd_una, mss);
 			if (sent > 0)
 				c->rexmit_high = c->snd_una + (uint32_t)sent;
+			tcp_tlp_arm(c);
 		}
 	}
 	/* RFC 9293 3.10.7.4 fifth, window update with the SND.WL1/WL2 rule. */

@@ -235,7 +235,11 @@ struct tcp_stack {
 	uint64_t tsc_per_ms;
 	uint64_t now_tsc;
 	uint64_t tsc_base;
-	uint32_t tx_this_poll; /* segments handed to IPv4 in this poll step */
+	uint32_t tx_this_poll;  /* segments handed to IPv4 in this poll step */
+	uint32_t tx_poll_limit; /* adaptive: shrinks when the port's ring overflowed */
+	uint64_t tx_ring_drops_seen;
+	uint64_t challenge_window_tsc; /* RFC 5961 7: start of the current second */
+	uint32_t challenge_count;
 
 	struct rte_hash *table;
 	struct tcp_conn *conns;

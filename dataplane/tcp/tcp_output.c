@@ -346,6 +346,19 @@ void tcp_send_ack(struct tcp_conn *c)
 
 void tcp_send_challenge_ack(struct tcp_conn *c)
 {
+	struct tcp_stack *s = c->stack;
+	/* RFC 5961 7: a bounded number per second, so challenge ACKs cannot
+	 * be turned into an amplifier or a side channel. */
+	if (s->now_tsc - s->challenge_window_tsc >= s->tsc_hz) {
+		s->challenge_window_tsc = s->now_tsc;
+		s->challenge_count = 0;
+	}
+	if (s->config.challenge_acks_per_s != 0 &&
+	    s->challenge_count >= s->config.challenge_acks_per_s) {
+		tcp_count(s, TCP_COUNTER_challenge_ack_limited);
+		return;
+	}
+	s->challenge_count++;
 	tcp_count(c->stack, TCP_COUNTER_tx_challenge_ack);
 	send_segment(c, c->snd_nxt, 0, 0);
 }
@@ -503,8 +516,7 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			}
 		}
 		uint32_t unsent = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-		if (s->config.tx_segments_per_poll != 0 &&
-		    s->tx_this_poll >= s->config.tx_segments_per_poll) {
+		if (s->config.tx_segments_per_poll != 0 && s->tx_this_poll >= s->tx_poll_limit) {
 			/* Enough for this loop iteration: the port's ring drains
 			 * while we receive; continue in the next poll step. */
 			if (unsent > 0)

@@ -54,6 +54,7 @@ void tcp_stack_config_defaults(struct tcp_stack_config *config)
 	config->cc = TCP_CC_CUBIC;
 	config->syn_cookies = true;
 	config->tx_segments_per_poll = 256;
+	config->challenge_acks_per_s = 1000;
 	config->queue_id = 0;
 	config->queue_count = 1;
 	config->reta_size = 128;
@@ -169,8 +170,9 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 	 * tso_segsz exceed the MTU, counting the Ethernet header against the
 	 * IP MTU; segments for it are cut 14 bytes shorter. */
 	struct rte_eth_dev_info dev_info;
-	if (s->tso && rte_eth_dev_info_get(nl->port_id, &dev_info) == 0 &&
-	    dev_info.driver_name != NULL && strcmp(dev_info.driver_name, "net_tap") == 0)
+	if (s->tso && rte_eth_dev_is_valid_port(nl->port_id) &&
+	    rte_eth_dev_info_get(nl->port_id, &dev_info) == 0 && dev_info.driver_name != NULL &&
+	    strcmp(dev_info.driver_name, "net_tap") == 0)
 		s->tso_frame_max = (uint16_t)(nl->ip.mtu ? nl->ip.mtu : 1500);
 	s->output = default_output;
 	s->output_context = nl;
@@ -215,6 +217,8 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 		s->free_list = &s->conns[i];
 	}
 	tcp_wheel_init(&s->wheel, s->tsc_per_ms, s->now_tsc);
+	s->tx_poll_limit = config->tx_segments_per_poll;
+	s->tx_ring_drops_seen = nl->counters[NET_COUNTER_drop_tx_ring_full];
 	return s;
 }
 
@@ -417,6 +421,19 @@ unsigned int tcp_stack_poll(struct tcp_stack *s, uint64_t now_tsc)
 		s->now_tsc = now_tsc;
 	unsigned int work = 0;
 	s->tx_this_poll = 0;
+	/* Local congestion: frames the port's full TX ring dropped are lost
+	 * segments we caused ourselves.  Halve the output per poll step when
+	 * that happens, grow back slowly (like TCP small queues). */
+	uint64_t drops = s->nl->counters[NET_COUNTER_drop_tx_ring_full];
+	uint32_t cap = s->config.tx_segments_per_poll;
+	if (cap != 0) {
+		if (drops != s->tx_ring_drops_seen) {
+			s->tx_ring_drops_seen = drops;
+			s->tx_poll_limit = s->tx_poll_limit / 2 < 16 ? 16 : s->tx_poll_limit / 2;
+		} else if (s->tx_poll_limit < cap) {
+			s->tx_poll_limit++;
+		}
+	}
 	if (s->wheel.armed_count > 0)
 		tcp_timers_run(s);
 	/* Callbacks may mark connections again; a second round sends what

@@ -207,6 +207,15 @@ static void rto_expired(struct tcp_conn *c)
 void tcp_tlp_arm(struct tcp_conn *c)
 {
 	struct tcp_stack *s = c->stack;
+	if (c->in_recovery && c->sack_ok && c->srtt_us != 0) {
+		/* In recovery the same timer bounds how long the holes may stay
+		 * unfilled after the last cumulative progress (RFC 8985 6.3). */
+		uint64_t wait_us = 2 * (uint64_t)c->srtt_us;
+		if (wait_us < 5000)
+			wait_us = 5000;
+		c->tlp_at = s->now_tsc + wait_us * s->tsc_hz / 1000000;
+		return;
+	}
 	if (c->in_recovery || c->snd_una == c->snd_max || c->srtt_us == 0 || c->tlp_sent) {
 		c->tlp_at = 0;
 		return;
@@ -224,6 +233,16 @@ void tcp_tlp_arm(struct tcp_conn *c)
 static void tlp_expired(struct tcp_conn *c)
 {
 	c->tlp_at = 0;
+	if (c->in_recovery && c->sack_ok && c->snd_una != c->snd_max) {
+		/* No progress for two RTTs: the retransmissions of the holes
+		 * were lost too; send them again rather than wait for the RTO. */
+		c->rexmit_high = c->snd_una;
+		c->rexmit_round_tsc = c->stack->now_tsc;
+		tcp_count(c->stack, TCP_COUNTER_lost_retransmits);
+		tcp_conn_mark(c, TCP_EV_OUTPUT);
+		tcp_tlp_arm(c);
+		return;
+	}
 	if (c->in_recovery || c->snd_una == c->snd_max || c->tlp_sent || c->snd_wnd == 0)
 		return;
 	/* RFC 8985 7.3: retransmit the last segment so that its ACK (with

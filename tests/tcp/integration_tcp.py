@@ -152,7 +152,7 @@ def scenario_bulk(ns):
 def scenario_impaired(ns):
     spec = "loss=0.02,reorder=0.01,dup=0.005,corrupt=0.001"
     ns.start_peer(["--impair-rx", spec, "--impair-tx", spec, "--impair-seed", "42"])
-    size = int(os.environ.get("FTPS_TCP_IMPAIRED_BYTES", 256 * MiB))
+    size = int(os.environ.get("FTPS_TCP_IMPAIRED_BYTES", GiB))
     r = ns.client("sink", ns.peer_addr, size, 21, timeout=150)
     check(r["rc"] == 0 and r.get("pass"), "impaired upload, SHA-256 equal: %s" % r)
     r = ns.client("pattern", ns.peer_addr, size, 22, timeout=150)

@@ -177,6 +177,29 @@ static inline void h_init_config(struct harness *h, const struct tcp_stack_confi
 	h->rx = calloc(1, H_RX_MAX);
 }
 
+/* As h_init_config, with the port offering checksum offload and TSO. */
+static inline void h_pool_only_init(struct harness *h, const struct tcp_stack_config *config,
+                                    bool offloads)
+{
+	memset(h, 0, sizeof(*h));
+	h->pool = h_pool;
+	struct net_address_config ip = {h_addr(H_LOCAL), h_addr("255.255.255.0"), 0, 1500};
+	struct rte_ether_addr mac = {{0x02, 0, 0, 0, 0, 1}};
+	net_lcore_init(&h->nl, 0, 0, 0, &mac, &ip, h_pool);
+	h->nl.tx_tcp_checksum_offload = offloads;
+	h->nl.tx_tcp_segmentation_offload = offloads;
+	char err[128];
+	h->s = tcp_stack_create(config, &h->nl, err, sizeof(err));
+	if (h->s == NULL) {
+		fprintf(stderr, "%s\n", err);
+		exit(1);
+	}
+	tcp_stack_set_output(h->s, h_capture, h);
+	h->now = rte_rdtsc();
+	h->auto_read = true;
+	h->rx = calloc(1, H_RX_MAX);
+}
+
 static inline void h_init(struct harness *h)
 {
 	struct tcp_stack_config config;

@@ -390,6 +390,48 @@ static void test_keepalive(void)
 	h_fini(&h);
 }
 
+/* With offloads: one TSO segment carries the initial window, marked for the
+ * port with the pseudo-header checksum (length 0) and the MSS payload. */
+static void test_offloads(void)
+{
+	struct harness h;
+	struct tcp_stack_config config;
+	tcp_stack_config_defaults(&config);
+	config.max_connections = 16;
+	memset(&h, 0, sizeof(h));
+	h_pool_only_init(&h, &config, true);
+	uint32_t iss = h_establish(&h, 100, MSS, 7, true, true);
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 40000)), 0);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 1);
+	struct rte_mbuf *m = h.out[0];
+	const struct rte_tcp_hdr *th = rte_pktmbuf_mtod(m, const struct rte_tcp_hdr *);
+	uint32_t hl = (uint32_t)(th->data_off >> 4) * 4;
+	CHECK(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG);
+	CHECK_EQ(m->tso_segsz, MSS - 12); /* timestamps take 12 bytes per segment */
+	CHECK_EQ(m->l4_len, hl);
+	CHECK_EQ(rte_pktmbuf_pkt_len(m) - hl, 10 * (MSS - 12)); /* IW10 */
+	CHECK_EQ(rte_be_to_cpu_32(th->sent_seq), iss + 1);
+	struct {
+		rte_be32_t s, d;
+		uint8_t z, p;
+		rte_be16_t l;
+	} __rte_packed ph = {h_addr(H_LOCAL), h_addr(H_PEER), 0, IPPROTO_TCP, 0};
+	CHECK_EQ(th->cksum, rte_raw_cksum(&ph, sizeof(ph)));
+	/* Zero copy: the payload is indirect mbufs on the application's data. */
+	CHECK(m->next != NULL && RTE_MBUF_CLONED(m->next));
+	/* The ACK lets the rest go, again as TSO segments. */
+	h_free_out(&h);
+	uint8_t o[40];
+	unsigned int n = h_opt_ts(o, 2000, 1);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, iss + 1 + 10 * (MSS - 12), 65535, o,
+	         n, NULL, 0);
+	h_poll(&h);
+	CHECK(h.n_out >= 1);
+	CHECK(h.n_out >= 1 && (h.out[0]->ol_flags & RTE_MBUF_F_TX_TCP_SEG));
+	h_fini(&h);
+}
+
 int main(void)
 {
 	h_eal();
@@ -403,6 +445,7 @@ int main(void)
 	test_window_scaling_wrap();
 	test_receive_budget_and_delack();
 	test_keepalive();
+	test_offloads();
 	CHECK_EQ(rte_mempool_avail_count(h_pool), start);
 	return check_finish("tcp-data");
 }

@@ -1,6 +1,8 @@
 /* Connection establishment and teardown at the packet level: handshakes
  * with each option combination, simultaneous open, RST and SYN handling
  * (RFC 5961), PAWS, half-close, TIME_WAIT, SYN cookies. */
+#include <rte_thash.h>
+
 #include "tcp_harness.h"
 
 static void test_handshake_options(void)
@@ -378,6 +380,73 @@ static void test_refused_accept_and_limits(void)
 	h_fini(&h);
 }
 
+static void test_challenge_ack_limit(void)
+{
+	struct harness h;
+	h_init(&h);
+	h_establish(&h, 100, 1460, 7, true, false);
+	/* A blind attacker's in-window RSTs: at most 1000 challenge ACKs per
+	 * second (RFC 5961 7), the rest counted. */
+	for (int i = 0; i < 1500; i++)
+		h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_RST_FLAG, 101 + 1000 + (uint32_t)i, 0, 0,
+		         NULL, 0, NULL, 0);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_tx_challenge_ack], 1000);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_challenge_ack_limited], 500);
+	CHECK_EQ(h.closed, 0);
+	h_free_out(&h);
+	h_advance(&h, 1001);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_RST_FLAG, 101 + 5, 0, 0, NULL, 0, NULL, 0);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_tx_challenge_ack], 1001);
+	h_fini(&h);
+}
+
+/* Active opens pick local ports whose Toeplitz hash sends the replies to
+ * the opening lcore's queue (rte_softrss with the port's key). */
+static void test_rss_ports(void)
+{
+	static const uint8_t key[40] __rte_aligned(4) = {
+	    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+	    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+	    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+	};
+	struct harness h;
+	struct tcp_stack_config config;
+	tcp_stack_config_defaults(&config);
+	config.max_connections = 64;
+	config.queue_count = 4;
+	config.queue_id = 2;
+	memcpy(config.rss_key, key, sizeof(key));
+	config.rss_key_len = sizeof(key);
+	h_init_config(&h, &config);
+	uint16_t ports[32];
+	unsigned int wrong = 0, dup = 0;
+	for (int i = 0; i < 32; i++) {
+		int err;
+		struct tcp_conn *c = tcp_connect(h.s, h_addr(H_PEER), 443, &h_callbacks, &h, &err);
+		CHECK(c != NULL);
+		if (c == NULL)
+			break;
+		struct tcp_conn_info info;
+		tcp_conn_get_info(c, &info);
+		ports[i] = info.local_port;
+		for (int k = 0; k < i; k++)
+			if (ports[k] == ports[i])
+				dup++;
+		/* The reply: peer -> us. */
+		struct rte_ipv4_tuple t;
+		t.src_addr = rte_be_to_cpu_32(h_addr(H_PEER));
+		t.dst_addr = rte_be_to_cpu_32(h_addr(H_LOCAL));
+		t.sport = 443;
+		t.dport = info.local_port;
+		uint32_t hash = rte_softrss((uint32_t *)&t, RTE_THASH_V4_L4_LEN, key);
+		if ((hash & 127) % 4 != 2)
+			wrong++;
+	}
+	CHECK_EQ(wrong, 0);
+	CHECK_EQ(dup, 0);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	h_eal();
@@ -390,6 +459,8 @@ int main(void)
 	test_half_close_and_time_wait();
 	test_syn_cookies();
 	test_refused_accept_and_limits();
+	test_challenge_ack_limit();
+	test_rss_ports();
 	/* Every mbuf back in the pool. */
 	CHECK_EQ(rte_mempool_avail_count(h_pool), start);
 	return check_finish("tcp-states");

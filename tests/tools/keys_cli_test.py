@@ -170,6 +170,21 @@ def run_all(d):
     check(v.returncode == 0, "installed chain verifies with openssl")
     check(not [n for n in os.listdir(d) if ".tmp." in n], "import leaves no temporary files")
 
+    # CA replies as PKCS#7 bundles (PEM and DER) and as a PEM bundle with the chain first.
+    openssl("crl2pkcs7", "-nocrl", "-certfile", p("int.crt"), "-certfile", p("server.crt"), "-out", p("reply.p7b"))
+    openssl("crl2pkcs7", "-nocrl", "-certfile", p("int.crt"), "-certfile", p("server.crt"), "-outform", "DER",
+            "-out", p("reply.p7c"))
+    with open(p("reversed.pem"), "w") as f:
+        f.write(open(p("int.crt")).read() + open(p("server.crt")).read())
+    leaf_fp = openssl("x509", "-in", p("server.crt"), "-noout", "-fingerprint", "-sha256").stdout.split("=")[1].strip()
+    for name in ("reply.p7b", "reply.p7c", "reversed.pem"):
+        r = keys("import", "--key", p("ec-p384.key"), "--cert", p(name), "--root", p("root.crt"),
+                 "-o", p("from-" + name + ".pem"), check=False)
+        first = openssl("x509", "-in", p("from-" + name + ".pem"), "-noout", "-fingerprint",
+                        "-sha256").stdout if r.returncode == 0 else ""
+        check(r.returncode == 0 and leaf_fp in first and "1 chain certificate" in r.stdout,
+              f"import of {name}: leaf found by its key, installed first", r.stderr)
+
     # Import errors: nothing installed, the old file stays.
     before = open(p("installed.pem")).read()
     expect_fail(["import", "--key", p("ec-p256.key"), "--cert", p("server.crt"), "--chain", p("int.crt"),
@@ -179,6 +194,8 @@ def run_all(d):
                 "broken chain: unable to get local issuer certificate")
     expect_fail(["import", "--key", p("ec-p384.key"), "--cert", p("server.crt"), "--chain", p("int.crt"),
                  "--root", p("self.crt"), "-o", p("installed.pem")], "broken chain")
+    expect_fail(["import", "--key", p("ec-p384.key"), "--cert", p("server.crt"), "--chain", p("int.crt"),
+                 "--root", "system", "-o", p("installed.pem")], "broken chain: unable to get local issuer")
     expect_fail(["import", "--key", p("ec-p384.key"), "--cert", p("server.csr"),
                  "--root", p("root.crt"), "-o", p("installed.pem")], "wrong format")
     expect_fail(["import", "--key", p("ec-p256.key"), "--cert", p("expired.crt"),

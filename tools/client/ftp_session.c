@@ -29,6 +29,9 @@ static int fail(struct ftp_session *s, int status, const char *fmt, ...)
 	vsnprintf(s->err, sizeof(s->err), fmt, ap);
 	va_end(ap);
 	unsigned long e = ERR_peek_error();
+	/* OpenSSL numbers the reasons for received alerts from 1000 up. */
+	if (e != 0 && ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) >= SSL_AD_REASON_OFFSET)
+		s->tls_alert = true;
 	if (e != 0) {
 		size_t used = strlen(s->err);
 		snprintf(s->err + used, sizeof(s->err) - used, " (%s)",
@@ -226,6 +229,11 @@ static int send_line(struct ftp_session *s, const char *fmt, va_list ap)
 		fprintf(stderr, "-> %s\n", strncmp(line, "PASS ", 5) == 0 ? "PASS ****" : line);
 	memcpy(line + n, "\r\n", 2);
 	if (io_write(&s->ctl, line, (size_t)n + 2) != 0) {
+		/* A TLS 1.3 server refuses a client certificate after the handshake:
+		 * read its alert so the message says why. */
+		char alert;
+		if (s->ctl.ssl != NULL && ERR_peek_error() == 0)
+			(void)SSL_read(s->ctl.ssl, &alert, 1);
 		fail(s, EXIT_NETWORK, "control connection lost while sending");
 		return -1;
 	}
@@ -342,7 +350,7 @@ static int login(struct ftp_session *s)
 	if (code == 331)
 		code = ftp_cmd(s, "PASS %s", cfg->password ? cfg->password : "");
 	if (code < 0)
-		return EXIT_NETWORK;
+		return s->tls_alert ? EXIT_UNTRUSTED : EXIT_NETWORK;
 	if (code != 230)
 		return fail(s, EXIT_LOGIN, "login as %s refused: %s", cfg->user, s->reply);
 	/* RFC 4217 9: PBSZ 0 then PROT P protect every data connection. */
@@ -543,6 +551,9 @@ void ftp_data_close(struct ftp_data *d, bool send_close_notify)
 			 * with unread bytes (TLS 1.3 session tickets) makes the kernel
 			 * send RST, and the server loses the tail of the upload. */
 			(void)shutdown(d->io.fd, SHUT_WR);
+			/* Bounded: a server that never closes costs at most 5 s. */
+			struct timeval tv = {.tv_sec = 5};
+			(void)setsockopt(d->io.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 			char sink[4096];
 			for (int i = 0; i < 1024; i++) {
 				if (SSL_read(d->io.ssl, sink, sizeof(sink)) <= 0)

@@ -30,6 +30,7 @@ struct ftp_session {
 	char reply[FTP_LINE_MAX]; /* last line of the last reply */
 	struct ftp_features feat;
 	bool hash_ready; /* OPTS HASH SHA-256 accepted */
+	bool tls_alert;  /* the server ended TLS with an alert (e.g. client cert refused) */
 	char err[512];   /* why the last call failed */
 };
 

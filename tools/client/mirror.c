@@ -199,18 +199,18 @@ static int walk_remote(struct ftp_session *s, const char *remote, const char *lo
 		return EXIT_LOCAL;
 	for (size_t d = 0; d < dirs.n && rc == EXIT_OK; d++) {
 		const char *rdir = dirs.v[d].remote, *ldir = dirs.v[d].local;
-		if (mkdir_p(ldir) != 0) {
-			fprintf(stderr, "ftps-client: cannot create %s: %s\n", ldir,
-			        strerror(errno));
-			rc = EXIT_LOCAL;
-			break;
-		}
 		/* CWD then list ".": no listing option can be confused with a name. */
 		int code = ftp_cmd(s, "CWD %s", rdir);
 		if (code != 250) {
 			fprintf(stderr, "ftps-client: cannot enter %s: %s\n", rdir,
 			        code < 0 ? s->err : s->reply);
 			rc = code < 0 ? EXIT_NETWORK : EXIT_REMOTE;
+			break;
+		}
+		if (mkdir_p(ldir) != 0) {
+			fprintf(stderr, "ftps-client: cannot create %s: %s\n", ldir,
+			        strerror(errno));
+			rc = EXIT_LOCAL;
 			break;
 		}
 		char *text = NULL;
@@ -342,6 +342,11 @@ static int walk_local(struct ftp_session *s, const char *local, const char *remo
 int mirror_upload(struct ftp_session *s, const char *local, const char *remote)
 {
 	struct job_list jobs = {0};
+	struct stat st;
+	if (stat(local, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "ftps-client: mirror -R: %s is not a folder\n", local);
+		return EXIT_LOCAL;
+	}
 	int rc = walk_local(s, local, remote, &jobs);
 	if (rc == EXIT_OK)
 		rc = run_jobs(s, &jobs, true);

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "keys.h"
 
 /* Append all certificates of src to dst, taking ownership of them. */
@@ -43,15 +45,29 @@ int keys_cmd_import(struct keys_opts *o)
 			goto out;
 		}
 	}
-	roots = x509_certs_load(o->root, &err);
-	if (roots == NULL) {
-		keys_error("%s", err.msg);
-		goto out;
+	/* "--root system": a reply from a public CA, checked against the
+	 * system trust store. */
+	if (strcmp(o->root, "system") != 0) {
+		roots = x509_certs_load(o->root, &err);
+		if (roots == NULL) {
+			keys_error("%s", err.msg);
+			goto out;
+		}
 	}
-	leaf = sk_X509_shift(chain);
 	key = keys_load_key(o, o->key);
 	if (key == NULL)
 		goto out;
+	/* The leaf is the certificate of our key, wherever the CA put it
+	 * (PKCS#7 bundles and some PEM replies list the chain first). */
+	int leaf_at = 0;
+	for (int i = 0; i < sk_X509_num(chain); i++) {
+		if (X509_check_private_key(sk_X509_value(chain, i), key) == 1) {
+			leaf_at = i;
+			break;
+		}
+	}
+	ERR_clear_error();
+	leaf = sk_X509_delete(chain, leaf_at);
 	if (x509_check_key_match(leaf, key, &err) != 0 || x509_check_current(leaf, &err) != 0 ||
 	    x509_check_chain(leaf, chain, roots, X509_PURPOSE_SSL_SERVER, &err) != 0) {
 		keys_error("%s; nothing installed", err.msg);
