@@ -188,7 +188,10 @@ class Dataplane:
                 self.ready_line = text
                 self._drain_stdout()
                 return self
-        code = self.process.poll()
+        try:
+            code = self.process.wait(2)
+        except subprocess.TimeoutExpired:
+            code = None
         self.stop()
         raise ApplianceError("ftps-dataplane did not come up"
                              + (f" (exit {code})" if code is not None else " in time")
