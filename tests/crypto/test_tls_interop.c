@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <string.h>
 
 static EVP_PKEY *ec_key, *rsa_key;
 static X509 *ec_cert, *rsa_cert;
@@ -719,6 +720,8 @@ int main(int argc, char **argv)
 {
 	const struct aead_backend *be = test_backend(argc, argv);
 	uint64_t big = (argc > 2 ? strtoull(argv[2], NULL, 10) : 100) << 20;
+	/* argv[3] "every-suite": the big flow for every suite, not just the first. */
+	bool every_suite_big = argc > 3 && strcmp(argv[3], "every-suite") == 0;
 	static const struct suite_case cases[] = {
 	    {TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256", false},
 	    {TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384", false},
@@ -748,7 +751,8 @@ int main(int argc, char **argv)
 		 * a KeyUpdate started by our side; the others 4 MiB with a
 		 * KeyUpdate every 100 records for TLS 1.3. */
 		bool first = i == 0;
-		uint64_t total = first ? big : 4 << 20, every = first ? 2000 : 100;
+		uint64_t total = first || every_suite_big ? big : 4 << 20;
+		uint64_t every = first ? 2000 : 100;
 		flow(be, &cases[i], total, every, &r);
 		CHECK(r.ok);
 		if (cases[i].version == TLS1_3_VERSION) {
