@@ -20,6 +20,7 @@ static void usage(FILE *f)
 	           "         [--count N] [--duration SECONDS] [--bind ADDR] [--prefix NAME]\n"
 	           "         [--seed N] [--verify none|pattern|SHA256HEX] [--no-verify]\n"
 	           "         [--manifest FILE] [--idle-timeout SECONDS] [--json]\n"
+	           "         [--ciphersuites TLS13-SUITES]\n"
 	           "retr downloads --file again and again (--size: expected size;\n"
 	           "  --verify pattern: content is what stor/small with the same --seed wrote);\n"
 	           "stor uploads PREFIX-SESSION-SEQ.bin of --size bytes; small stores then\n"
@@ -83,6 +84,7 @@ static int parse_options(int argc, char **argv, struct lg_options *o)
 	    {"manifest", required_argument, NULL, 'm'},
 	    {"idle-timeout", required_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"ciphersuites", required_argument, NULL, 'C'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -132,6 +134,9 @@ static int parse_options(int argc, char **argv, struct lg_options *o)
 			break;
 		case 'm':
 			o->manifest = optarg;
+			break;
+		case 'C':
+			o->ciphersuites = optarg;
 			break;
 		case 'j':
 			o->json = 1;
@@ -264,6 +269,10 @@ static int setup(struct lg_run *run)
 	run->ctx = SSL_CTX_new(TLS_client_method());
 	if (run->ctx == NULL || !SSL_CTX_set_min_proto_version(run->ctx, TLS1_2_VERSION))
 		return -1;
+	if (o->ciphersuites != NULL && !SSL_CTX_set_ciphersuites(run->ctx, o->ciphersuites)) {
+		fprintf(stderr, "ftps-loadgen: bad --ciphersuites\n");
+		return -1;
+	}
 	SSL_CTX_set_mode(run->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	                               SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 	                               SSL_MODE_RELEASE_BUFFERS);
@@ -316,7 +325,6 @@ int main(int argc, char **argv)
 		return 2;
 	double cpu0 = cpu_seconds();
 	run.t_start = lg_now();
-	run.t_end_new = run.t_start + run.opt.duration;
 	for (int i = 0; i < run.opt.sessions; i++) {
 		sessions[i] = lg_session_start(&run, i);
 		if (sessions[i] == NULL) {
@@ -355,7 +363,8 @@ int main(int argc, char **argv)
 		perror(run.opt.manifest);
 		write_failed = 1;
 	}
-	lg_report(&run, seconds, cpu);
+	lg_report(&run, seconds,
+	          run.t_last_op > run.t_first_op ? run.t_last_op - run.t_first_op : 0, cpu);
 	uint64_t errors = 0;
 	for (int e = 0; e < LG_ERR_COUNT; e++)
 		errors += run.errors[e];

@@ -9,10 +9,10 @@ struct lat_row {
 	struct lg_hist *h;
 };
 
-void lg_report(struct lg_run *run, double seconds, double cpu_seconds)
+void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double cpu_seconds)
 {
 	uint64_t bytes = run->bytes_down + run->bytes_up;
-	double secs = seconds > 0 ? seconds : 1e-9;
+	double secs = xfer_seconds > 0 ? xfer_seconds : 1e-9;
 	double gb_s = (double)bytes / secs / 1e9;
 	double files_s = (double)run->files / secs;
 	double cpu_ns_per_byte = bytes ? cpu_seconds * 1e9 / (double)bytes : 0;
@@ -33,8 +33,8 @@ void lg_report(struct lg_run *run, double seconds, double cpu_seconds)
 		pct[i][2] = lg_hist_percentile(rows[i].h, 99);
 	}
 
-	printf("ftps-loadgen: %s, %d sessions, %.2f s\n", workload_names[run->opt.workload],
-	       run->opt.sessions, seconds);
+	printf("ftps-loadgen: %s, %d sessions, %.3f s (transfers %.3f s)\n",
+	       workload_names[run->opt.workload], run->opt.sessions, seconds, xfer_seconds);
 	printf("  %-22s %llu (down %llu, up %llu)\n", "bytes", (unsigned long long)bytes,
 	       (unsigned long long)run->bytes_down, (unsigned long long)run->bytes_up);
 	printf("  %-22s %.3f Gbit/s  %.3f GB/s\n", "throughput", gb_s * 8, gb_s);
@@ -55,11 +55,12 @@ void lg_report(struct lg_run *run, double seconds, double cpu_seconds)
 	printf("\n");
 	if (!run->opt.json)
 		return;
-	printf("{\"workload\": \"%s\", \"sessions\": %d, \"seconds\": %.6f, \"bytes\": %llu, "
+	printf("{\"workload\": \"%s\", \"sessions\": %d, \"seconds\": %.6f, "
+	       "\"transfer_seconds\": %.6f, \"bytes\": %llu, "
 	       "\"bytes_down\": %llu, \"bytes_up\": %llu, \"gbit_s\": %.4f, \"gb_s\": %.4f, "
 	       "\"files\": %llu, \"transfers\": %llu, \"files_s\": %.2f, \"resumed\": %llu, "
 	       "\"not_resumed\": %llu, \"cpu_s\": %.4f, \"cpu_ns_per_byte\": %.4f",
-	       workload_names[run->opt.workload], run->opt.sessions, seconds,
+	       workload_names[run->opt.workload], run->opt.sessions, seconds, xfer_seconds,
 	       (unsigned long long)bytes, (unsigned long long)run->bytes_down,
 	       (unsigned long long)run->bytes_up, gb_s * 8, gb_s, (unsigned long long)run->files,
 	       (unsigned long long)run->transfers, files_s, (unsigned long long)run->resumed,

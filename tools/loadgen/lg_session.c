@@ -258,6 +258,7 @@ static int finish_op(struct lg_session *s)
 		run->files++;
 	run->transfers++;
 	lg_hist_add(&run->lat_transfer, now - s->t_op);
+	run->t_last_op = now;
 	if (run->manifest != NULL) {
 		char h[65] = "-";
 		if (have_got)
@@ -277,7 +278,7 @@ static int want_more(struct lg_session *s)
 		return 1; /* finish the pair: the file just stored is read back */
 	if (run->opt.count > 0 && run->issued >= run->opt.count)
 		return 0;
-	if (run->opt.duration > 0 && lg_now() >= run->t_end_new)
+	if (run->opt.duration > 0 && lg_now() >= s->t_end_new)
 		return 0;
 	return 1;
 }
@@ -353,6 +354,8 @@ static void start_next(struct lg_session *s)
 		run->issued++;
 	s->seq++;
 	s->t_op = lg_now();
+	if (run->t_first_op == 0)
+		run->t_first_op = s->t_op;
 	ctrl_send(s, LG_C_EPSV, "EPSV");
 }
 
@@ -422,6 +425,8 @@ static int on_reply(struct lg_session *s)
 		s->tls_session = SSL_get1_session(s->ctrl.ssl);
 		if (s->tls_session == NULL)
 			return fail(s, LG_ERR_TLS, "no TLS session to resume");
+		/* --duration counts from each session's login. */
+		s->t_end_new = lg_now() + run->opt.duration;
 		start_next(s);
 		return 1;
 	case LG_C_EPSV: {

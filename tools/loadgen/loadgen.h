@@ -19,7 +19,7 @@ enum lg_op { LG_OP_RETR, LG_OP_STOR, LG_OP_LIST };
 
 struct lg_options {
 	const char *server, *user, *password, *ca_file, *bind, *file, *prefix;
-	const char *manifest, *verify;
+	const char *manifest, *verify, *ciphersuites;
 	uint16_t port;
 	int insecure, sessions, json, no_verify;
 	enum lg_workload workload;
@@ -32,8 +32,11 @@ struct lg_run {
 	SSL_CTX *ctx;
 	int epfd;
 	struct sockaddr_in server, bind_addr;
-	double t_start, t_end_new; /* no transfer starts after t_end_new */
-	uint64_t issued;           /* transfers started, for --count */
+	double t_start;
+	uint64_t issued; /* transfers started, for --count */
+	/* Rates are over the transfer phase: first transfer start to last
+	 * transfer end (logins of many sessions are not in it). */
+	double t_first_op, t_last_op;
 	int live_sessions;
 	FILE *manifest;
 	/* Expected SHA-256 of --file for retr (--verify pattern|HEX). */
@@ -94,6 +97,7 @@ struct lg_session {
 	struct lg_pattern *pattern;
 	uint8_t *buf;
 	size_t buf_len, buf_off;
+	double t_end_new; /* --duration: no transfer starts after this */
 	double t_op, t_connect, t_handshake, t_cmd, last_activity;
 	uint64_t seq;        /* transfers this session has started */
 	int small_retr_next; /* small workload: RETR of the file just stored */
@@ -114,6 +118,8 @@ void lg_session_check_timeout(struct lg_session *s, double now);
 int lg_session_finished(const struct lg_session *s);
 void lg_session_free(struct lg_session *s);
 
-void lg_report(struct lg_run *run, double seconds, double cpu_seconds);
+/* seconds: the whole run; xfer_seconds: the transfer phase (first transfer
+ * start to last transfer end), which the rates use. */
+void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double cpu_seconds);
 
 #endif
