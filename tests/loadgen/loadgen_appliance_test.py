@@ -54,12 +54,12 @@ class LoadgenApplianceTest(unittest.TestCase):
         finally:
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def loadgen(self, *args, expect_rc=0):
+    def loadgen(self, *args, expect_rc=0, password=None, port=21):
         manifest = self.tmp / f"manifest-{uuid.uuid4().hex[:8]}"
         i = self.info
         cmd = [sys.executable, TOOL, "exec", "--name", self.name, "--", LOADGEN,
-               "--server", i["server_address"], "--user", i["user"]["name"],
-               "--password", i["user"]["password"], "--ca-file", i["ca_file"],
+               "--server", i["server_address"], "--port", str(port), "--user", i["user"]["name"],
+               "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
                "--manifest", str(manifest), "--idle-timeout", "20", "--json", *args]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         for mark in SANITIZER_MARKS:
@@ -134,6 +134,20 @@ class LoadgenApplianceTest(unittest.TestCase):
         self.assertEqual(report["transfers"], 5)
         # Every listing names the files stored above.
         self.assertTrue(all(int(n) > 0 for _, _, n, _ in lines))
+
+    def test_failures_are_counted_by_kind(self):
+        report, lines = self.loadgen("--workload", "list", "--count", "3", "--sessions", "3",
+                                     password="wrong-password", expect_rc=1)
+        self.assertEqual(report["errors"]["reply"], 3)  # 530 to PASS, once per session
+        self.assertEqual(report["transfers"], 0)
+        self.assertEqual(lines, [])
+        report, _ = self.loadgen("--workload", "list", "--count", "1", "--sessions", "2",
+                                 port=2, expect_rc=1)
+        self.assertEqual(report["errors"]["connect"], 2)  # nothing listens on port 2
+        r = subprocess.run([LOADGEN, "--server", "198.18.0.1", "--workload", "bogus"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ftps-loadgen", r.stderr)
 
 
 if __name__ == "__main__":
