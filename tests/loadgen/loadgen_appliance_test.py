@@ -86,6 +86,12 @@ class LoadgenApplianceTest(unittest.TestCase):
             self.assertEqual(path.stat().st_size, size, name)
             self.assertEqual(sha256(path), digest, name)
         self.assertEqual(len({d for *_, d in lines}), 6, "every file has its own content")
+        # --bytes: one session stops once the finished transfers reach it.
+        report, lines = self.loadgen("--workload", "stor", "--size", "100000",
+                                     "--bytes", "250000", "--prefix", "by")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["bytes_up"], 300000)
+        self.assertEqual(len(lines), 3)
 
     def test_retr_of_a_file_on_disk(self):
         data = os.urandom(2 * 1048576 + 777)

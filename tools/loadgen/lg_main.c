@@ -17,7 +17,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: ftps-loadgen --server ADDR [--port 21] --user U --password P\n"
 	           "         (--ca-file PEM | --insecure) [--sessions N]\n"
 	           "         --workload retr|stor|small|list [--file NAME] [--size BYTES]\n"
-	           "         [--count N] [--duration SECONDS] [--bind ADDR] [--prefix NAME]\n"
+	           "         [--count N] [--duration SECONDS] [--bytes N] [--bind ADDR]\n"
+	           "         [--prefix NAME]\n"
 	           "         [--seed N] [--verify none|pattern|SHA256HEX] [--no-verify]\n"
 	           "         [--manifest FILE] [--idle-timeout SECONDS] [--json]\n"
 	           "         [--ciphersuites TLS13-SUITES]\n"
@@ -25,7 +26,8 @@ static void usage(FILE *f)
 	           "  --verify pattern: content is what stor/small with the same --seed wrote);\n"
 	           "stor uploads PREFIX-SESSION-SEQ.bin of --size bytes; small stores then\n"
 	           "retrieves --size (default 4096) byte files; list repeats LIST.\n"
-	           "Stops after --count transfers in all or --duration seconds.\n");
+	           "Stops after --count transfers in all, --duration seconds (from each\n"
+	           "login) or --bytes moved in finished transfers, whichever comes first.\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)
@@ -85,6 +87,7 @@ static int parse_options(int argc, char **argv, struct lg_options *o)
 	    {"idle-timeout", required_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"ciphersuites", required_argument, NULL, 'C'},
+	    {"bytes", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -134,6 +137,10 @@ static int parse_options(int argc, char **argv, struct lg_options *o)
 			break;
 		case 'm':
 			o->manifest = optarg;
+			break;
+		case 'B':
+			if (parse_u64(optarg, &o->total_bytes) != 0 || o->total_bytes == 0)
+				goto bad;
 			break;
 		case 'C':
 			o->ciphersuites = optarg;
@@ -193,8 +200,8 @@ static int parse_options(int argc, char **argv, struct lg_options *o)
 		fprintf(stderr, "ftps-loadgen: give exactly one of --ca-file and --insecure\n");
 		return -1;
 	}
-	if (o->count == 0 && o->duration <= 0) {
-		fprintf(stderr, "ftps-loadgen: give --count or --duration\n");
+	if (o->count == 0 && o->duration <= 0 && o->total_bytes == 0) {
+		fprintf(stderr, "ftps-loadgen: give --count, --duration or --bytes\n");
 		return -1;
 	}
 	if (strcmp(workload, "retr") == 0)

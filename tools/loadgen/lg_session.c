@@ -278,6 +278,10 @@ static int want_more(struct lg_session *s)
 		return 1; /* finish the pair: the file just stored is read back */
 	if (run->opt.count > 0 && run->issued >= run->opt.count)
 		return 0;
+	/* Counts finished transfers: with several sessions, the ones in
+	 * flight when the total is reached still complete. */
+	if (run->opt.total_bytes > 0 && run->bytes_down + run->bytes_up >= run->opt.total_bytes)
+		return 0;
 	if (run->opt.duration > 0 && lg_now() >= s->t_end_new)
 		return 0;
 	return 1;

@@ -23,7 +23,7 @@ struct lg_options {
 	uint16_t port;
 	int insecure, sessions, json, no_verify;
 	enum lg_workload workload;
-	uint64_t size, count, seed;
+	uint64_t size, count, seed, total_bytes;
 	double duration, idle_timeout;
 };
 
