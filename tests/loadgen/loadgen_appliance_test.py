@@ -1,0 +1,160 @@
+"""ftps-loadgen against the whole appliance (tools/ftps-appliance up): what
+the load generator says it stored and fetched (byte counts, SHA-256 per
+file in its manifest) must match the files on the appliance's disk, and a
+wrong expected hash must be reported as a content error on every transfer."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import uuid
+from pathlib import Path
+
+SOURCE = Path(os.environ.get("FTPS_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+BUILD = Path(os.environ.get("FTPS_BUILD_DIR", SOURCE / "build"))
+TOOL = str(SOURCE / "tools" / "ftps-appliance")
+LOADGEN = str(BUILD / "tools" / "loadgen" / "ftps-loadgen")
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class LoadgenApplianceTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-loadgen-test-"))
+        os.chmod(cls.tmp, 0o755)
+        cls.name = "lg" + uuid.uuid4().hex[:6]
+        r = subprocess.run([sys.executable, TOOL, "up", "--name", cls.name, "--json",
+                            "--data-dir", str(cls.tmp / "data"), "--log-dir", str(cls.tmp / "log"),
+                            "--set", "limits.max_per_address=256",
+                            "--set", "limits.max_per_user=256"],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            cls.tearDownClass()
+            raise RuntimeError(f"ftps-appliance up failed: {r.stderr[-2000:]}")
+        cls.info = json.loads(r.stdout.strip().splitlines()[-1])
+        cls.root = Path(cls.info["user"]["root"])
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            subprocess.run([sys.executable, TOOL, "down", "--name", cls.name],
+                           capture_output=True, timeout=60)
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def loadgen(self, *args, expect_rc=0, password=None, port=21):
+        manifest = self.tmp / f"manifest-{uuid.uuid4().hex[:8]}"
+        i = self.info
+        cmd = [sys.executable, TOOL, "exec", "--name", self.name, "--", LOADGEN,
+               "--server", i["server_address"], "--port", str(port), "--user", i["user"]["name"],
+               "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
+               "--manifest", str(manifest), "--idle-timeout", "20", "--json", *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        for mark in SANITIZER_MARKS:
+            self.assertNotIn(mark, r.stderr)
+        self.assertEqual(r.returncode, expect_rc, r.stdout + r.stderr)
+        report = json.loads(r.stdout.strip().splitlines()[-1])
+        lines = [ln.split() for ln in manifest.read_text().splitlines()]
+        return report, lines
+
+    def test_stor_counts_and_hashes_match_disk(self):
+        size = 3 * 1048576 + 12345  # not a multiple of any record or block size
+        report, lines = self.loadgen("--workload", "stor", "--size", str(size), "--count", "6",
+                                     "--sessions", "3", "--prefix", "st")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["files"], 6)
+        self.assertEqual(report["bytes_up"], 6 * size)
+        self.assertEqual(report["bytes_down"], 0)
+        self.assertEqual(report["resumed"], 6)
+        self.assertEqual(len(lines), 6)
+        for op, name, nbytes, digest in lines:
+            self.assertEqual(op, "stor")
+            self.assertEqual(int(nbytes), size)
+            path = self.root / name
+            self.assertEqual(path.stat().st_size, size, name)
+            self.assertEqual(sha256(path), digest, name)
+        self.assertEqual(len({d for *_, d in lines}), 6, "every file has its own content")
+        # --bytes: one session stops once the finished transfers reach it.
+        report, lines = self.loadgen("--workload", "stor", "--size", "100000",
+                                     "--bytes", "250000", "--prefix", "by")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["bytes_up"], 300000)
+        self.assertEqual(len(lines), 3)
+
+    def test_retr_of_a_file_on_disk(self):
+        data = os.urandom(2 * 1048576 + 777)
+        path = self.root / "given.bin"
+        path.write_bytes(data)
+        shutil.chown(path, self.root.owner(), self.root.group())
+        digest = hashlib.sha256(data).hexdigest()
+        report, lines = self.loadgen("--workload", "retr", "--file", "given.bin",
+                                     "--size", str(len(data)), "--verify", digest,
+                                     "--count", "4", "--sessions", "2")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["bytes_down"], 4 * len(data))
+        self.assertEqual(report["files"], 4)
+        self.assertEqual(report["latency_us"]["first_byte"]["n"], 4)
+        self.assertEqual([ln[3] for ln in lines], [digest] * 4)
+        self.assertEqual([int(ln[2]) for ln in lines], [len(data)] * 4)
+        # A wrong expectation is a content error on every transfer, not a pass.
+        wrong = ("0" if digest[0] != "0" else "1") + digest[1:]
+        report, _ = self.loadgen("--workload", "retr", "--file", "given.bin",
+                                 "--verify", wrong, "--count", "2", "--sessions", "2",
+                                 expect_rc=1)
+        self.assertEqual(report["errors"]["content"], 2)
+        self.assertEqual(report["files"], 0)
+        # A wrong size is a size error.
+        report, _ = self.loadgen("--workload", "retr", "--file", "given.bin",
+                                 "--size", str(len(data) + 1), "--count", "1", expect_rc=1)
+        self.assertEqual(report["errors"]["size"], 1)
+
+    def test_small_file_storm_and_listing(self):
+        report, lines = self.loadgen("--workload", "small", "--count", "24", "--sessions", "4",
+                                     "--prefix", "sm")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["files"], 48)  # each STOR is read back by a RETR
+        self.assertEqual(report["bytes_up"], 24 * 4096)
+        self.assertEqual(report["bytes_down"], 24 * 4096)
+        self.assertGreater(report["files_s"], 0)
+        stored = {name: digest for op, name, _, digest in lines if op == "stor"}
+        fetched = [(name, digest) for op, name, _, digest in lines if op == "retr"]
+        self.assertEqual(len(fetched), 24)
+        for name, digest in fetched:
+            self.assertEqual(digest, stored[name])
+        for name, digest in stored.items():
+            self.assertEqual(sha256(self.root / name), digest)
+        report, lines = self.loadgen("--workload", "list", "--count", "5", "--sessions", "2")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["transfers"], 5)
+        # Every listing names the files stored above.
+        self.assertTrue(all(int(n) > 0 for _, _, n, _ in lines))
+
+    def test_failures_are_counted_by_kind(self):
+        report, lines = self.loadgen("--workload", "list", "--count", "3", "--sessions", "3",
+                                     password="wrong-password", expect_rc=1)
+        self.assertEqual(report["errors"]["reply"], 3)  # 530 to PASS, once per session
+        self.assertEqual(report["transfers"], 0)
+        self.assertEqual(lines, [])
+        report, _ = self.loadgen("--workload", "list", "--count", "1", "--sessions", "2",
+                                 port=2, expect_rc=1)
+        self.assertEqual(report["errors"]["connect"], 2)  # nothing listens on port 2
+        r = subprocess.run([LOADGEN, "--server", "198.18.0.1", "--workload", "bogus"],
+                           capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ftps-loadgen", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

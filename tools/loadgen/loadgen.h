@@ -1,0 +1,125 @@
+/* ftps-loadgen: explicit-FTPS load generator on kernel sockets (one thread,
+ * non-blocking sockets, epoll, OpenSSL).  A run drives N control sessions;
+ * each logs in once and then performs transfers one after another until the
+ * total count or the duration is reached. */
+#ifndef LOADGEN_H
+#define LOADGEN_H
+
+#include "lg_pattern.h"
+#include "lg_stats.h"
+
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum lg_workload { LG_WL_RETR, LG_WL_STOR, LG_WL_SMALL, LG_WL_LIST };
+enum lg_op { LG_OP_RETR, LG_OP_STOR, LG_OP_LIST };
+
+struct lg_options {
+	const char *server, *user, *password, *ca_file, *bind, *file, *prefix;
+	const char *manifest, *verify, *ciphersuites;
+	uint16_t port;
+	int insecure, sessions, json, no_verify;
+	enum lg_workload workload;
+	uint64_t size, count, seed, total_bytes;
+	double duration, idle_timeout;
+};
+
+struct lg_run {
+	struct lg_options opt;
+	SSL_CTX *ctx;
+	int epfd;
+	struct sockaddr_in server, bind_addr;
+	double t_start;
+	uint64_t issued; /* transfers started, for --count */
+	/* Rates are over the transfer phase: first transfer start to last
+	 * transfer end (logins of many sessions are not in it). */
+	double t_first_op, t_last_op;
+	int live_sessions;
+	FILE *manifest;
+	/* Expected SHA-256 of --file for retr (--verify pattern|HEX). */
+	int have_retr_expect;
+	uint8_t retr_expect[32];
+	/* Results. */
+	uint64_t bytes_down, bytes_up, files, transfers, resumed, not_resumed;
+	uint64_t errors[LG_ERR_COUNT];
+	struct lg_hist lat_connect, lat_handshake, lat_first_byte, lat_transfer;
+};
+
+struct lg_session;
+struct lg_conn {
+	int fd;
+	SSL *ssl;
+	struct lg_session *s;
+};
+
+enum lg_cstate {
+	LG_C_CONNECTING,
+	LG_C_BANNER,
+	LG_C_AUTH,
+	LG_C_HANDSHAKE,
+	LG_C_USER,
+	LG_C_PASS,
+	LG_C_PBSZ,
+	LG_C_PROT,
+	LG_C_TYPE,
+	LG_C_EPSV,
+	LG_C_XFER_CMD,
+	LG_C_XFER_END,
+	LG_C_QUIT,
+	LG_C_DONE
+};
+enum lg_dstate { LG_D_NONE, LG_D_CONNECTING, LG_D_HANDSHAKE, LG_D_XFER, LG_D_DRAIN };
+
+struct lg_session {
+	int id;
+	struct lg_run *run;
+	struct lg_conn ctrl, data;
+	enum lg_cstate cs;
+	enum lg_dstate ds;
+	char out[512];
+	size_t out_len, out_off;
+	char in[8192];
+	size_t in_len;
+	int reply_code;
+	char reply_line[256];
+	SSL_SESSION *tls_session; /* the control session, resumed on data connections */
+	/* The transfer in progress. */
+	enum lg_op op;
+	char name[160];
+	uint64_t expect_size, bytes;
+	int ctrl_done, data_done, first_byte_seen, clean_close;
+	EVP_MD_CTX *md;
+	int have_expect;
+	uint8_t expect[32];
+	struct lg_pattern *pattern;
+	uint8_t *buf;
+	size_t buf_len, buf_off;
+	double t_end_new; /* --duration: no transfer starts after this */
+	double t_op, t_connect, t_handshake, t_cmd, last_activity;
+	uint64_t seq;        /* transfers this session has started */
+	int small_retr_next; /* small workload: RETR of the file just stored */
+	uint16_t data_port;
+};
+
+#define LG_BUF_SIZE (256u * 1024u)
+
+double lg_now(void);
+/* Starts a session: allocates it and begins the control connect.  Returns
+ * NULL (after counting the error) if it could not start. */
+struct lg_session *lg_session_start(struct lg_run *run, int id);
+/* Runs the session as far as it goes without blocking; called on every
+ * epoll event for either of its sockets. */
+void lg_session_drive(struct lg_session *s);
+/* Fails the session if it made no progress for the idle timeout. */
+void lg_session_check_timeout(struct lg_session *s, double now);
+int lg_session_finished(const struct lg_session *s);
+void lg_session_free(struct lg_session *s);
+
+/* seconds: the whole run; xfer_seconds: the transfer phase (first transfer
+ * start to last transfer end), which the rates use. */
+void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double cpu_seconds);
+
+#endif
