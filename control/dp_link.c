@@ -84,20 +84,21 @@ static void link_send(struct dp_link *l, const void *msg, size_t len)
 
 static void send_simple(struct dp_link *l, enum ftps_ipc_type type, uint64_t id)
 {
-	struct ftps_ipc_reset m;
-	memset(&m, 0, sizeof(m));
-	size_t len =
-	    type == FTPS_IPC_RESET ? sizeof(struct ftps_ipc_reset) : sizeof(struct ftps_ipc_fin);
-	ftps_ipc_hdr_init(&m.hdr, type, (uint32_t)len, id);
-	link_send(l, &m, len);
+	if (type == FTPS_IPC_RESET) {
+		struct ftps_ipc_reset m;
+		ftps_ipc_init_reset(&m, id, 0);
+		link_send(l, &m, sizeof(m));
+	} else {
+		struct ftps_ipc_fin m;
+		ftps_ipc_init_fin(&m, id);
+		link_send(l, &m, sizeof(m));
+	}
 }
 
 static void send_credit(struct dp_link *l, uint64_t id, uint32_t bytes)
 {
 	struct ftps_ipc_credit m;
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_CREDIT, sizeof(m), id);
-	m.bytes = bytes;
+	ftps_ipc_init_credit(&m, id, bytes);
 	link_send(l, &m, sizeof(m));
 }
 
@@ -129,11 +130,7 @@ static void conn_flush(struct rconn *c)
 static void send_hello(struct dp_link *l)
 {
 	struct ftps_ipc_hello m;
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_HELLO, sizeof(m), 0);
-	m.role = FTPS_IPC_ROLE_CONTROL;
-	m.initial_credit = FTPS_IPC_INITIAL_CREDIT;
-	snprintf(m.name, sizeof(m.name), "ftps-control");
+	ftps_ipc_init_hello(&m, FTPS_IPC_ROLE_CONTROL, 0, 0, "ftps-control");
 	link_send(l, &m, sizeof(m));
 }
 
@@ -458,16 +455,7 @@ int dp_listen(int link_index, uint32_t listener_id, const struct ftps_ipc_addr *
 	struct ftps_ipc_listen m;
 	int sent = 0;
 
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_LISTEN, sizeof(m), 0);
-	m.listener_id = listener_id;
-	m.port = port;
-	if (local)
-		m.local = *local;
-	if (peer_only) {
-		m.flags = FTPS_IPC_LISTEN_PEER_ONLY;
-		m.peer = *peer_only;
-	}
+	ftps_ipc_init_listen(&m, listener_id, port, local, peer_only);
 	for (int i = 0; i < n_links; i++) {
 		if (!links[i].up || links[i].failed || (link_index >= 0 && i != link_index))
 			continue;
@@ -481,9 +469,7 @@ void dp_unlisten_all(uint32_t listener_id)
 {
 	struct ftps_ipc_unlisten m;
 
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_UNLISTEN, sizeof(m), 0);
-	m.listener_id = listener_id;
+	ftps_ipc_init_unlisten(&m, listener_id);
 	for (int i = 0; i < n_links; i++)
 		if (links[i].up)
 			link_send(&links[i], &m, sizeof(m));
@@ -509,10 +495,7 @@ struct rconn *dp_connect(struct dp_link *l, const struct ftps_ipc_addr *peer, ui
 	bbuf_init(&c->outq, OUTQ_MAX);
 	c->next = l->conns[bucket(c->id)];
 	l->conns[bucket(c->id)] = c;
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_CONNECT, sizeof(m), c->id);
-	m.peer = *peer;
-	m.peer_port = port;
+	ftps_ipc_init_connect(&m, c->id, peer, port);
 	link_send(l, &m, sizeof(m));
 	return c;
 }
