@@ -29,6 +29,7 @@ struct dp_link {
 	uint32_t peer_credit;
 	uint64_t next_try_ms;
 	uint64_t next_connect_id;
+	uint64_t unexpected_done; /* counted drops */
 	struct rconn *conns[HASH_BUCKETS];
 };
 
@@ -284,7 +285,10 @@ static void dispatch(struct dp_link *l, const void *msg, size_t len)
 			conn_unlink_free(c);
 		return;
 	case FTPS_IPC_DONE:
-		log_msg(LOG_WARN, "dataplane link %d: DONE without a takeover (issue 6)", l->index);
+		/* counted, logged once per link: a hostile peer cannot flood */
+		if (l->unexpected_done++ == 0)
+			log_msg(LOG_WARN, "dataplane link %d: DONE without a takeover (issue 6)",
+			        l->index);
 		return;
 	default:
 		link_fail(l, "message type not valid from the dataplane");
@@ -360,6 +364,7 @@ static void link_try_connect(struct dp_link *l, uint64_t now)
 	l->failed = false;
 	l->up = false;
 	l->next_connect_id = 1;
+	l->unexpected_done = 0;
 	send_hello(l);
 }
 
