@@ -41,8 +41,20 @@ def run(cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, **kw)
 
 
+def require(*tools):
+    """Skip (exit 77, meson's skip code) without root or a needed client."""
+    if os.geteuid() != 0:
+        print("SKIP: integration tests need root (network namespaces)")
+        sys.exit(77)
+    for t in tools:
+        if shutil.which(t) is None:
+            print("SKIP: %s is not installed (tools/packages/control.txt)" % t)
+            sys.exit(77)
+
+
 class Env:
     def __init__(self, name, config=None, users=None, start=True, workers=1):
+        require("ip", "openssl")
         self.workers = workers
         self.name = "ftpsctl-%s-%d" % (name, os.getpid())
         self.dir = tempfile.mkdtemp(prefix="ftpsctl-")
