@@ -62,6 +62,9 @@ class Env:
         self.procs = {}
         self.config_overrides = config or {}
         atexit.register(self.cleanup)
+        # meson stops a test that times out with SIGTERM: exit through
+        # atexit so the namespace and the processes go away too
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
         self._netns()
         self._certs()
         self._users(users or [("alice", "rwdnm"), ("bob", "rwdnm"), ("reader", "r")])
