@@ -32,6 +32,8 @@ void config_defaults(struct ftps_config *cfg)
 	cfg->session_binding = BIND_USER_ADDRESS;
 	cfg->session_lifetime = 86400;
 	cfg->require_tls = true;
+	cfg->fast_path = true;
+	cfg->allow_truncated_uploads = false;
 	cfg->require_prot_p = true;
 	cfg->login_delay_ms = 1000;
 	cfg->max_failures = 5;
@@ -228,6 +230,12 @@ static int handler(void *user, const char *section, const char *name, const char
 	} else if (KEY("tls", "session_lifetime")) {
 		if (parse_u32(value, 60, 7 * 86400, &c->session_lifetime))
 			return fail(st, "%s: expected seconds 60..604800, got '%s'", name, value);
+	} else if (KEY("transfer", "fast_path")) {
+		if (parse_bool(value, &c->fast_path))
+			return fail(st, "%s: expected yes or no, got '%s'", name, value);
+	} else if (KEY("transfer", "allow_truncated_uploads")) {
+		if (parse_bool(value, &c->allow_truncated_uploads))
+			return fail(st, "%s: expected yes or no, got '%s'", name, value);
 	} else if (KEY("tls", "require_tls")) {
 		if (parse_bool(value, &c->require_tls))
 			return fail(st, "%s: expected yes or no, got '%s'", name, value);

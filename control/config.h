@@ -46,6 +46,9 @@ struct ftps_config {
 	bool require_tls;    /* no USER before AUTH TLS */
 	bool require_prot_p; /* data only after PBSZ 0 and PROT P */
 	bool allow_ccc;
+	/* [transfer] */
+	bool fast_path;               /* file bytes on the dataplane (TAKEOVER) */
+	bool allow_truncated_uploads; /* accept an upload that ends without close_notify */
 	/* [auth] */
 	char users_file[CFG_PATH_MAX];
 	bool anonymous;

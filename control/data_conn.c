@@ -23,7 +23,15 @@ static void dc_on_reset(void *owner, struct rconn *c);
 static void dc_on_writable(void *owner, struct rconn *c);
 static void dc_on_connected(void *owner, struct rconn *c, int status);
 
+static void dc_on_done(void *owner, struct rconn *c, const struct ftps_ipc_done *done)
+{
+	struct data_conn *dc = owner;
+	(void)c;
+	transfer_takeover_done(dc->s, done);
+}
+
 static const struct rconn_ops data_ops = {
+    .on_done = dc_on_done,
     .on_data = dc_on_data,
     .on_fin = dc_on_fin,
     .on_reset = dc_on_reset,
@@ -41,7 +49,10 @@ static void dc_free(struct session *s, bool abort_conn)
 	struct data_conn *dc = s->dc;
 	if (dc == NULL)
 		return;
-	if (dc->rc) {
+	if (dc->rc && dc->rc->taken_over && !abort_conn) {
+		/* The dataplane ended and forgot it (DONE): nothing to send. */
+		rconn_forget(dc->rc);
+	} else if (dc->rc) {
 		if (abort_conn) {
 			rconn_abort(dc->rc);
 		} else {
@@ -334,6 +345,11 @@ static void dc_pump(struct session *s)
 		if (g_cfg->session_reuse == REUSE_OFF && SSL_session_reused(dc->tls.ssl))
 			log_msg(LOG_DEBUG, "data connection resumed although reuse is off");
 	}
+	if (s->job.taken_over)
+		return;
+	if ((s->job.kind == JOB_RETR || s->job.kind == JOB_STOR) && dc->tls_on &&
+	    transfer_takeover_try(s))
+		return;
 	if (s->job.kind == JOB_STOR) {
 		if (dc->tls_on) {
 			uint8_t buf[16384];

@@ -237,6 +237,9 @@ static void dispatch(struct dp_link *l, const void *msg, size_t len)
 			return;
 		}
 		c->rx_window -= (uint32_t)n;
+		c->rx_total += n;
+		if (c->taken_over)
+			return; /* in flight before the TAKEOVER: the dataplane replays it */
 		uint64_t id = c->id;
 		if (!c->closed_by_owner && c->ops && c->ops->on_data)
 			c->ops->on_data(c->owner, c,
@@ -285,10 +288,18 @@ static void dispatch(struct dp_link *l, const void *msg, size_t len)
 			conn_unlink_free(c);
 		return;
 	case FTPS_IPC_DONE:
-		/* counted, logged once per link: a hostile peer cannot flood */
-		if (l->unexpected_done++ == 0)
-			log_msg(LOG_WARN, "dataplane link %d: DONE without a takeover (issue 6)",
-			        l->index);
+		c = conn_find(l, h->conn_id);
+		if (c == NULL || !c->taken_over) {
+			/* counted, logged once per link: a hostile peer cannot flood */
+			if (l->unexpected_done++ == 0)
+				log_msg(LOG_WARN, "dataplane link %d: DONE for no transfer",
+				        l->index);
+			return;
+		}
+		if (!c->closed_by_owner && c->ops && c->ops->on_done)
+			c->ops->on_done(c->owner, c, msg);
+		if ((c = conn_find(l, h->conn_id)) != NULL)
+			conn_unlink_free(c);
 		return;
 	default:
 		link_fail(l, "message type not valid from the dataplane");
@@ -541,6 +552,27 @@ void rconn_close(struct rconn *c)
 	conn_flush(c);
 	if (c->fin_sent && c->fin_rcvd)
 		conn_unlink_free(c);
+}
+
+int rconn_takeover(struct rconn *c, struct ftps_ipc_takeover *m, size_t len, int fd)
+{
+	struct dp_link *l = c->link;
+	if (!l->up || l->failed || bbuf_len(&c->outq) > 0 || c->fin_sent)
+		return -1;
+	m->bytes_seen = c->rx_total;
+	if (ftps_ipc_send(l->ev.fd, m, len, fd) < 0) {
+		char why[96];
+		snprintf(why, sizeof(why), "TAKEOVER send failed: %s", strerror(errno));
+		link_fail(l, why);
+		return -1;
+	}
+	c->taken_over = true;
+	return 0;
+}
+
+void rconn_forget(struct rconn *c)
+{
+	conn_unlink_free(c);
 }
 
 void rconn_abort(struct rconn *c)

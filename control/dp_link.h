@@ -24,6 +24,9 @@ struct rconn_ops {
 	void (*on_writable)(void *owner, struct rconn *c);
 	/* CONNECT result (status 0 or errno). */
 	void (*on_connected)(void *owner, struct rconn *c, int status);
+	/* The dataplane finished a transfer it took over (rconn_takeover);
+	 * the rconn is freed after the call. */
+	void (*on_done)(void *owner, struct rconn *c, const struct ftps_ipc_done *done);
 };
 
 struct rconn {
@@ -36,6 +39,8 @@ struct rconn {
 	uint32_t rx_window; /* bytes the dataplane may still send us */
 	struct bbuf outq;   /* waiting for credit */
 	bool fin_pending, fin_sent, fin_rcvd, closed_by_owner, connecting;
+	bool taken_over;   /* the dataplane moves this connection's bytes now */
+	uint64_t rx_total; /* stream bytes received from the dataplane */
 	uint64_t close_deadline_ms;
 	const struct rconn_ops *ops;
 	void *owner;
@@ -73,5 +78,13 @@ size_t rconn_pending(const struct rconn *c);
 void rconn_close(struct rconn *c);
 /* Owner is done, abort now. No callbacks after this. */
 void rconn_abort(struct rconn *c);
+/* Hands the connection to the dataplane's fast path: m (len bytes, with
+ * its leftover tail) goes with fd; bytes_seen is filled in here.  Only
+ * when nothing waits in the send queue.  0, or -1 (link down, queue not
+ * empty).  Afterwards DATA is ignored and ops->on_done reports the end;
+ * rconn_abort still works (ABOR). */
+int rconn_takeover(struct rconn *c, struct ftps_ipc_takeover *m, size_t len, int fd);
+/* Frees a connection the dataplane no longer has, sending nothing. */
+void rconn_forget(struct rconn *c);
 
 #endif

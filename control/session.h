@@ -35,6 +35,7 @@ struct job {
 	char vpath[VPATH_MAX];
 	char xfer_dir; /* 'o' or 'i' for xferlog; 0 for listings */
 	bool started;  /* 150 sent and data flowing */
+	bool taken_over; /* the dataplane moves the file bytes (transfer_takeover.c) */
 };
 
 enum data_mode { DM_NONE, DM_PASV, DM_PORT };
@@ -114,6 +115,11 @@ struct data_conn {
 /* globals of the process (main.c) */
 extern struct ftps_config *g_cfg;
 extern struct user_db g_users;
+
+/* transfer_takeover.c: 1 when the dataplane took the transfer over (or it
+ * waits for the send queue to drain first), 0 to carry it here instead. */
+int transfer_takeover_try(struct session *s);
+void transfer_takeover_done(struct session *s, const struct ftps_ipc_done *done);
 
 /* session.c */
 void session_reply(struct session *s, int code, const char *fmt, ...)

@@ -1,4 +1,5 @@
 #include "tls.h"
+#include "tls_import.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -193,6 +194,10 @@ static SSL_CTX *build_ctx(const struct ftps_config *cfg, char *err, size_t errle
 		ssl_err(err, errlen, "SSL_CTX_new");
 		return NULL;
 	}
+	if (tls_import_ctx_setup(ctx) != 0) {
+		ssl_err(err, errlen, "key export set-up");
+		goto fail;
+	}
 	if (!SSL_CTX_set_min_proto_version(ctx, cfg->min_version) ||
 	    !SSL_CTX_set_max_proto_version(ctx, cfg->max_version)) {
 		ssl_err(err, errlen, "TLS versions");
@@ -340,6 +345,13 @@ int tls_stream_open(struct tls_stream *t, struct tls_info *info)
 	BIO_set_mem_eof_return(t->rbio, -1); /* empty means "wait", not EOF */
 	SSL_set_bio(t->ssl, t->rbio, t->wbio);
 	SSL_set_accept_state(t->ssl);
+	/* Counts records under the application keys, so a data connection can
+	 * be handed to the dataplane with exact sequence numbers. */
+	if (tls_import_ssl_setup(t->ssl) != 0) {
+		SSL_free(t->ssl);
+		memset(t, 0, sizeof(*t));
+		return -1;
+	}
 	SSL_set_ex_data(t->ssl, info_idx, info);
 	return 0;
 }

@@ -29,6 +29,12 @@ void transfer_relay_pump_send(struct session *s)
 	struct data_conn *dc = s->dc;
 	uint8_t buf[CHUNK];
 
+	/* A download the dataplane takes (or is about to take) over moves no
+	 * bytes here. */
+	if (s->job.taken_over ||
+	    (s->job.kind == JOB_RETR && dc != NULL && dc->tls_on && transfer_takeover_try(s)))
+		return;
+
 	while (dc != NULL && dc->rc != NULL && rconn_pending(dc->rc) < SEND_HIGH) {
 		size_t n = 0;
 		if (s->job.kind == JOB_SEND_BUFFER) {

@@ -23,6 +23,8 @@ struct dataplane_config {
 	uint64_t impair_seed;
 	char impair_rx_spec[256];
 	char impair_tx_spec[256];
+	unsigned int tcp_rto_min_ms;
+	bool tcp_newreno; /* congestion control: CUBIC unless set */
 };
 
 void dataplane_config_defaults(struct dataplane_config *config);
@@ -30,12 +32,12 @@ void dataplane_config_defaults(struct dataplane_config *config);
 /* Reads an INI file over the current values.  Returns 0, or -1 with
  * "file:line: reason" in error. */
 int dataplane_config_load(struct dataplane_config *config, const char *path, char *error,
-			  size_t error_len);
+                          size_t error_len);
 
 /* Sets one key as if it were in section [section] of the file; the command
  * line uses this, so both paths validate the same way. */
 int dataplane_config_set(struct dataplane_config *config, const char *section, const char *key,
-			 const char *value, char *error, size_t error_len);
+                         const char *value, char *error, size_t error_len);
 
 /* Checks cross-field rules and parses the impairment specs. */
 int dataplane_config_finish(struct dataplane_config *config, char *error, size_t error_len);

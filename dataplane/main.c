@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -18,6 +19,10 @@
 #include <rte_ring.h>
 
 #include "config.h"
+#include "eal_args.h"
+#include "relay.h"
+#include "transfer.h"
+#include "tcp.h"
 #include "net/port.h"
 #include "telemetry.h"
 #include "worker.h"
@@ -25,23 +30,25 @@
 static void usage(const char *program)
 {
 	fprintf(stderr,
-		"usage: %s [EAL options] -- [options]\n"
-		"  --config FILE          INI configuration (sections [net] [port] [dataplane] "
-		"[impair])\n"
-		"  --address A.B.C.D/N    our IPv4 address and prefix length\n"
-		"  --gateway A.B.C.D      default gateway\n"
-		"  --mtu N                IP MTU (576-9000, default 1500)\n"
-		"  --port NAME            ethdev to use (default: the first one)\n"
-		"  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
-		"                         dup=0.005,corrupt=0.001,delay_us=100\n"
-		"  --impair-tx SPEC       transmit faults, same form\n"
-		"  --impair-seed N        seed of the fault streams (default 1)\n"
-		"  --idle-sleep-us N      nap this long when idle (0: pure polling, the default)\n"
-		"  --control-socket PATH  where the control plane connects\n"
-		"  --pid-file PATH        write our process id here once ready\n"
-		"Example: %s --no-pci --vdev=net_tap0,iface=ftps0 -l 0 -- --address "
-		"198.18.0.1/24\n",
-		program, program);
+	        "usage: %s [EAL options] -- [options]\n"
+	        "  --config FILE          INI configuration (sections [net] [port] [dataplane] "
+	        "[impair])\n"
+	        "  --address A.B.C.D/N    our IPv4 address and prefix length\n"
+	        "  --gateway A.B.C.D      default gateway\n"
+	        "  --mtu N                IP MTU (576-9000, default 1500)\n"
+	        "  --port NAME            ethdev to use (default: the first one)\n"
+	        "  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
+	        "                         dup=0.005,corrupt=0.001,delay_us=100\n"
+	        "  --impair-tx SPEC       transmit faults, same form\n"
+	        "  --impair-seed N        seed of the fault streams (default 1)\n"
+	        "  --idle-sleep-us N      nap this long when idle (0: pure polling, the default)\n"
+	        "  --control-socket PATH  where the control plane connects\n"
+	        "  --pid-file PATH        write our process id here once ready\n"
+	        "  --tcp-rto-min-ms N     floor of the retransmission timeout (default 200)\n"
+	        "  --tcp-congestion-control cubic|newreno\n"
+	        "Example: %s --no-pci --vdev=net_tap0,iface=ftps0 -l 0 -- --address "
+	        "198.18.0.1/24\n",
+	        program, program);
 }
 
 static void on_signal(int signo)
@@ -53,19 +60,21 @@ static void on_signal(int signo)
 static int parse_options(int argc, char **argv, struct dataplane_config *config)
 {
 	static const struct option options[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"address", required_argument, NULL, 'a'},
-		{"gateway", required_argument, NULL, 'g'},
-		{"mtu", required_argument, NULL, 'm'},
-		{"port", required_argument, NULL, 'p'},
-		{"impair-rx", required_argument, NULL, 'r'},
-		{"impair-tx", required_argument, NULL, 't'},
-		{"impair-seed", required_argument, NULL, 's'},
-		{"idle-sleep-us", required_argument, NULL, 'i'},
-		{"control-socket", required_argument, NULL, 'k'},
-		{"pid-file", required_argument, NULL, 'P'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"address", required_argument, NULL, 'a'},
+	    {"gateway", required_argument, NULL, 'g'},
+	    {"mtu", required_argument, NULL, 'm'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"impair-rx", required_argument, NULL, 'r'},
+	    {"impair-tx", required_argument, NULL, 't'},
+	    {"impair-seed", required_argument, NULL, 's'},
+	    {"idle-sleep-us", required_argument, NULL, 'i'},
+	    {"control-socket", required_argument, NULL, 'k'},
+	    {"pid-file", required_argument, NULL, 'P'},
+	    {"tcp-rto-min-ms", required_argument, NULL, 'R'},
+	    {"tcp-congestion-control", required_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	/* The file first, so command-line values override it whatever the order. */
 	char error[512];
@@ -75,7 +84,8 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			path = argv[i + 1];
 		else if (strncmp(argv[i], "--config=", 9) == 0)
 			path = argv[i] + 9;
-		if (path != NULL && dataplane_config_load(config, path, error, sizeof(error)) != 0) {
+		if (path != NULL &&
+		    dataplane_config_load(config, path, error, sizeof(error)) != 0) {
 			fprintf(stderr, "ftps-dataplane: %s\n", error);
 			return -1;
 		}
@@ -117,6 +127,12 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 		case 'P':
 			section = "dataplane", key = "pid_file";
 			break;
+		case 'R':
+			section = "tcp", key = "rto_min_ms";
+			break;
+		case 'C':
+			section = "tcp", key = "congestion_control";
+			break;
 		case 'h':
 			usage(argv[0]);
 			exit(0);
@@ -125,8 +141,8 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			return -1;
 		}
 		if (dataplane_config_set(config, section, key, optarg, error, sizeof(error)) != 0) {
-			fprintf(stderr, "ftps-dataplane: --%s: %s\n", options[0].name == NULL ? "" : key,
-				error);
+			fprintf(stderr, "ftps-dataplane: --%s: %s\n",
+			        options[0].name == NULL ? "" : key, error);
 			return -1;
 		}
 	}
@@ -148,9 +164,8 @@ static int setup_arp_sharing(struct worker *workers, unsigned int count)
 	for (unsigned int i = 0; i < count; i++) {
 		char name[RTE_RING_NAMESIZE];
 		snprintf(name, sizeof(name), "arp_inbox_%u", i);
-		workers[i].net.arp.inbox =
-			rte_ring_create_elem(name, sizeof(struct arp_learned), 256, SOCKET_ID_ANY,
-					     RING_F_SC_DEQ);
+		workers[i].net.arp.inbox = rte_ring_create_elem(name, sizeof(struct arp_learned),
+		                                                256, SOCKET_ID_ANY, RING_F_SC_DEQ);
 		if (workers[i].net.arp.inbox == NULL)
 			return -1;
 	}
@@ -158,16 +173,29 @@ static int setup_arp_sharing(struct worker *workers, unsigned int count)
 		for (unsigned int k = 0; k < count && k < ARP_MAX_PEERS; k++)
 			if (k != i)
 				workers[i].net.arp.peers[workers[i].net.arp.peer_count++] =
-					workers[k].net.arp.inbox;
+				    workers[k].net.arp.inbox;
 	return 0;
 }
 
-int main(int argc, char **argv)
+int main(int original_argc, char **original_argv)
 {
+	char error[512];
+	int argc = 0;
+	char **argv = NULL;
+	if (eal_args_build(original_argc, original_argv, &argc, &argv, error, sizeof(error)) != 0) {
+		fprintf(stderr, "ftps-dataplane: %s\n", error);
+		return 2;
+	}
+	/* rte_eal_init permutes argv; keep the vector we allocated to free it. */
+	char **allocated_argv = calloc((size_t)argc, sizeof(char *));
+	int allocated_argc = argc;
+	if (allocated_argv == NULL)
+		return 1;
+	memcpy(allocated_argv, argv, sizeof(char *) * (size_t)argc);
 	int eal_args = rte_eal_init(argc, argv);
 	if (eal_args < 0) {
 		fprintf(stderr, "ftps-dataplane: EAL initialisation failed: %s\n",
-			rte_strerror(rte_errno));
+		        rte_strerror(rte_errno));
 		return 1;
 	}
 	argc -= eal_args;
@@ -187,7 +215,7 @@ int main(int argc, char **argv)
 
 	unsigned int worker_count = rte_lcore_count();
 	struct worker *workers =
-		rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
+	    rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
 	struct rte_mempool **pools = calloc(worker_count, sizeof(*pools));
 	unsigned int *lcores = calloc(worker_count, sizeof(*lcores));
 	if (workers == NULL || pools == NULL || lcores == NULL) {
@@ -204,26 +232,25 @@ int main(int argc, char **argv)
 		char name[RTE_MEMPOOL_NAMESIZE];
 		snprintf(name, sizeof(name), "mbufs_worker_%u", i);
 		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0,
-						   RTE_MBUF_DEFAULT_BUF_SIZE,
-						   (int)rte_lcore_to_socket_id(lcores[i]));
+		                                   RTE_MBUF_DEFAULT_BUF_SIZE,
+		                                   (int)rte_lcore_to_socket_id(lcores[i]));
 		if (pools[i] == NULL) {
 			fprintf(stderr,
-				"ftps-dataplane: cannot allocate %u mbufs for worker %u: %s "
-				"(more hugepages, or a smaller [dataplane] mbufs_per_worker)\n",
-				config.mbufs_per_worker, i, rte_strerror(rte_errno));
+			        "ftps-dataplane: cannot allocate %u mbufs for worker %u: %s "
+			        "(more hugepages, or a smaller [dataplane] mbufs_per_worker)\n",
+			        config.mbufs_per_worker, i, rte_strerror(rte_errno));
 			return 1;
 		}
 	}
 
 	struct port_config port_config = {
-		.name = config.port_name,
-		.queue_count = (uint16_t)worker_count,
-		.rx_descriptors = config.rx_descriptors,
-		.tx_descriptors = config.tx_descriptors,
-		.mtu = config.ip.mtu,
+	    .name = config.port_name,
+	    .queue_count = (uint16_t)worker_count,
+	    .rx_descriptors = config.rx_descriptors,
+	    .tx_descriptors = config.tx_descriptors,
+	    .mtu = config.ip.mtu,
 	};
 	struct port_info port;
-	char error[512];
 	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
 		fprintf(stderr, "ftps-dataplane: %s\n", error);
 		rte_eal_cleanup();
@@ -232,25 +259,67 @@ int main(int argc, char **argv)
 
 	for (unsigned int i = 0; i < worker_count; i++) {
 		struct worker *w = &workers[i];
-		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip, pools[i]);
+		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip,
+		               pools[i]);
 		w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
 		w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
 		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
+		w->net.tx_chained_checksum_fixup = port.tx_chained_checksum_broken;
 		impair_init(&w->net.impair_rx, &config.impair_rx, 2 * (uint64_t)i, pools[i],
-			    rte_get_tsc_hz());
+		            rte_get_tsc_hz());
 		impair_init(&w->net.impair_tx, &config.impair_tx, 2 * (uint64_t)i + 1, pools[i],
-			    rte_get_tsc_hz());
+		            rte_get_tsc_hz());
 		worker_init(w, lcores[i], config.idle_sleep_us);
+	}
+	for (unsigned int i = 0; i < worker_count; i++) {
+		struct worker *w = &workers[i];
+		struct tcp_stack_config tcp_config;
+		tcp_stack_config_defaults(&tcp_config);
+		tcp_config.queue_id = (uint16_t)i;
+		tcp_config.queue_count = (uint16_t)worker_count;
+		tcp_config.rto_min_ms = config.tcp_rto_min_ms;
+		tcp_config.cc = config.tcp_newreno ? TCP_CC_NEWRENO : TCP_CC_CUBIC;
+		if (port.rss && port.rss_key_len > 0) {
+			memcpy(tcp_config.rss_key, port.rss_key, port.rss_key_len);
+			tcp_config.rss_key_len = port.rss_key_len;
+		}
+		w->tcp = tcp_stack_create(&tcp_config, &w->net, error, sizeof(error));
+		if (w->tcp == NULL) {
+			fprintf(stderr, "ftps-dataplane: worker %u: TCP stack: %s\n", i, error);
+			return 1;
+		}
+		tcp_stack_attach(w->tcp);
+		worker_add_poller(w, tcp_worker_poll, w->tcp);
+		w->transfer = transfer_engine_create(i, (int)rte_lcore_to_socket_id(lcores[i]),
+		                                     error, sizeof(error));
+		if (w->transfer == NULL) {
+			fprintf(stderr, "ftps-dataplane: worker %u: transfer engine: %s\n", i,
+			        error);
+			return 1;
+		}
+		worker_add_poller(w, transfer_engine_poll, w->transfer);
+		if (config.control_socket[0] != '\0') {
+			w->relay =
+			    relay_create(w->tcp, w->transfer, pools[i], config.control_socket, i,
+			                 worker_count, error, sizeof(error));
+			if (w->relay == NULL) {
+				fprintf(stderr, "ftps-dataplane: worker %u: %s\n", i, error);
+				return 1;
+			}
+			worker_add_poller(w, relay_worker_poll, w->relay);
+		}
 	}
 	if (setup_arp_sharing(workers, worker_count) != 0) {
 		fprintf(stderr, "ftps-dataplane: cannot create ARP rings: %s\n",
-			rte_strerror(rte_errno));
+		        rte_strerror(rte_errno));
 		return 1;
 	}
 	dataplane_telemetry_register(workers, worker_count, &port, &config);
 
 	/* Announce ourselves so neighbours update stale caches (RFC 5227 2.3). */
 	arp_send_gratuitous(&workers[0].net);
+	if (config.ip.gateway != 0)
+		arp_prime(&workers[0].net, config.ip.gateway, rte_get_tsc_cycles());
 	net_flush(&workers[0].net);
 
 	char address[INET_ADDRSTRLEN], mac[RTE_ETHER_ADDR_FMT_SIZE];
@@ -267,7 +336,7 @@ int main(int argc, char **argv)
 		FILE *f = fopen(config.pid_file, "w");
 		if (f == NULL) {
 			fprintf(stderr, "ftps-dataplane: cannot write %s: %s\n", config.pid_file,
-				strerror(errno));
+			        strerror(errno));
 		} else {
 			fprintf(f, "%d\n", (int)getpid());
 			fclose(f);
@@ -280,8 +349,12 @@ int main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 
 	printf("ftps-dataplane: shutting down\n");
-	for (unsigned int i = 0; i < worker_count; i++)
+	for (unsigned int i = 0; i < worker_count; i++) {
+		relay_destroy(workers[i].relay);
+		transfer_engine_destroy(workers[i].transfer);
+		tcp_stack_destroy(workers[i].tcp);
 		net_lcore_release(&workers[i].net);
+	}
 	port_close(&port);
 	for (unsigned int i = 0; i < worker_count; i++)
 		rte_mempool_free(pools[i]);
@@ -291,6 +364,8 @@ int main(int argc, char **argv)
 	free(pools);
 	free(lcores);
 	rte_eal_cleanup();
+	free(argv - eal_args);
+	eal_args_free(allocated_argc, allocated_argv);
 	printf("ftps-dataplane: stopped cleanly\n");
 	return 0;
 }

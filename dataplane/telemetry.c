@@ -5,7 +5,12 @@
 #include <stdlib.h>
 
 #include <rte_ethdev.h>
+#include <rte_mempool.h>
 #include <rte_telemetry.h>
+
+#include "relay.h"
+#include "tcp.h"
+#include "transfer.h"
 
 static struct worker *telemetry_workers;
 static unsigned int telemetry_worker_count;
@@ -34,8 +39,111 @@ static int telemetry_counters(const char *cmd, const char *params, struct rte_te
 	return 0;
 }
 
+static int telemetry_tcp(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	uint64_t connections = 0, time_wait = 0;
+	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
+		if (telemetry_workers[w].tcp == NULL)
+			continue;
+		connections += tcp_stack_connection_count(telemetry_workers[w].tcp);
+		time_wait += tcp_stack_time_wait_count(telemetry_workers[w].tcp);
+	}
+	rte_tel_data_add_dict_u64(d, "connections", connections);
+	rte_tel_data_add_dict_u64(d, "time_wait", time_wait);
+	for (unsigned int c = 0; c < TCP_COUNTER_COUNT; c++) {
+		uint64_t sum = 0;
+		for (unsigned int w = 0; w < telemetry_worker_count; w++)
+			if (telemetry_workers[w].tcp != NULL)
+				sum += tcp_stack_counters(telemetry_workers[w].tcp)[c];
+		rte_tel_data_add_dict_u64(d, tcp_counter_names[c], sum);
+	}
+	return 0;
+}
+
+static int telemetry_relay(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	uint64_t connections = 0, links_up = 0, accepted = 0, lost = 0;
+	uint64_t sums[RELAY_COUNTER_COUNT] = {0};
+	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
+		const struct relay *r = telemetry_workers[w].relay;
+		if (r == NULL)
+			continue;
+		connections += relay_connection_count(r);
+		links_up += relay_link(r)->fd >= 0;
+		accepted += relay_link(r)->links_accepted;
+		lost += relay_link(r)->links_lost;
+		for (unsigned int c = 0; c < RELAY_COUNTER_COUNT; c++)
+			sums[c] += relay_counters(r)[c];
+	}
+	rte_tel_data_add_dict_u64(d, "connections", connections);
+	rte_tel_data_add_dict_u64(d, "control_links_up", links_up);
+	rte_tel_data_add_dict_u64(d, "control_links_accepted", accepted);
+	rte_tel_data_add_dict_u64(d, "control_links_lost", lost);
+	for (unsigned int c = 0; c < RELAY_COUNTER_COUNT; c++)
+		rte_tel_data_add_dict_u64(d, relay_counter_names[c], sums[c]);
+	return 0;
+}
+
+static int telemetry_transfer(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	uint64_t active = 0, free_buffers = 0, buffers = 0;
+	uint64_t sums[TRANSFER_COUNTER_COUNT] = {0};
+	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
+		const struct transfer_engine *e = telemetry_workers[w].transfer;
+		if (e == NULL)
+			continue;
+		active += transfer_engine_active(e);
+		free_buffers += transfer_engine_free_buffers(e);
+		buffers += transfer_engine_buffer_count(e);
+		for (unsigned int c = 0; c < TRANSFER_COUNTER_COUNT; c++)
+			sums[c] += transfer_engine_counters(e)[c];
+	}
+	rte_tel_data_add_dict_u64(d, "active", active);
+	rte_tel_data_add_dict_u64(d, "io_buffers", buffers);
+	rte_tel_data_add_dict_u64(d, "io_buffers_free", free_buffers);
+	for (unsigned int c = 0; c < TRANSFER_COUNTER_COUNT; c++)
+		rte_tel_data_add_dict_u64(d, transfer_counter_names[c], sums[c]);
+	return 0;
+}
+
+struct telemetry_pool_walk {
+	struct rte_tel_data *d;
+};
+
+static void telemetry_one_pool(struct rte_mempool *mp, void *arg)
+{
+	struct telemetry_pool_walk *walk = arg;
+	struct rte_tel_data *pool = rte_tel_data_alloc();
+	if (pool == NULL)
+		return;
+	rte_tel_data_start_dict(pool);
+	rte_tel_data_add_dict_u64(pool, "size", mp->size);
+	rte_tel_data_add_dict_u64(pool, "available", rte_mempool_avail_count(mp));
+	rte_tel_data_add_dict_u64(pool, "in_use", rte_mempool_in_use_count(mp));
+	rte_tel_data_add_dict_container(walk->d, mp->name, pool, 0);
+}
+
+static int telemetry_mempools(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	struct telemetry_pool_walk walk = {d};
+	rte_mempool_walk(telemetry_one_pool, &walk);
+	return 0;
+}
+
 static int telemetry_counter_descriptions(const char *cmd, const char *params,
-					  struct rte_tel_data *d)
+                                          struct rte_tel_data *d)
 {
 	(void)cmd;
 	(void)params;
@@ -101,19 +209,27 @@ static int telemetry_info(const char *cmd, const char *params, struct rte_tel_da
 }
 
 void dataplane_telemetry_register(struct worker *workers, unsigned int worker_count,
-				  const struct port_info *port,
-				  const struct dataplane_config *config)
+                                  const struct port_info *port,
+                                  const struct dataplane_config *config)
 {
 	telemetry_workers = workers;
 	telemetry_worker_count = worker_count;
 	telemetry_port = port;
 	telemetry_config = config;
 	rte_telemetry_register_cmd("/ftps/counters", telemetry_counters,
-				   "Packet counters summed over workers. Param: worker index");
+	                           "Packet counters summed over workers. Param: worker index");
 	rte_telemetry_register_cmd("/ftps/counters/describe", telemetry_counter_descriptions,
-				   "What each packet counter counts");
+	                           "What each packet counter counts");
+	rte_telemetry_register_cmd("/ftps/tcp", telemetry_tcp,
+	                           "TCP connections and counters summed over workers");
+	rte_telemetry_register_cmd("/ftps/relay", telemetry_relay,
+	                           "Connections relayed to the control plane, link state");
+	rte_telemetry_register_cmd("/ftps/transfer", telemetry_transfer,
+	                           "Fast-path transfers: active, buffers, counters");
+	rte_telemetry_register_cmd("/ftps/mempools", telemetry_mempools,
+	                           "Every mbuf pool: size, available, in use (leak checks)");
 	rte_telemetry_register_cmd("/ftps/port", telemetry_port_info,
-				   "Port, offloads and ethdev statistics");
+	                           "Port, offloads and ethdev statistics");
 	rte_telemetry_register_cmd("/ftps/info", telemetry_info,
-				   "Addresses, workers and poll-loop figures");
+	                           "Addresses, workers and poll-loop figures");
 }

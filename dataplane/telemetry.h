@@ -7,7 +7,7 @@
 #include "config.h"
 
 void dataplane_telemetry_register(struct worker *workers, unsigned int worker_count,
-				  const struct port_info *port,
-				  const struct dataplane_config *config);
+                                  const struct port_info *port,
+                                  const struct dataplane_config *config);
 
 #endif

@@ -1,5 +1,7 @@
 #include "worker.h"
 
+#include "net/port.h"
+
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -37,11 +39,13 @@ int worker_add_poller(struct worker *w, worker_poll_fn poll, void *context)
 void worker_port_sink(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count)
 {
 	uint16_t sent = 0;
+	if (nl->tx_chained_checksum_fixup)
+		port_fix_chained_checksums(frames, count);
 	/* A few retries ride out a momentarily full ring; after that the
 	 * frames are dropped and counted rather than stalling the loop. */
 	for (int attempt = 0; attempt < 8 && sent < count; attempt++)
 		sent = (uint16_t)(sent + rte_eth_tx_burst(nl->port_id, nl->queue_id, frames + sent,
-							   (uint16_t)(count - sent)));
+		                                          (uint16_t)(count - sent)));
 	if (sent < count) {
 		nl->counters[NET_COUNTER_drop_tx_ring_full] += (uint64_t)(count - sent);
 		nl->counters[NET_COUNTER_tx_frames] -= (uint64_t)(count - sent);

@@ -9,7 +9,7 @@
 
 #include "net/net_lcore.h"
 
-#define WORKER_RX_BURST 32
+#define WORKER_RX_BURST    32
 #define WORKER_MAX_POLLERS 8
 
 struct worker;
@@ -23,8 +23,15 @@ struct worker_poller {
 	void *context;
 };
 
+struct tcp_stack;
+struct relay;
+struct transfer_engine;
+
 struct worker {
 	struct net_lcore net;
+	struct tcp_stack *tcp;
+	struct relay *relay;
+	struct transfer_engine *transfer;
 	unsigned int lcore_id;
 	unsigned int idle_sleep_us;
 	uint64_t timer_interval_tsc;

@@ -106,11 +106,20 @@ static int tls_dir_ok(const struct ftps_ipc_tls_dir *d, uint16_t version)
 {
 	if (d->key_len != 16 && d->key_len != 32)
 		return 0;
-	if (version == 0x0304 && d->iv_len != 12)
+	if (version == 0x0304 && (d->iv_len != 12 || (d->secret_len != 32 && d->secret_len != 48)))
 		return 0;
-	if (version == 0x0303 && d->iv_len != 4 && d->iv_len != 12)
+	if (version == 0x0303 && ((d->iv_len != 4 && d->iv_len != 12) || d->secret_len != 0))
 		return 0;
-	return d->pad[0] == 0 && d->pad[1] == 0;
+	return d->pad[0] == 0;
+}
+
+/* The AEAD suites the dataplane's record layer carries. */
+static int suite_ok(uint16_t version, uint16_t suite)
+{
+	if (version == 0x0304)
+		return suite == 0x1301 || suite == 0x1302 || suite == 0x1303;
+	return suite == 0xC02B || suite == 0xC02F || suite == 0xC02C || suite == 0xC030 ||
+	       suite == 0xCCA9 || suite == 0xCCA8;
 }
 
 static enum ftps_ipc_check fields_ok(const void *buf, size_t len, unsigned n_fds)
@@ -194,7 +203,7 @@ static enum ftps_ipc_check fields_ok(const void *buf, size_t len, unsigned n_fds
 		const struct ftps_ipc_takeover *m = buf;
 		if (h->conn_id == 0 || (m->tls_version != 0x0303 && m->tls_version != 0x0304))
 			return FTPS_IPC_ERR_FIELD;
-		if (m->cipher < FTPS_IPC_AES_128_GCM || m->cipher > FTPS_IPC_CHACHA20_POLY1305)
+		if (!suite_ok(m->tls_version, m->suite))
 			return FTPS_IPC_ERR_FIELD;
 		if (m->direction != FTPS_IPC_DIR_SEND_FILE &&
 		    m->direction != FTPS_IPC_DIR_RECV_FILE)

@@ -52,7 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FTPS_IPC_VERSION        1
+#define FTPS_IPC_VERSION        2
 #define FTPS_IPC_MAX_DATA       16384u
 #define FTPS_IPC_INITIAL_CREDIT (256u * 1024u)
 #define FTPS_IPC_MAX_LEFTOVER   (2u * 16384u + 1024u)
@@ -168,34 +168,35 @@ struct ftps_ipc_reset {
 };
 
 enum ftps_ipc_direction { FTPS_IPC_DIR_SEND_FILE = 1, FTPS_IPC_DIR_RECV_FILE = 2 };
-enum ftps_ipc_cipher {
-	FTPS_IPC_AES_128_GCM = 1,
-	FTPS_IPC_AES_256_GCM = 2,
-	FTPS_IPC_CHACHA20_POLY1305 = 3
-};
 
 #define FTPS_IPC_TAKEOVER_REQUIRE_CLOSE_NOTIFY 1u
 
-/* One direction of TLS record protection. */
+/* One direction of TLS record protection, as crypto/tls_import exports it. */
 struct ftps_ipc_tls_dir {
 	uint8_t key[32];
-	uint8_t iv[12];  /* TLS 1.3: static IV; TLS 1.2 GCM: 4-byte salt */
-	uint8_t key_len; /* 16 or 32 */
-	uint8_t iv_len;  /* 12 (1.3) or 4 (1.2 GCM) */
-	uint8_t pad[2];
-	uint64_t seq;
+	uint8_t iv[12];     /* TLS 1.3 / ChaCha20: static IV; TLS 1.2 AES-GCM: 4-byte salt */
+	uint8_t secret[48]; /* TLS 1.3 traffic secret (for KeyUpdate); zero for 1.2 */
+	uint8_t key_len;    /* 16 or 32 */
+	uint8_t iv_len;     /* 12, or 4 for TLS 1.2 AES-GCM */
+	uint8_t secret_len; /* 32 or 48 for TLS 1.3, 0 for 1.2 */
+	uint8_t pad[1];
+	uint64_t seq; /* next record's sequence number */
 };
 
-/* TAKEOVER: exactly one fd attached with SCM_RIGHTS; then leftover_len bytes
- * of record data that arrived after the handshake. */
+/* TAKEOVER: exactly one fd attached with SCM_RIGHTS (the open file); then
+ * leftover_len bytes of record data that arrived after the handshake. */
 struct ftps_ipc_takeover {
 	struct ftps_ipc_hdr hdr;
 	uint16_t tls_version; /* 0x0303 or 0x0304 */
-	uint16_t cipher;      /* enum ftps_ipc_cipher */
+	uint16_t suite;       /* IANA cipher suite (AEAD suites only) */
 	uint32_t direction;   /* enum ftps_ipc_direction */
 	uint64_t file_offset;
 	uint64_t byte_limit; /* 0 = until EOF (send) or the peer's end (recv) */
-	uint32_t flags;      /* FTPS_IPC_TAKEOVER_* */
+	/* Stream bytes the control plane has received on this connection; the
+	 * dataplane replays any it sent beyond that (DATA still in flight when
+	 * it got the TAKEOVER), so nothing is lost in the handover. */
+	uint64_t bytes_seen;
+	uint32_t flags; /* FTPS_IPC_TAKEOVER_* */
 	uint32_t leftover_len;
 	struct ftps_ipc_tls_dir rx;
 	struct ftps_ipc_tls_dir tx;
@@ -224,8 +225,8 @@ _Static_assert(sizeof(struct ftps_ipc_data) == 16, "data");
 _Static_assert(sizeof(struct ftps_ipc_credit) == 24, "credit");
 _Static_assert(sizeof(struct ftps_ipc_fin) == 16, "fin");
 _Static_assert(sizeof(struct ftps_ipc_reset) == 24, "reset");
-_Static_assert(sizeof(struct ftps_ipc_tls_dir) == 56, "tls_dir");
-_Static_assert(sizeof(struct ftps_ipc_takeover) == 160, "takeover");
+_Static_assert(sizeof(struct ftps_ipc_tls_dir) == 104, "tls_dir");
+_Static_assert(sizeof(struct ftps_ipc_takeover) == 264, "takeover");
 _Static_assert(sizeof(struct ftps_ipc_done) == 48, "done");
 
 #define FTPS_IPC_MAX_MSG (sizeof(struct ftps_ipc_takeover) + FTPS_IPC_MAX_LEFTOVER)

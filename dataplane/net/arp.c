@@ -71,8 +71,8 @@ static void arp_remove(struct arp_cache *cache, struct arp_entry *victim)
 }
 
 static struct rte_mbuf *arp_build(struct net_lcore *nl, uint16_t opcode,
-				  const struct rte_ether_addr *eth_dst,
-				  const struct rte_ether_addr *target_mac, rte_be32_t target_ip)
+                                  const struct rte_ether_addr *eth_dst,
+                                  const struct rte_ether_addr *target_mac, rte_be32_t target_ip)
 {
 	struct rte_mbuf *m = rte_pktmbuf_alloc(nl->pool);
 	if (m == NULL) {
@@ -117,7 +117,8 @@ void arp_send_gratuitous(struct net_lcore *nl)
 {
 	static const struct rte_ether_addr broadcast = {{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 	/* A gratuitous request: sender and target IP are both ours. */
-	struct rte_mbuf *m = arp_build(nl, RTE_ARP_OP_REQUEST, &broadcast, &broadcast, nl->ip.address);
+	struct rte_mbuf *m =
+	    arp_build(nl, RTE_ARP_OP_REQUEST, &broadcast, &broadcast, nl->ip.address);
 	if (m == NULL)
 		return;
 	net_count(nl, NET_COUNTER_tx_gratuitous_arp);
@@ -137,7 +138,7 @@ static void arp_flush_pending(struct net_lcore *nl, struct arp_entry *e)
 
 /* Records a mapping; returns true when it was new or changed. */
 static bool arp_learn(struct net_lcore *nl, rte_be32_t address, const struct rte_ether_addr *mac,
-		      bool create)
+                      bool create)
 {
 	struct arp_cache *cache = &nl->arp;
 	struct arp_entry *e = arp_find(cache, address, create);
@@ -207,7 +208,7 @@ void arp_input(struct net_lcore *nl, struct rte_mbuf *m)
 	}
 	/* Answer in place: the request mbuf becomes the reply. */
 	rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_data_len(m) - sizeof(struct rte_ether_hdr) -
-				       sizeof(struct rte_arp_hdr)));
+	                               sizeof(struct rte_arp_hdr)));
 	eth->dst_addr = sender_mac;
 	eth->src_addr = nl->mac;
 	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
@@ -220,8 +221,7 @@ void arp_input(struct net_lcore *nl, struct rte_mbuf *m)
 	net_transmit_frame(nl, m);
 }
 
-void arp_output(struct net_lcore *nl, struct rte_mbuf *frame, rte_be32_t next_hop,
-		uint64_t now_tsc)
+void arp_output(struct net_lcore *nl, struct rte_mbuf *frame, rte_be32_t next_hop, uint64_t now_tsc)
 {
 	struct arp_cache *cache = &nl->arp;
 	struct arp_entry *e = arp_find(cache, next_hop, true);
@@ -250,6 +250,17 @@ void arp_output(struct net_lcore *nl, struct rte_mbuf *frame, rte_be32_t next_ho
 		e->requests_sent = 1;
 		e->deadline_tsc = now_tsc + cache->tsc_hz * ARP_REQUEST_INTERVAL_MS / 1000;
 	}
+}
+
+void arp_prime(struct net_lcore *nl, rte_be32_t address, uint64_t now_tsc)
+{
+	struct arp_entry *e = arp_find(&nl->arp, address, true);
+	if (e == NULL || e->state != ARP_ENTRY_FREE)
+		return;
+	e->state = ARP_ENTRY_PENDING;
+	arp_send_request(nl, address);
+	e->requests_sent = 1;
+	e->deadline_tsc = now_tsc + nl->arp.tsc_hz * ARP_REQUEST_INTERVAL_MS / 1000;
 }
 
 void arp_poll(struct net_lcore *nl, uint64_t now_tsc)

@@ -12,12 +12,12 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
-#define ARP_CACHE_SIZE 256          /* power of two */
-#define ARP_PENDING_PER_ENTRY 32    /* packets waiting for one next hop */
-#define ARP_REQUEST_RETRIES 3
+#define ARP_CACHE_SIZE          256 /* power of two */
+#define ARP_PENDING_PER_ENTRY   32  /* packets waiting for one next hop */
+#define ARP_REQUEST_RETRIES     3
 #define ARP_REQUEST_INTERVAL_MS 1000
-#define ARP_ENTRY_LIFETIME_S 300
-#define ARP_MAX_PEERS 128
+#define ARP_ENTRY_LIFETIME_S    300
+#define ARP_MAX_PEERS           128
 
 struct net_lcore;
 
@@ -57,9 +57,13 @@ void arp_input(struct net_lcore *nl, struct rte_mbuf *m);
 /* Sends an IPv4 frame whose Ethernet header is in place but for the
  * destination MAC, resolving next_hop first when needed. Takes ownership. */
 void arp_output(struct net_lcore *nl, struct rte_mbuf *frame, rte_be32_t next_hop,
-		uint64_t now_tsc);
+                uint64_t now_tsc);
 
 void arp_send_gratuitous(struct net_lcore *nl);
+
+/* Starts resolving address before anything needs it (the gateway at start),
+ * so the first packet out does not wait for ARP. */
+void arp_prime(struct net_lcore *nl, rte_be32_t address, uint64_t now_tsc);
 
 /* Request retries, queue timeouts, expiry, and mappings from other lcores. */
 void arp_poll(struct net_lcore *nl, uint64_t now_tsc);

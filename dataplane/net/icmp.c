@@ -34,7 +34,8 @@ void icmp_input(struct net_lcore *nl, struct rte_mbuf *m, const struct rte_ipv4_
 	/* The requester's MAC is in the frame we just received; answering to it
 	 * avoids an ARP round trip for a peer that may not be in the cache. */
 	struct rte_ether_addr requester_mac =
-		((const struct rte_ether_hdr *)((const uint8_t *)ip_header -
-						sizeof(struct rte_ether_hdr)))->src_addr;
+	    ((const struct rte_ether_hdr *)((const uint8_t *)ip_header -
+	                                    sizeof(struct rte_ether_hdr)))
+	        ->src_addr;
 	ipv4_output_to_mac(nl, m, requester, IPPROTO_ICMP, &requester_mac);
 }

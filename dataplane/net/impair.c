@@ -37,7 +37,7 @@ static const char *impair_parse_probability(const char *value, double *out)
 }
 
 static const char *impair_parse_unsigned(const char *value, unsigned long long max,
-					 unsigned long long *out)
+                                         unsigned long long *out)
 {
 	char *end;
 	errno = 0;
@@ -63,8 +63,8 @@ const char *impair_parse(const char *spec, struct impair_config *config)
 	     item = strtok_r(NULL, ",", &saveptr)) {
 		char *eq = strchr(item, '=');
 		if (eq == NULL) {
-			snprintf(message, sizeof(message), "impairment item '%.60s' is not key=value",
-				 item);
+			snprintf(message, sizeof(message),
+			         "impairment item '%.60s' is not key=value", item);
 			return message;
 		}
 		*eq = '\0';
@@ -89,9 +89,9 @@ const char *impair_parse(const char *spec, struct impair_config *config)
 			c.seed = u;
 		} else {
 			snprintf(message, sizeof(message),
-				 "unknown impairment '%.40s' (known: loss, dup, reorder, depth, "
-				 "corrupt, delay_us, seed)",
-				 key);
+			         "unknown impairment '%.40s' (known: loss, dup, reorder, depth, "
+			         "corrupt, delay_us, seed)",
+			         key);
 			return message;
 		}
 		if (err != NULL) {
@@ -106,7 +106,7 @@ const char *impair_parse(const char *spec, struct impair_config *config)
 }
 
 void impair_init(struct impair *imp, const struct impair_config *config, uint64_t stream,
-		 struct rte_mempool *pool, uint64_t tsc_hz)
+                 struct rte_mempool *pool, uint64_t tsc_hz)
 {
 	uint64_t *lost = imp->lost, *duplicated = imp->duplicated, *reordered = imp->reordered;
 	uint64_t *corrupted = imp->corrupted, *delayed = imp->delayed;
@@ -118,7 +118,7 @@ void impair_init(struct impair *imp, const struct impair_config *config, uint64_
 	imp->delayed = delayed;
 	imp->config = *config;
 	imp->enabled = config->loss > 0 || config->duplicate > 0 || config->reorder > 0 ||
-		       config->corrupt > 0 || config->delay_us > 0;
+	               config->corrupt > 0 || config->delay_us > 0;
 	/* Each lcore and direction gets its own stream of the same seed. */
 	imp->rng_state = config->seed ^ (stream * 0xd1b54a32d192ed03ULL);
 	imp->pool = pool;
@@ -132,7 +132,7 @@ static void impair_bump(uint64_t *counter)
 }
 
 static void impair_hold(struct impair *imp, struct rte_mbuf *frame, uint64_t release_tsc,
-			uint64_t release_after)
+                        uint64_t release_after)
 {
 	struct impair_held *h = &imp->held[imp->held_count++];
 	h->frame = frame;
@@ -142,7 +142,7 @@ static void impair_hold(struct impair *imp, struct rte_mbuf *frame, uint64_t rel
 }
 
 static uint16_t impair_emit(struct impair *imp, struct rte_mbuf *frame, struct rte_mbuf **out,
-			    uint16_t *n, uint16_t out_max, uint64_t now_tsc)
+                            uint16_t *n, uint16_t out_max, uint64_t now_tsc)
 {
 	if (*n < out_max) {
 		out[(*n)++] = frame;
@@ -159,14 +159,15 @@ static uint16_t impair_emit(struct impair *imp, struct rte_mbuf *frame, struct r
 }
 
 uint16_t impair_release(struct impair *imp, struct rte_mbuf **out, uint16_t out_max,
-			uint64_t now_tsc, bool force)
+                        uint64_t now_tsc, bool force)
 {
 	uint16_t n = 0;
 	unsigned int kept = 0;
 	for (unsigned int i = 0; i < imp->held_count; i++) {
 		struct impair_held h = imp->held[i];
-		bool due = force || (now_tsc >= h.release_tsc && imp->frames_seen >= h.release_after) ||
-			   now_tsc >= h.give_up_tsc;
+		bool due = force ||
+		           (now_tsc >= h.release_tsc && imp->frames_seen >= h.release_after) ||
+		           now_tsc >= h.give_up_tsc;
 		if (due && n < out_max)
 			out[n++] = h.frame;
 		else
@@ -177,7 +178,7 @@ uint16_t impair_release(struct impair *imp, struct rte_mbuf **out, uint16_t out_
 }
 
 uint16_t impair_apply(struct impair *imp, struct rte_mbuf **in, uint16_t count,
-		      struct rte_mbuf **out, uint16_t out_max, uint64_t now_tsc)
+                      struct rte_mbuf **out, uint16_t out_max, uint64_t now_tsc)
 {
 	uint16_t n = 0;
 	if (!imp->enabled) {
@@ -207,16 +208,17 @@ uint16_t impair_apply(struct impair *imp, struct rte_mbuf **in, uint16_t count,
 			if (copy != NULL) {
 				rte_pktmbuf_free(frame);
 				frame = copy;
-				uint32_t bit = (uint32_t)(where % ((uint64_t)rte_pktmbuf_pkt_len(frame) * 8));
+				uint32_t bit =
+				    (uint32_t)(where % ((uint64_t)rte_pktmbuf_pkt_len(frame) * 8));
 				uint8_t *byte = rte_pktmbuf_mtod_offset(frame, uint8_t *, bit / 8);
 				if (bit / 8 < rte_pktmbuf_data_len(frame)) {
 					*byte ^= (uint8_t)(1u << (bit % 8));
 					/* The bit must reach the checks: no offload may
 					 * recompute the checksums over it. */
-					frame->ol_flags &= ~(RTE_MBUF_F_TX_IP_CKSUM |
-							     RTE_MBUF_F_TX_L4_MASK |
-							     RTE_MBUF_F_RX_IP_CKSUM_MASK |
-							     RTE_MBUF_F_RX_L4_CKSUM_MASK);
+					frame->ol_flags &=
+					    ~(RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_L4_MASK |
+					      RTE_MBUF_F_RX_IP_CKSUM_MASK |
+					      RTE_MBUF_F_RX_L4_CKSUM_MASK);
 					impair_bump(imp->corrupted);
 				}
 			}
@@ -232,15 +234,16 @@ uint16_t impair_apply(struct impair *imp, struct rte_mbuf **in, uint16_t count,
 			if (frames[k] == NULL)
 				continue;
 			bool hold_for_reorder = k == 0 && reorder;
-			if ((hold_for_reorder || delay_tsc > 0) && imp->held_count < IMPAIR_HOLD_MAX) {
+			if ((hold_for_reorder || delay_tsc > 0) &&
+			    imp->held_count < IMPAIR_HOLD_MAX) {
 				if (hold_for_reorder)
 					impair_bump(imp->reordered);
 				else
 					impair_bump(imp->delayed);
 				impair_hold(imp, frames[k], now_tsc + delay_tsc,
-					    hold_for_reorder
-						    ? imp->frames_seen + imp->config.reorder_depth
-						    : 0);
+				            hold_for_reorder
+				                ? imp->frames_seen + imp->config.reorder_depth
+				                : 0);
 				continue;
 			}
 			impair_emit(imp, frames[k], out, &n, out_max, now_tsc);

@@ -9,24 +9,24 @@
 
 #include <rte_mbuf.h>
 
-#define IMPAIR_HOLD_MAX 512
+#define IMPAIR_HOLD_MAX           512
 #define IMPAIR_REORDER_TIMEOUT_US 2000
 
 struct impair_config {
-	double loss;          /* probability a frame is dropped */
-	double duplicate;     /* probability a frame is sent twice */
-	double reorder;       /* probability a frame is held back */
+	double loss;                /* probability a frame is dropped */
+	double duplicate;           /* probability a frame is sent twice */
+	double reorder;             /* probability a frame is held back */
 	unsigned int reorder_depth; /* frames that overtake a held one */
-	double corrupt;       /* probability one bit of a frame is flipped */
-	unsigned int delay_us; /* fixed delay added to every frame */
+	double corrupt;             /* probability one bit of a frame is flipped */
+	unsigned int delay_us;      /* fixed delay added to every frame */
 	uint64_t seed;
 };
 
 struct impair_held {
 	struct rte_mbuf *frame;
-	uint64_t release_tsc;     /* delay: not before this time */
-	uint64_t release_after;   /* reorder: once this many frames have passed */
-	uint64_t give_up_tsc;     /* reorder: released anyway when traffic stops */
+	uint64_t release_tsc;   /* delay: not before this time */
+	uint64_t release_after; /* reorder: once this many frames have passed */
+	uint64_t give_up_tsc;   /* reorder: released anyway when traffic stops */
 };
 
 struct impair {
@@ -47,17 +47,17 @@ struct impair {
 const char *impair_parse(const char *spec, struct impair_config *config);
 
 void impair_init(struct impair *imp, const struct impair_config *config, uint64_t stream,
-		 struct rte_mempool *pool, uint64_t tsc_hz);
+                 struct rte_mempool *pool, uint64_t tsc_hz);
 
 /* Passes frames through the fault stage.  Takes ownership of in[0..count);
  * writes at most out_max frames to out and returns how many.  Frames that
  * do not fit are held and released by later calls or impair_release(). */
 uint16_t impair_apply(struct impair *imp, struct rte_mbuf **in, uint16_t count,
-		      struct rte_mbuf **out, uint16_t out_max, uint64_t now_tsc);
+                      struct rte_mbuf **out, uint16_t out_max, uint64_t now_tsc);
 
 /* Releases held frames that are due (or all, when force is set). */
 uint16_t impair_release(struct impair *imp, struct rte_mbuf **out, uint16_t out_max,
-			uint64_t now_tsc, bool force);
+                        uint64_t now_tsc, bool force);
 
 void impair_free_held(struct impair *imp);
 

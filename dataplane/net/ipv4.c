@@ -49,7 +49,8 @@ void ipv4_input(struct net_lcore *nl, struct rte_mbuf *m)
 		return;
 	}
 	/* More-fragments set or a non-zero offset: a fragment. */
-	if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
+	if ((ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) !=
+	    0) {
 		net_drop(nl, m, NET_COUNTER_drop_ipv4_fragment);
 		return;
 	}
@@ -98,14 +99,15 @@ void ipv4_input(struct net_lcore *nl, struct rte_mbuf *m)
 /* Prepends the IPv4 and Ethernet headers (destination MAC left to fill);
  * returns the Ethernet header or NULL after dropping the packet. */
 static struct rte_ether_hdr *ipv4_prepend_headers(struct net_lcore *nl, struct rte_mbuf *m,
-						  rte_be32_t destination, uint8_t protocol)
+                                                  rte_be32_t destination, uint8_t protocol)
 {
 	uint32_t payload_len = rte_pktmbuf_pkt_len(m);
 	struct rte_ipv4_hdr *ip =
-		(struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, sizeof(struct rte_ipv4_hdr));
+	    (struct rte_ipv4_hdr *)rte_pktmbuf_prepend(m, sizeof(struct rte_ipv4_hdr));
 	struct rte_ether_hdr *eth =
-		ip == NULL ? NULL
-			   : (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(struct rte_ether_hdr));
+	    ip == NULL
+	        ? NULL
+	        : (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(struct rte_ether_hdr));
 	if (eth == NULL || payload_len + sizeof(*ip) > UINT16_MAX) {
 		net_drop(nl, m, NET_COUNTER_drop_mbuf_exhausted);
 		return NULL;
@@ -133,8 +135,8 @@ static struct rte_ether_hdr *ipv4_prepend_headers(struct net_lcore *nl, struct r
 	return eth;
 }
 
-void ipv4_output(struct net_lcore *nl, struct rte_mbuf *m, rte_be32_t destination,
-		 uint8_t protocol, uint64_t now_tsc)
+void ipv4_output(struct net_lcore *nl, struct rte_mbuf *m, rte_be32_t destination, uint8_t protocol,
+                 uint64_t now_tsc)
 {
 	rte_be32_t next_hop = destination;
 	if ((destination & nl->ip.netmask) != (nl->ip.address & nl->ip.netmask)) {
@@ -150,7 +152,7 @@ void ipv4_output(struct net_lcore *nl, struct rte_mbuf *m, rte_be32_t destinatio
 }
 
 void ipv4_output_to_mac(struct net_lcore *nl, struct rte_mbuf *m, rte_be32_t destination,
-			uint8_t protocol, const struct rte_ether_addr *mac)
+                        uint8_t protocol, const struct rte_ether_addr *mac)
 {
 	struct rte_ether_hdr *eth = ipv4_prepend_headers(nl, m, destination, protocol);
 	if (eth == NULL)

@@ -21,11 +21,11 @@ void ipv4_input(struct net_lcore *nl, struct rte_mbuf *m);
  * IPV4_OUTPUT_HEADROOM bytes of headroom.  Fills the IPv4 and Ethernet
  * headers, picks the next hop, resolves it and transmits.  The IPv4 header
  * checksum is left to the port when it offers the offload.  Takes ownership. */
-void ipv4_output(struct net_lcore *nl, struct rte_mbuf *m, rte_be32_t destination,
-		 uint8_t protocol, uint64_t now_tsc);
+void ipv4_output(struct net_lcore *nl, struct rte_mbuf *m, rte_be32_t destination, uint8_t protocol,
+                 uint64_t now_tsc);
 
 /* The same, to a known MAC address (a reply to the frame's sender). */
 void ipv4_output_to_mac(struct net_lcore *nl, struct rte_mbuf *m, rte_be32_t destination,
-			uint8_t protocol, const struct rte_ether_addr *mac);
+                        uint8_t protocol, const struct rte_ether_addr *mac);
 
 #endif

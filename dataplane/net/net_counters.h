@@ -60,7 +60,7 @@ enum net_counter {
 #define NET_COUNTER_ENUM(name, description) NET_COUNTER_##name,
 	NET_COUNTER_LIST(NET_COUNTER_ENUM)
 #undef NET_COUNTER_ENUM
-		NET_COUNTER_COUNT
+	    NET_COUNTER_COUNT
 };
 
 extern const char *const net_counter_names[NET_COUNTER_COUNT];

@@ -8,19 +8,19 @@
 
 const char *const net_counter_names[NET_COUNTER_COUNT] = {
 #define NET_COUNTER_NAME(name, description) #name,
-	NET_COUNTER_LIST(NET_COUNTER_NAME)
+    NET_COUNTER_LIST(NET_COUNTER_NAME)
 #undef NET_COUNTER_NAME
 };
 
 const char *const net_counter_descriptions[NET_COUNTER_COUNT] = {
 #define NET_COUNTER_DESCRIPTION(name, description) description,
-	NET_COUNTER_LIST(NET_COUNTER_DESCRIPTION)
+    NET_COUNTER_LIST(NET_COUNTER_DESCRIPTION)
 #undef NET_COUNTER_DESCRIPTION
 };
 
 void net_lcore_init(struct net_lcore *nl, unsigned int worker_index, uint16_t port_id,
-		    uint16_t queue_id, const struct rte_ether_addr *mac,
-		    const struct net_address_config *ip, struct rte_mempool *pool)
+                    uint16_t queue_id, const struct rte_ether_addr *mac,
+                    const struct net_address_config *ip, struct rte_mempool *pool)
 {
 	memset(nl, 0, sizeof(*nl));
 	nl->worker_index = worker_index;
@@ -64,7 +64,7 @@ void net_flush(struct net_lcore *nl)
 	}
 	struct rte_mbuf *out[NET_TX_BATCH * 2];
 	uint16_t released = impair_apply(&nl->impair_tx, nl->tx_pending, n, out, RTE_DIM(out),
-					 rte_get_tsc_cycles());
+	                                 rte_get_tsc_cycles());
 	net_sink(nl, out, released);
 }
 
@@ -111,7 +111,7 @@ void eth_input(struct net_lcore *nl, struct rte_mbuf *m)
 }
 
 void net_receive_burst(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count,
-		       uint64_t now_tsc)
+                       uint64_t now_tsc)
 {
 	if (!nl->impair_rx.enabled) {
 		for (uint16_t i = 0; i < count; i++)

@@ -23,7 +23,7 @@ struct net_lcore;
  * ownership of the mbuf; its data offset points at the transport header and
  * ip_header points inside the same mbuf. */
 typedef void (*net_protocol_input_fn)(struct net_lcore *nl, struct rte_mbuf *m,
-				      const struct rte_ipv4_hdr *ip_header);
+                                      const struct rte_ipv4_hdr *ip_header);
 
 /* Where finished frames go.  The worker sends them to the port; unit tests
  * capture them instead.  The sink takes ownership of every mbuf. */
@@ -50,6 +50,7 @@ struct net_lcore {
 	bool tx_ipv4_checksum_offload;
 	bool tx_tcp_checksum_offload;
 	bool tx_tcp_segmentation_offload;
+	bool tx_chained_checksum_fixup; /* see port_info.tx_chained_checksum_broken */
 
 	struct arp_cache arp;
 	struct impair impair_rx;
@@ -78,8 +79,8 @@ static inline void net_drop(struct net_lcore *nl, struct rte_mbuf *m, enum net_c
 }
 
 void net_lcore_init(struct net_lcore *nl, unsigned int worker_index, uint16_t port_id,
-		    uint16_t queue_id, const struct rte_ether_addr *mac,
-		    const struct net_address_config *ip, struct rte_mempool *pool);
+                    uint16_t queue_id, const struct rte_ether_addr *mac,
+                    const struct net_address_config *ip, struct rte_mempool *pool);
 
 /* Queues a complete Ethernet frame for transmission (through the TX
  * impairment stage); flushes when the batch is full. */
@@ -93,7 +94,7 @@ void eth_input(struct net_lcore *nl, struct rte_mbuf *m);
 
 /* Receive a burst: impairment stage first, then eth_input for each frame. */
 void net_receive_burst(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count,
-		       uint64_t now_tsc);
+                       uint64_t now_tsc);
 
 /* Housekeeping driven by the poll loop: ARP timeouts, impairment releases. */
 void net_poll_timers(struct net_lcore *nl, uint64_t now_tsc);
@@ -103,7 +104,8 @@ void net_lcore_release(struct net_lcore *nl);
 
 static inline bool net_address_is_local_broadcast(const struct net_lcore *nl, rte_be32_t a)
 {
-	return a == RTE_BE32(0xffffffff) || a == ((nl->ip.address & nl->ip.netmask) | ~nl->ip.netmask);
+	return a == RTE_BE32(0xffffffff) ||
+	       a == ((nl->ip.address & nl->ip.netmask) | ~nl->ip.netmask);
 }
 
 #endif

@@ -1,17 +1,21 @@
 #include "port.h"
 
+#include "net_checksum.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
 
 /* The Toeplitz key many NICs default to is symmetric enough for our use;
  * we set it explicitly so active opens can compute the hash in software
  * (rte_softrss) and pick source ports that land on their own queue. */
 static const uint8_t port_default_rss_key[40] = {
-	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
-	0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
-	0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
 };
 
 static int port_find(const char *name, uint16_t *port_id, char *error, size_t error_len)
@@ -19,15 +23,17 @@ static int port_find(const char *name, uint16_t *port_id, char *error, size_t er
 	if (name != NULL && name[0] != '\0') {
 		if (rte_eth_dev_get_port_by_name(name, port_id) != 0) {
 			snprintf(error, error_len,
-				 "no ethdev named '%s' (give a --vdev or allow its PCI address)", name);
+			         "no ethdev named '%s' (give a --vdev or allow its PCI address)",
+			         name);
 			return -1;
 		}
 		return 0;
 	}
 	uint16_t count = rte_eth_dev_count_avail();
 	if (count == 0) {
-		snprintf(error, error_len,
-			 "no ethdev found: pass --vdev=net_tap0 (or bind a NIC with dpdk-devbind.py)");
+		snprintf(
+		    error, error_len,
+		    "no ethdev found: pass --vdev=net_tap0 (or bind a NIC with dpdk-devbind.py)");
 		return -1;
 	}
 	uint16_t id;
@@ -39,8 +45,8 @@ static int port_find(const char *name, uint16_t *port_id, char *error, size_t er
 	return -1;
 }
 
-int port_open(const struct port_config *config, struct rte_mempool *const *pools, struct port_info *info,
-	      char *error, size_t error_len)
+int port_open(const struct port_config *config, struct rte_mempool *const *pools,
+              struct port_info *info, char *error, size_t error_len)
 {
 	memset(info, 0, sizeof(*info));
 	uint16_t port_id;
@@ -52,39 +58,45 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	int rc = rte_eth_dev_info_get(port_id, &dev);
 	if (rc != 0) {
 		snprintf(error, error_len, "%s: cannot read device info: %s", info->name,
-			 rte_strerror(-rc));
+		         rte_strerror(-rc));
 		return -1;
 	}
 	snprintf(info->driver, sizeof(info->driver), "%s", dev.driver_name);
+	info->tx_chained_checksum_broken = strcmp(dev.driver_name, "net_tap") == 0;
 	if (config->queue_count > dev.max_rx_queues || config->queue_count > dev.max_tx_queues) {
 		snprintf(error, error_len,
-			 "%s offers %u RX and %u TX queues, %u worker lcores need one pair each",
-			 info->name, dev.max_rx_queues, dev.max_tx_queues, config->queue_count);
+		         "%s offers %u RX and %u TX queues, %u worker lcores need one pair each",
+		         info->name, dev.max_rx_queues, dev.max_tx_queues, config->queue_count);
 		return -1;
 	}
 	struct rte_eth_conf conf;
 	memset(&conf, 0, sizeof(conf));
 	info->queue_count = config->queue_count;
-	if (config->queue_count > 1 && (dev.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP)) {
+	if (config->queue_count > 1 &&
+	    (dev.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP)) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf =
-			dev.flow_type_rss_offloads & (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4);
+		    dev.flow_type_rss_offloads & (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4);
 		if (dev.hash_key_size == sizeof(port_default_rss_key)) {
-			conf.rx_adv_conf.rss_conf.rss_key = (uint8_t *)(uintptr_t)port_default_rss_key;
+			conf.rx_adv_conf.rss_conf.rss_key =
+			    (uint8_t *)(uintptr_t)port_default_rss_key;
 			conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(port_default_rss_key);
 		}
 		info->rss = true;
 	} else if (config->queue_count > 1) {
 		snprintf(error, error_len,
-			 "%s cannot spread TCP over several queues (no RSS); run one worker lcore",
-			 info->name);
+		         "%s cannot spread TCP over several queues (no RSS); run one worker lcore",
+		         info->name);
 		return -1;
 	}
 	uint64_t tx = dev.tx_offload_capa, rx = dev.rx_offload_capa;
 	info->tx_ipv4_checksum = (tx & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) != 0;
 	info->tx_tcp_checksum = (tx & RTE_ETH_TX_OFFLOAD_TCP_CKSUM) != 0;
+	/* net_tap's TSO segments chained frames and sums them with the same
+	 * broken routine (see tx_chained_checksum_broken), and refuses some of
+	 * them outright: segment in the stack there instead. */
 	info->tx_tcp_tso = (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0 && info->tx_tcp_checksum &&
-			   info->tx_ipv4_checksum;
+			   info->tx_ipv4_checksum && !info->tx_chained_checksum_broken;
 	info->rx_ipv4_checksum = (rx & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
 	info->rx_tcp_checksum = (rx & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
 	if (info->tx_ipv4_checksum)
@@ -102,7 +114,8 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	conf.rxmode.mtu = config->mtu;
 	rc = rte_eth_dev_configure(port_id, config->queue_count, config->queue_count, &conf);
 	if (rc != 0) {
-		snprintf(error, error_len, "%s: configure failed: %s", info->name, rte_strerror(-rc));
+		snprintf(error, error_len, "%s: configure failed: %s", info->name,
+		         rte_strerror(-rc));
 		return -1;
 	}
 	uint16_t rxd = config->rx_descriptors, txd = config->tx_descriptors;
@@ -116,7 +129,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		rc = rte_eth_rx_queue_setup(port_id, q, rxd, (unsigned int)socket, &rxq, pools[q]);
 		if (rc != 0) {
 			snprintf(error, error_len, "%s: RX queue %u: %s", info->name, q,
-				 rte_strerror(-rc));
+			         rte_strerror(-rc));
 			return -1;
 		}
 		struct rte_eth_txconf txq = dev.default_txconf;
@@ -124,7 +137,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		rc = rte_eth_tx_queue_setup(port_id, q, txd, (unsigned int)socket, &txq);
 		if (rc != 0) {
 			snprintf(error, error_len, "%s: TX queue %u: %s", info->name, q,
-				 rte_strerror(-rc));
+			         rte_strerror(-rc));
 			return -1;
 		}
 	}
@@ -138,10 +151,30 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		snprintf(error, error_len, "%s: start failed: %s", info->name, rte_strerror(-rc));
 		return -1;
 	}
-	struct rte_eth_rss_conf rss = {.rss_key = info->rss_key, .rss_key_len = sizeof(info->rss_key)};
+	struct rte_eth_rss_conf rss = {.rss_key = info->rss_key,
+	                               .rss_key_len = sizeof(info->rss_key)};
 	if (info->rss && rte_eth_dev_rss_hash_conf_get(port_id, &rss) == 0)
 		info->rss_key_len = rss.rss_key_len;
 	return 0;
+}
+
+void port_fix_chained_checksums(struct rte_mbuf **frames, uint16_t count)
+{
+	for (uint16_t i = 0; i < count; i++) {
+		struct rte_mbuf *m = frames[i];
+		if (m->nb_segs < 2 || (m->ol_flags & RTE_MBUF_F_TX_TCP_SEG) ||
+		    (m->ol_flags & RTE_MBUF_F_TX_L4_MASK) != RTE_MBUF_F_TX_TCP_CKSUM)
+			continue;
+		if (rte_pktmbuf_data_len(m) < m->l2_len + m->l3_len + sizeof(struct rte_tcp_hdr))
+			continue; /* headers not in the first segment: leave it to the driver */
+		struct rte_ipv4_hdr *ip =
+		    rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, m->l2_len);
+		struct rte_tcp_hdr *tcp =
+		    rte_pktmbuf_mtod_offset(m, struct rte_tcp_hdr *, m->l2_len + m->l3_len);
+		tcp->cksum = 0;
+		tcp->cksum = net_ipv4_l4_checksum_mbuf(m, ip, m->l2_len + m->l3_len);
+		m->ol_flags &= ~RTE_MBUF_F_TX_L4_MASK;
+	}
 }
 
 void port_close(const struct port_info *info)

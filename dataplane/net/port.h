@@ -30,15 +30,23 @@ struct port_info {
 	bool tx_tcp_tso;
 	bool rx_ipv4_checksum;
 	bool rx_tcp_checksum;
+	/* DPDK 22.11's net_tap sums only the first segment of a chained frame
+	 * when it offloads the TCP checksum (fixed in later DPDK); such frames
+	 * get their checksum in software before they reach the driver. */
+	bool tx_chained_checksum_broken;
 	uint8_t rss_key[52];
 	uint8_t rss_key_len;
 };
 
 /* Returns 0 or -1 with a message in error (size error_len). */
 /* pools[q] feeds RX queue q, so each worker's mbufs stay on its own pool. */
-int port_open(const struct port_config *config, struct rte_mempool *const *pools, struct port_info *info,
-	      char *error, size_t error_len);
+int port_open(const struct port_config *config, struct rte_mempool *const *pools,
+              struct port_info *info, char *error, size_t error_len);
 
 void port_close(const struct port_info *info);
+
+/* Computes in software the TCP checksum of chained, non-TSO frames that
+ * asked for the offload (for ports with tx_chained_checksum_broken). */
+void port_fix_chained_checksums(struct rte_mbuf **frames, uint16_t count);
 
 #endif

@@ -149,6 +149,10 @@ class Env:
             "limits": {"max_per_address": "32"},
             "log": {"session_log": self.session_log, "xferlog": self.xferlog, "level": "2"},
         }
+        if not os.environ.get("FTPS_DATAPLANE_CMD"):
+            # The kernel-socket stand-in relays only; it has no transfer
+            # engine to take file bytes over (the real dataplane does).
+            cfg["transfer"] = {"fast_path": "no"}
         for key, val in self.config_overrides.items():
             sec, k = key.split(".", 1)
             cfg.setdefault(sec, {})[k] = val

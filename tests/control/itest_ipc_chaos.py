@@ -18,9 +18,12 @@ HDR = struct.Struct("<HHIQ")
 rnd = random.Random(1234)
 
 
-def msg(t, cid, body=b"", version=1, length=None):
+VERSION = [1]  # learnt from the control plane's HELLO
+
+
+def msg(t, cid, body=b"", version=None, length=None):
     n = HDR.size + len(body) if length is None else length
-    return HDR.pack(t, version, n, cid) + body
+    return HDR.pack(t, VERSION[0] if version is None else version, n, cid) + body
 
 
 def addr(last):
@@ -48,6 +51,7 @@ def accept_link():
     c.settimeout(5)
     hello = c.recv(4096)
     assert len(hello) == 64, hello
+    VERSION[0] = HDR.unpack_from(hello)[1]
     c.send(msg(1, 0, struct.pack("<IIII32s", 1, 0, 1, 256 * 1024, b"chaos")))
     return c
 
@@ -119,7 +123,7 @@ for i in range(rounds):
     kind = i % 4
     if kind == 0:
         m[rnd.randrange(len(m))] ^= 0xFF  # flip a byte (may hit the header)
-        m[2:4] = b"\x09\x00"  # and make sure: version 9
+        m[2:4] = b"\x63\x00"  # and make sure: version 99
     elif kind == 1:
         m = m + b"extra"  # length mismatch
     elif kind == 2:
@@ -154,7 +158,7 @@ c = accept_link()
 ck.ok(env.alive("control"), "control plane alive after %d malformed messages" % (rounds + 1))
 log = open(os.path.join(env.dir, "control.log")).read()
 ck.ok(log.count("malformed message") >= rounds - rounds // 4 and
-      "message type not valid from the dataplane" in log and log.count("DONE without") == 1,
+      "message type not valid from the dataplane" in log and log.count("DONE for no transfer") == 1,
       "each malformed message logged")
 c.close()
 ls.close()

@@ -36,7 +36,7 @@ static void test_hello(void)
 	memset(m.name, 'x', sizeof(m.name)); /* no NUL */
 	CHECK_EQ(ftps_ipc_validate(&m, sizeof(m), 0), FTPS_IPC_ERR_FIELD);
 	strcpy(m.name, "dp");
-	m.hdr.version = 2;
+	m.hdr.version = FTPS_IPC_VERSION + 1;
 	CHECK_EQ(ftps_ipc_validate(&m, sizeof(m), 0), FTPS_IPC_ERR_VERSION);
 	m.hdr.version = FTPS_IPC_VERSION;
 	m.hdr.len = sizeof(m) - 1;
@@ -118,11 +118,12 @@ static void test_takeover_fd(void)
 	memset(buf, 0, sizeof(struct ftps_ipc_takeover) + 10);
 	ftps_ipc_hdr_init(&t->hdr, FTPS_IPC_TAKEOVER, sizeof(*t) + 10, 3);
 	t->tls_version = 0x0304;
-	t->cipher = FTPS_IPC_AES_128_GCM;
+	t->suite = 0x1301; /* TLS_AES_128_GCM_SHA256 */
 	t->direction = FTPS_IPC_DIR_SEND_FILE;
 	t->leftover_len = 10;
 	t->rx.key_len = t->tx.key_len = 16;
 	t->rx.iv_len = t->tx.iv_len = 12;
+	t->rx.secret_len = t->tx.secret_len = 32;
 	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_OK);
 	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 0), FTPS_IPC_ERR_FDS);
 	t->leftover_len = 11;
@@ -131,6 +132,12 @@ static void test_takeover_fd(void)
 	t->rx.iv_len = 4; /* TLS 1.3 needs a 12-byte IV */
 	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_ERR_FIELD);
 	t->rx.iv_len = 12;
+	t->suite = 0xC02F; /* a TLS 1.2 suite under TLS 1.3 */
+	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_ERR_FIELD);
+	t->suite = 0x1301;
+	t->tx.secret_len = 0; /* TLS 1.3 needs the traffic secret */
+	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_ERR_FIELD);
+	t->tx.secret_len = 32;
 
 	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
 	fd_in = open("/dev/null", O_RDONLY);

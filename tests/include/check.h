@@ -27,7 +27,7 @@ static unsigned int check_passed, check_failed;
 		} else {                                                                           \
 			check_failed++;                                                            \
 			fprintf(stderr, "%s:%d: check failed: %s == %s (%llu != %llu)\n",          \
-				__FILE__, __LINE__, #a, #b, check_a_, check_b_);                   \
+			        __FILE__, __LINE__, #a, #b, check_a_, check_b_);                   \
 		}                                                                                  \
 	} while (0)
 

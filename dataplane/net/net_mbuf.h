@@ -1,0 +1,36 @@
+/* Small mbuf-chain helpers shared by the relay and the transfer engine. */
+#ifndef FTPS_NET_MBUF_H
+#define FTPS_NET_MBUF_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+/* Drops n bytes from the front of a chain, freeing segments that empty;
+ * returns what is left (NULL when nothing is). */
+static inline struct rte_mbuf *net_chain_consume(struct rte_mbuf *m, uint32_t n)
+{
+	while (m != NULL && n > 0) {
+		if (m->data_len > n) {
+			rte_pktmbuf_adj(m, (uint16_t)n);
+			return m;
+		}
+		n -= m->data_len;
+		struct rte_mbuf *next = m->next;
+		if (next != NULL) {
+			next->pkt_len = m->pkt_len - m->data_len;
+			next->nb_segs = (uint16_t)(m->nb_segs - 1);
+		}
+		m->next = NULL;
+		m->nb_segs = 1;
+		rte_pktmbuf_free(m);
+		m = next;
+	}
+	if (m != NULL && m->pkt_len == 0) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+#endif

@@ -1,0 +1,107 @@
+/* The transfer engine of one worker lcore: after the control plane has run a
+ * data connection's TLS handshake, the connection's file bytes move here
+ * between the TCP stack and the disk.  Records are sealed straight into TX
+ * mbufs and opened straight out of RX mbufs into write buffers (crypto/
+ * does the one pass over each byte); files are read and written with
+ * io_uring, polled from the poll loop, with registered buffers.
+ *
+ * Backpressure both ways: a download reads the file only for send space
+ * the connection has; an upload stops taking data from TCP (so its receive
+ * window closes) when its write buffers are all in flight.  Every transfer
+ * has a bounded number of buffers, so hundreds share a lcore fairly. */
+#ifndef FTPS_TRANSFER_H
+#define FTPS_TRANSFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "tls_record.h"
+
+struct tcp_conn;
+struct worker;
+struct transfer;
+struct transfer_engine;
+
+enum transfer_direction { TRANSFER_SEND_FILE = 1, TRANSFER_RECEIVE_FILE = 2 };
+
+struct transfer_params {
+	enum transfer_direction direction;
+	int fd;               /* the transfer owns it from here on */
+	uint64_t file_offset; /* REST, or the append position */
+	uint64_t byte_limit;  /* 0: to the end of the file / of the stream */
+	bool require_close_notify;
+	struct tls_conn_keys keys;
+	/* Ciphertext that reached the control plane after the handshake, and
+	 * bytes the relay still held in either direction: taken over in that
+	 * order before anything new. */
+	const uint8_t *leftover;
+	size_t leftover_len;
+	struct rte_mbuf *pending_input;  /* owned by the transfer afterwards */
+	struct rte_mbuf *pending_output; /* owned by the transfer afterwards */
+};
+
+struct transfer_result {
+	int status; /* 0, or an errno value saying why it failed */
+	bool close_notify_seen;
+	uint64_t bytes; /* file bytes moved */
+	uint64_t start_ns, end_ns;
+};
+
+/* Called once when a transfer ends by itself (not after transfer_abort). */
+typedef void (*transfer_done_fn)(void *context, const struct transfer_result *result);
+
+#define TRANSFER_COUNTER_LIST(X)                                                                   \
+	X(started, "transfers taken over")                                                         \
+	X(completed, "transfers that ended complete")                                              \
+	X(failed, "transfers that ended in an error")                                              \
+	X(aborted, "transfers aborted by the control plane (ABOR, reset, link lost)")              \
+	X(bytes_sent, "file bytes sent")                                                           \
+	X(bytes_received, "file bytes received and written")                                       \
+	X(records_sealed, "TLS records sealed")                                                    \
+	X(records_opened, "TLS records opened")                                                    \
+	X(reads, "io_uring reads completed")                                                       \
+	X(writes, "io_uring writes completed")                                                     \
+	X(fsyncs, "io_uring fdatasyncs completed")                                                 \
+	X(buffer_waits, "times a transfer waited for a free I/O buffer")                           \
+	X(record_mbuf_waits, "times sealing waited for a free record mbuf")                        \
+	X(tls_errors, "transfers failed by a TLS error (bad MAC, bad record, alert)")              \
+	X(disk_full, "uploads failed because the file system is full")                             \
+	X(io_errors, "transfers failed by an I/O error")                                           \
+	X(truncated_uploads, "uploads that ended without close_notify (possible truncation)")      \
+	X(idle_timeouts, "transfers failed because the peer made no progress")
+
+enum transfer_counter {
+#define TRANSFER_COUNTER_ENUM(name, description) TRANSFER_COUNTER_##name,
+	TRANSFER_COUNTER_LIST(TRANSFER_COUNTER_ENUM)
+#undef TRANSFER_COUNTER_ENUM
+	    TRANSFER_COUNTER_COUNT
+};
+
+extern const char *const transfer_counter_names[TRANSFER_COUNTER_COUNT];
+
+struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socket_id, char *error,
+                                               size_t error_len);
+void transfer_engine_destroy(struct transfer_engine *engine);
+
+/* worker_poll_fn: reaps io_uring completions and moves every transfer on. */
+unsigned int transfer_engine_poll(struct worker *w, void *engine, uint64_t now_tsc);
+
+/* Takes over tcp (its callbacks change to the engine's).  Returns the
+ * transfer, or NULL with a message in error (the caller keeps tcp and the
+ * fd and mbufs in params are released). */
+struct transfer *transfer_start(struct transfer_engine *engine, struct tcp_conn *tcp,
+                                struct transfer_params *params, transfer_done_fn done,
+                                void *context, char *error, size_t error_len);
+
+/* Stops a transfer now: resets the connection, no done callback. */
+void transfer_abort(struct transfer *t);
+
+const uint64_t *transfer_engine_counters(const struct transfer_engine *engine);
+unsigned int transfer_engine_active(const struct transfer_engine *engine);
+unsigned int transfer_engine_free_buffers(const struct transfer_engine *engine);
+unsigned int transfer_engine_buffer_count(const struct transfer_engine *engine);
+
+#endif

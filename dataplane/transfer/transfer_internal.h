@@ -1,0 +1,131 @@
+/* Shared between the engine and the two directions; not for other rooms. */
+#ifndef FTPS_TRANSFER_INTERNAL_H
+#define FTPS_TRANSFER_INTERNAL_H
+
+#include <liburing.h>
+
+#include "transfer.h"
+
+#define TRANSFER_BUFFER_SIZE    (64u * 1024u)
+#define TRANSFER_BUFFERS        128 /* per worker: 8 MiB registered with io_uring */
+#define TRANSFER_RING_DEPTH     512
+#define TRANSFER_MAX_READS      4 /* per download in flight: 256 KiB read-ahead */
+#define TRANSFER_MAX_WRITES     8 /* per upload in flight */
+#define TRANSFER_RECORD_MBUFS   4095
+#define TRANSFER_SEND_BUDGET    (1u << 20)
+#define TRANSFER_RECEIVE_BUDGET (2u << 20)
+#define TRANSFER_IDLE_TIMEOUT_S 120
+#define TRANSFER_OPEN_BATCH     16
+
+struct transfer_buffer {
+	uint8_t *data;
+	uint16_t index; /* registered buffer index */
+	struct transfer_buffer *next_free;
+};
+
+enum transfer_io_kind { TRANSFER_IO_READ, TRANSFER_IO_WRITE, TRANSFER_IO_FSYNC };
+
+struct transfer_io {
+	struct transfer *transfer;
+	struct transfer_buffer *buffer;
+	uint64_t offset;
+	uint32_t len;
+	int32_t result;
+	enum transfer_io_kind kind;
+	bool in_use;
+	bool done;
+};
+
+enum transfer_state {
+	TRANSFER_RUNNING,
+	TRANSFER_CLOSING, /* our close_notify and FIN are out; waiting for the peer's FIN */
+	TRANSFER_SYNCING, /* upload: last writes and fdatasync */
+	TRANSFER_FINISHED,
+	TRANSFER_ABORTED,
+};
+
+struct transfer {
+	struct transfer *next;
+	struct transfer_engine *engine;
+	struct tcp_conn *tcp;
+	struct tls_conn tls;
+	bool tls_ready;
+	enum transfer_direction direction;
+	enum transfer_state state;
+	int fd;
+	int status;
+	bool require_close_notify;
+	bool close_notify_seen;
+	bool close_notify_sent;
+	bool shut_down;
+	bool eof;
+	bool peer_eof;
+	uint64_t start_offset;
+	uint64_t offset;    /* next file offset to read or write */
+	uint64_t limit_end; /* file offset where the transfer stops */
+	uint64_t expected_end;
+	uint64_t bytes;
+	uint64_t start_ns;
+	uint64_t last_progress_tsc;
+	unsigned int inflight;
+	transfer_done_fn done;
+	void *done_context;
+	struct rte_mbuf *in_chain;    /* ciphertext not yet opened */
+	struct rte_mbuf *out_pending; /* sealed, waiting for send space */
+	/* Download: reads in issue order (a ring). */
+	struct transfer_io reads[TRANSFER_MAX_READS];
+	unsigned int read_head, read_count;
+	/* Upload: the buffer being filled and the writes in flight. */
+	struct transfer_buffer *fill;
+	uint32_t fill_len;
+	struct transfer_io writes[TRANSFER_MAX_WRITES];
+	unsigned int writes_inflight;
+	struct transfer_io sync;
+	bool sync_issued;
+};
+
+struct transfer_engine {
+	struct io_uring ring;
+	bool ring_ready;
+	unsigned int worker_id;
+	unsigned int pending_sqes;
+	struct rte_mempool *record_pool;
+	uint8_t *buffer_memory;
+	struct transfer_buffer buffers[TRANSFER_BUFFERS];
+	struct transfer_buffer *free_buffers;
+	unsigned int free_count;
+	struct transfer *active;
+	unsigned int active_count;
+	uint64_t tsc_hz;
+	uint64_t counters[TRANSFER_COUNTER_COUNT];
+	uint8_t bounce[TLS_MAX_OPEN_RECORD];
+	uint8_t discard[TLS_MAX_OPEN_RECORD];
+};
+
+static inline void transfer_count(struct transfer *t, enum transfer_counter c, uint64_t n)
+{
+	t->engine->counters[c] += n;
+}
+
+struct transfer_buffer *transfer_buffer_get(struct transfer *t);
+void transfer_buffer_put(struct transfer_engine *e, struct transfer_buffer *b);
+struct io_uring_sqe *transfer_sqe(struct transfer *t, struct transfer_io *io);
+
+/* Ends the transfer with status (0 = complete) and reports it. */
+void transfer_finish(struct transfer *t, int status);
+
+/* Reads whatever TCP holds into in_chain and opens complete records into
+ * dst (or discards application data when dst is NULL: a download's peer
+ * only sends alerts).  Returns plaintext bytes written to dst, or -1 after
+ * failing the transfer. */
+void transfer_take_input(struct transfer *t);
+
+/* Seals and queues our close_notify, then shuts our direction down. */
+int transfer_send_close(struct transfer *t);
+
+void transfer_send_step(struct transfer *t, uint64_t now_tsc);
+void transfer_receive_step(struct transfer *t, uint64_t now_tsc);
+void transfer_write_complete(struct transfer *t, struct transfer_io *io);
+void transfer_io_complete(struct transfer *t, struct transfer_io *io);
+
+#endif

@@ -1,0 +1,227 @@
+/* Uploads (STOR, APPE, STOU): TCP's in-order mbufs -> one AEAD pass opens
+ * records straight into a registered write buffer -> io_uring writes in
+ * file order -> fdatasync -> done.  "226" therefore means durable.  When
+ * every write buffer of the transfer is in flight, no more data is taken
+ * from TCP, so the advertised window closes. */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+
+#include "net_mbuf.h"
+#include "tcp.h"
+#include "transfer_internal.h"
+
+static struct transfer_io *transfer_free_write_slot(struct transfer *t)
+{
+	for (unsigned int i = 0; i < TRANSFER_MAX_WRITES; i++)
+		if (!t->writes[i].in_use && t->writes[i].buffer == NULL)
+			return &t->writes[i];
+	return NULL;
+}
+
+/* Queues the fill buffer for writing; false when the ring is full. */
+static bool transfer_submit_fill(struct transfer *t)
+{
+	if (t->fill == NULL || t->fill_len == 0)
+		return true;
+	struct transfer_io *io = transfer_free_write_slot(t);
+	if (io == NULL)
+		return false;
+	io->kind = TRANSFER_IO_WRITE;
+	io->buffer = t->fill;
+	io->offset = t->offset;
+	io->len = t->fill_len;
+	struct io_uring_sqe *sqe = transfer_sqe(t, io);
+	if (sqe == NULL) {
+		io->buffer = NULL;
+		return false;
+	}
+	io_uring_prep_write_fixed(sqe, t->fd, t->fill->data, io->len, io->offset, t->fill->index);
+	t->offset += t->fill_len;
+	t->writes_inflight++;
+	t->fill = NULL;
+	t->fill_len = 0;
+	return true;
+}
+
+void transfer_write_complete(struct transfer *t, struct transfer_io *io)
+{
+	t->writes_inflight--;
+	int32_t result = io->result;
+	uint32_t len = io->len;
+	transfer_buffer_put(t->engine, io->buffer);
+	io->buffer = NULL;
+	io->in_use = false;
+	if (result < 0 || (uint32_t)result != len) {
+		/* A short write to a regular file means the file system is full. */
+		int error = result < 0 ? -result : ENOSPC;
+		transfer_count(t,
+		               error == ENOSPC || error == EDQUOT ? TRANSFER_COUNTER_disk_full
+		                                                  : TRANSFER_COUNTER_io_errors,
+		               1);
+		transfer_finish(t, error);
+		return;
+	}
+	transfer_count(t, TRANSFER_COUNTER_bytes_received, len);
+	t->last_progress_tsc = rte_get_tsc_cycles();
+	transfer_receive_step(t, t->last_progress_tsc);
+}
+
+/* Fills iov with the segments that hold [0, len) of chain; returns how many,
+ * or 0 when more than max are needed. */
+static unsigned int transfer_chain_iov(struct rte_mbuf *m, uint32_t len, struct iovec *iov,
+                                       unsigned int max)
+{
+	unsigned int n = 0;
+	for (; m != NULL && len > 0; m = m->next) {
+		if (n == max)
+			return 0;
+		uint32_t piece = m->data_len < len ? m->data_len : len;
+		iov[n++] = (struct iovec){rte_pktmbuf_mtod(m, void *), piece};
+		len -= piece;
+	}
+	return n;
+}
+
+/* Opens every complete record that fits the write buffers.  Returns true
+ * when it made progress. */
+static bool transfer_open_records(struct transfer *t)
+{
+	bool progress = false;
+	while (t->state == TRANSFER_RUNNING && t->in_chain != NULL &&
+	       t->in_chain->pkt_len >= TLS_HEADER_LEN) {
+		uint8_t header[TLS_HEADER_LEN];
+		const uint8_t *h = rte_pktmbuf_read(t->in_chain, 0, TLS_HEADER_LEN, header);
+		size_t record_len = 0;
+		int rc = tls_record_frame(&t->tls, h, &record_len);
+		if (rc != TLS_OK) {
+			transfer_count(t, TRANSFER_COUNTER_tls_errors, 1);
+			transfer_finish(t, EPROTO);
+			return false;
+		}
+		if (t->in_chain->pkt_len < record_len)
+			break;
+		size_t room_needed = record_len - TLS_HEADER_LEN;
+		if (t->fill != NULL && t->fill_len + room_needed > TRANSFER_BUFFER_SIZE) {
+			if (!transfer_submit_fill(t))
+				break; /* every write slot busy: backpressure */
+		}
+		if (t->fill == NULL) {
+			if (t->writes_inflight >= TRANSFER_MAX_WRITES)
+				break;
+			t->fill = transfer_buffer_get(t);
+			t->fill_len = 0;
+			if (t->fill == NULL)
+				break;
+		}
+		struct tls_open_job job;
+		memset(&job, 0, sizeof(job));
+		struct iovec src[TLS_MAX_SEGS], dst;
+		unsigned int segs =
+		    transfer_chain_iov(t->in_chain, (uint32_t)record_len, src, TLS_MAX_SEGS);
+		if (segs == 0) {
+			/* Scattered over too many small segments: one copy. */
+			const uint8_t *flat = rte_pktmbuf_read(t->in_chain, 0, (uint32_t)record_len,
+			                                       t->engine->bounce);
+			src[0] = (struct iovec){(void *)(uintptr_t)flat, record_len};
+			segs = 1;
+		}
+		dst =
+		    (struct iovec){t->fill->data + t->fill_len, TRANSFER_BUFFER_SIZE - t->fill_len};
+		job.conn = &t->tls;
+		job.src = src;
+		job.src_cnt = (uint16_t)segs;
+		job.dst = &dst;
+		job.dst_cnt = 1;
+		tls_open_burst(&job, 1);
+		t->in_chain = net_chain_consume(t->in_chain, (uint32_t)record_len);
+		progress = true;
+		if (job.status == TLS_CLOSE_NOTIFY) {
+			t->close_notify_seen = true;
+			continue;
+		}
+		if (job.status != TLS_OK) {
+			transfer_count(t, TRANSFER_COUNTER_tls_errors, 1);
+			transfer_finish(t, EPROTO);
+			return false;
+		}
+		transfer_count(t, TRANSFER_COUNTER_records_opened, 1);
+		if (t->offset + t->fill_len + job.plain_len > t->limit_end) {
+			transfer_finish(t, EFBIG);
+			return false;
+		}
+		t->fill_len += (uint32_t)job.plain_len;
+		t->bytes += job.plain_len;
+	}
+	return progress;
+}
+
+void transfer_receive_step(struct transfer *t, uint64_t now_tsc)
+{
+	(void)now_tsc;
+	if (t->state == TRANSFER_SYNCING) {
+		if (t->writes_inflight > 0 || t->sync_issued)
+			return;
+		if (!transfer_submit_fill(t))
+			return;
+		if (t->writes_inflight > 0)
+			return;
+		struct io_uring_sqe *sqe = transfer_sqe(t, &t->sync);
+		if (sqe == NULL)
+			return;
+		t->sync.kind = TRANSFER_IO_FSYNC;
+		io_uring_prep_fsync(sqe, t->fd, IORING_FSYNC_DATASYNC);
+		t->sync_issued = true;
+		return;
+	}
+	if (t->state != TRANSFER_RUNNING || t->tcp == NULL)
+		return;
+	for (int round = 0; round < 64 && t->state == TRANSFER_RUNNING; round++) {
+		bool took = false;
+		/* Take more from TCP only when what we hold is all opened: data
+		 * left in TCP is what keeps the window honest. */
+		if (t->in_chain == NULL || t->in_chain->pkt_len < TLS_MAX_OPEN_RECORD) {
+			struct rte_mbuf *more = tcp_recv(t->tcp);
+			if (more != NULL) {
+				if (t->in_chain == NULL)
+					t->in_chain = more;
+				else if (rte_pktmbuf_chain(t->in_chain, more) != 0) {
+					rte_pktmbuf_free(more);
+					transfer_finish(t, EPROTO);
+					return;
+				}
+				took = true;
+			}
+		}
+		bool opened = transfer_open_records(t);
+		if (!took && !opened)
+			break;
+	}
+	if (t->state != TRANSFER_RUNNING)
+		return;
+	/* Answer the client's close_notify (RFC 8446 6.1): some clients wait
+	 * for ours before they close. */
+	if (t->close_notify_seen && !t->close_notify_sent && transfer_send_close(t) != 0) {
+		transfer_finish(t, ENOBUFS);
+		return;
+	}
+	if (t->out_pending != NULL && tcp_send(t->tcp, t->out_pending) == 0)
+		t->out_pending = NULL;
+	if (t->close_notify_sent && t->out_pending == NULL && !t->shut_down) {
+		tcp_shutdown(t->tcp);
+		t->shut_down = true;
+	}
+	if (!tcp_recv_eof(t->tcp) || (t->in_chain != NULL && t->in_chain->pkt_len > 0))
+		return;
+	/* The peer's FIN, everything before it opened. */
+	if (t->in_chain != NULL || (!t->close_notify_seen && t->require_close_notify)) {
+		/* A record cut short, or no close_notify: possibly truncated.
+		 * What arrived is kept (REST can resume it) but not reported
+		 * as complete. */
+		transfer_count(t, TRANSFER_COUNTER_truncated_uploads, 1);
+		t->status = ECONNABORTED;
+	}
+	t->state = TRANSFER_SYNCING;
+	transfer_receive_step(t, now_tsc);
+}

@@ -1,0 +1,165 @@
+"""Test harness: a private namespace with the dataplane on a tap, clients
+run inside it, logs collected, and everything removed on exit, also after a
+failure or a timeout.  Built on tools/lib/appliance.py, the same code that
+tools/ftps-appliance uses."""
+
+import atexit
+import os
+import re
+import signal
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools" / "lib"))
+import appliance  # noqa: E402
+from appliance import ApplianceError, Dataplane, Namespace, configure_tap, unique_name  # noqa: E402,F401
+
+SERVER = "198.18.0.1"
+CLIENT = "198.18.0.2"
+
+_live = []
+
+
+def _cleanup_all(*_):
+    while _live:
+        _live.pop().close()
+
+
+atexit.register(_cleanup_all)
+# meson test stops a test that runs too long with SIGTERM: clean up then too.
+signal.signal(signal.SIGTERM, lambda signo, frame: (_cleanup_all(), os._exit(124)))
+
+
+def log_dir():
+    d = Path(os.environ.get("FTPS_TEST_LOG_DIR", tempfile.gettempdir())) / "ftps-test-logs"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+class TapNetwork:
+    """Namespace + dataplane on net_tap + the tap's kernel end configured."""
+
+    def __init__(self, tag, server=SERVER, client=CLIENT, prefix_length=24, **dataplane_args):
+        self.ns = Namespace(unique_name(tag))
+        self.server, self.client = server, client
+        self.tap = "ftps0"
+        self.log = log_dir() / f"{self.ns.name}-dataplane.log"
+        self.dataplane = None
+        _live.append(self)
+        try:
+            self.ns.create()
+            self.dataplane = Dataplane(self.ns, server, prefix_length, tap=self.tap,
+                                       log_path=self.log, **dataplane_args)
+            self.dataplane.start()
+            configure_tap(self.ns, self.tap, client, prefix_length)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def server_mac(self):
+        m = re.search(r"mac ([0-9A-Fa-f:]{17})", self.dataplane.ready_line or "")
+        return m.group(1).lower() if m else None
+
+    def run(self, cmd, timeout=60, check=False, **kw):
+        return self.ns.run(cmd, timeout=timeout, check=check, **kw)
+
+    def counters(self):
+        return self.dataplane.telemetry("/ftps/counters")
+
+    def close(self):
+        if self in _live:
+            _live.remove(self)
+        code = None
+        if self.dataplane is not None:
+            code = self.dataplane.stop()
+        self.ns.destroy()
+        check_sanitizer_reports(self.log)
+        return code
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+
+
+class SanitizerReport(AssertionError):
+    pass
+
+
+def check_sanitizer_reports(*logs):
+    """A sanitizer report in any process log fails the test."""
+    for log in logs:
+        try:
+            text = Path(log).read_text(errors="replace")
+        except OSError:
+            continue
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                at = text.index(marker)
+                raise SanitizerReport(f"sanitizer report in {log}:\n{text[max(0, at - 200):at + 2000]}")
+
+
+def send_raw_frames(network, frames):
+    """Sends Ethernet frames out of the tap's kernel end from inside the
+    namespace (a helper process, since sockets belong to a namespace)."""
+    script = (
+        "import socket,sys\n"
+        "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)\n"
+        f"s.bind(({network.tap!r},0))\n"
+        "sent=0\n"
+        "for line in sys.stdin:\n"
+        "    try:\n"
+        "        s.send(bytes.fromhex(line.strip())); sent+=1\n"
+        "    except OSError as e:\n"
+        "        print('refused by the kernel:', e, line[:60], file=sys.stderr)\n"
+        "print(sent)\n"
+    )
+    r = network.run([sys.executable, "-c", script], timeout=60,
+                    input="\n".join(f.hex() for f in frames) + "\n")
+    if r.returncode != 0:
+        raise ApplianceError(f"raw send failed: {r.stderr}")
+    return int(r.stdout.strip()), r.stderr
+
+
+def mac_bytes(text):
+    return bytes(int(x, 16) for x in text.split(":"))
+
+
+def ipv4_checksum(header):
+    total = 0
+    for i in range(0, len(header), 2):
+        total += (header[i] << 8) + (header[i + 1] if i + 1 < len(header) else 0)
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return (~total) & 0xFFFF
+
+
+def ipv4_packet(src, dst, proto, payload, ttl=64, flags_fragment=0x4000, version_ihl=0x45,
+                total_length=None, checksum=None):
+    import struct
+    length = total_length if total_length is not None else 20 + len(payload)
+    header = struct.pack("!BBHHHBBH4s4s", version_ihl, 0, length, 0, flags_fragment, ttl, proto, 0,
+                         socket.inet_aton(src), socket.inet_aton(dst))
+    ck = ipv4_checksum(header) if checksum is None else checksum
+    header = header[:10] + struct.pack("!H", ck) + header[12:]
+    return header + payload
+
+
+def wait_for(predicate, timeout=10.0, interval=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()

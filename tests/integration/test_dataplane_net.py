@@ -1,0 +1,280 @@
+"""The dataplane on a real (virtual) wire: ARP, ping, malformed frames,
+telemetry, impairment, clean shutdown, and two dataplanes over net_memif."""
+
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+import harness  # noqa: E402
+from harness import CLIENT, SERVER, TapNetwork  # noqa: E402
+
+ICMP_ECHO = b"\x08\x00"
+
+
+def echo_request(seq=1, payload=b"x" * 32):
+    body = ICMP_ECHO + b"\x00\x00" + struct.pack("!HH", 0x4242, seq) + payload
+    ck = harness.ipv4_checksum(body)
+    return body[:2] + struct.pack("!H", ck) + body[4:]
+
+
+class DataplaneNetTest(unittest.TestCase):
+    def test_ping_and_arping(self):
+        with TapNetwork("ping") as net:
+            r = net.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", SERVER])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("3 received", r.stdout)
+            r = net.run(["arping", "-c", "2", "-w", "5", "-I", net.tap, SERVER])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn(net.server_mac, r.stdout.lower())
+            c = net.counters()
+            self.assertGreaterEqual(c["rx_icmp_echo"], 3)
+            self.assertGreaterEqual(c["tx_arp_reply"], 2)
+            self.assertEqual(c["tx_gratuitous_arp"], 1)
+            self.assertEqual(net.close(), 0, "dataplane did not exit cleanly")
+
+    def test_arp_resolution_of_peer(self):
+        # The dataplane resolves its gateway at start: the kernel end answers.
+        with TapNetwork("arpres", extra=["--gateway", CLIENT]) as net:
+            c = harness.wait_for(lambda: net.counters()["arp_resolved"] >= 1 and net.counters(), 8)
+            self.assertTrue(c, "gateway was not resolved")
+            self.assertGreaterEqual(c["tx_arp_request"], 1)
+            self.assertGreaterEqual(c["arp_resolved"], 1)
+
+    def test_malformed_frames_are_counted(self):
+        with TapNetwork("malformed") as net:
+            # Larger MTU on the kernel end so an oversized frame can leave it.
+            net.run(["ip", "link", "set", net.tap, "mtu", "9000"], check=True)
+            net.run(["ping", "-c", "1", "-W", "2", SERVER])  # resolve the MAC
+            ours, theirs = harness.mac_bytes(net.server_mac), b"\x02\x00\x00\x00\x00\x09"
+            eth = ours + theirs + b"\x08\x00"
+            good = harness.ipv4_packet(CLIENT, SERVER, 1, echo_request())
+            # (A frame shorter than an Ethernet header cannot leave a kernel
+            # packet socket; the unit tests cover that one.)
+            frames = {
+                "drop_eth_oversized": eth + harness.ipv4_packet(CLIENT, SERVER, 1, echo_request(payload=b"y" * 2000)),
+                "drop_eth_unknown_type": ours + theirs + b"\x88\xb5" + b"z" * 50,
+                "drop_ipv4_short": eth + good[:12],
+                "drop_ipv4_bad_version": eth + bytes([0x65]) + good[1:],
+                "drop_ipv4_bad_header_length": eth + harness.ipv4_packet(CLIENT, SERVER, 1, echo_request(), version_ihl=0x43),
+                "drop_ipv4_bad_total_length": eth + harness.ipv4_packet(CLIENT, SERVER, 1, echo_request(), total_length=1400),
+                "drop_ipv4_bad_checksum": eth + harness.ipv4_packet(CLIENT, SERVER, 1, echo_request(), checksum=0x1234),
+                "drop_ipv4_fragment": eth + harness.ipv4_packet(CLIENT, SERVER, 1, echo_request(), flags_fragment=0x2000),
+                "drop_ipv4_not_for_us": eth + harness.ipv4_packet(CLIENT, "198.18.0.77", 1, echo_request()),
+                "drop_ipv4_bad_source": eth + harness.ipv4_packet("127.0.0.1", SERVER, 1, echo_request()),
+                "drop_ipv4_unknown_protocol": eth + harness.ipv4_packet(CLIENT, SERVER, 17, b"\x00" * 16),
+                "drop_icmp_bad_checksum": eth + harness.ipv4_packet(CLIENT, SERVER, 1, echo_request()[:2] + b"\xde\xad" + echo_request()[4:]),
+                "drop_arp_malformed": ours + theirs + b"\x08\x06" + b"\x00\x01\x08\x00\x06",
+            }
+            before = net.counters()
+            names = list(frames)
+            sent, refused = harness.send_raw_frames(net, [frames[n] for n in names])
+            self.assertEqual(sent, len(names), refused)
+            # And a storm of garbage: random bytes, random sizes.
+            import random
+            rng = random.Random(7)
+            garbage = [ours + theirs + bytes(rng.randrange(256) for _ in range(rng.randrange(0, 1500)))
+                       for _ in range(2000)]
+            garbage_sent, _ = harness.send_raw_frames(net, garbage)
+            self.assertGreater(garbage_sent, 1900)
+            expected = before["rx_frames"] + len(frames) + garbage_sent
+            after = harness.wait_for(lambda: (lambda c: c if c["rx_frames"] >= expected else None)(net.counters()), 10)
+            self.assertTrue(after, "dataplane did not see every frame")
+            for name in names:
+                self.assertGreaterEqual(after[name] - before[name], 1, f"{name} not counted")
+            # Every frame that was not answered was counted as a drop.
+            drops = sum(after[k] - before[k] for k in after if k.startswith("drop_"))
+            accepted = (after["rx_icmp_echo"] - before["rx_icmp_echo"]) + (after["rx_arp"] - before["rx_arp"])
+            self.assertEqual(drops + accepted, after["rx_frames"] - before["rx_frames"])
+            # Still serving.
+            r = net.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", SERVER])
+            self.assertEqual(r.returncode, 0, r.stdout)
+            self.assertEqual(net.close(), 0, "dataplane did not exit cleanly")
+
+    def test_telemetry(self):
+        with TapNetwork("telemetry") as net:
+            counters = net.counters()
+            described = net.dataplane.telemetry("/ftps/counters/describe")
+            self.assertEqual(set(counters), set(described))
+            for name in ("rx_frames", "drop_ipv4_bad_checksum", "drop_eth_short", "impair_rx_lost"):
+                self.assertIn(name, counters)
+                self.assertTrue(described[name])
+            per_worker = net.dataplane.telemetry("/ftps/counters,0")
+            self.assertIn("rx_frames", per_worker)
+            port = net.dataplane.telemetry("/ftps/port")
+            self.assertEqual(port["driver"], "net_tap")
+            self.assertEqual(port["mac"].lower(), net.server_mac)
+            info = net.dataplane.telemetry("/ftps/info")
+            self.assertEqual(info["address"], SERVER)
+            self.assertEqual(info["workers"], 1)
+
+    def _impaired_ping(self, seed):
+        with TapNetwork(f"impair{seed}", impair_rx="loss=0.3", impair_seed=seed) as net:
+            # A static neighbour entry: no ARP traffic to perturb the stream.
+            net.run(["ip", "neigh", "replace", SERVER, "lladdr", net.server_mac, "dev", net.tap,
+                     "nud", "permanent"], check=True)
+            r = net.run(["ping", "-q", "-c", "300", "-i", "0.002", "-W", "1", SERVER], timeout=60)
+            m = re.search(r"(\d+) received", r.stdout)
+            received = int(m.group(1)) if m else -1
+            c = net.counters()
+            return received, c["impair_rx_lost"], c["rx_icmp_echo"]
+
+    def test_impairment_on_the_wire(self):
+        a = self._impaired_ping(11)
+        b = self._impaired_ping(11)
+        c = self._impaired_ping(12)
+        received, lost, echoed = a
+        self.assertEqual(a, b, "same seed, same input, different faults")
+        self.assertNotEqual(a[1], c[1], "a different seed gave the same faults")
+        # 30% loss of 300 requests: well inside 20-40% for any fair stream.
+        self.assertTrue(60 <= lost <= 120, f"lost {lost} of 300")
+        self.assertEqual(received, echoed)
+        self.assertEqual(received + lost, 300)
+
+    def test_shutdown_on_sigterm(self):
+        net = TapNetwork("sigterm")
+        try:
+            net.dataplane.process.send_signal(signal.SIGTERM)
+            self.assertEqual(net.dataplane.process.wait(15), 0)
+            text = Path(net.log).read_text()
+            self.assertIn("stopped cleanly", text)
+        finally:
+            net.close()
+        self.assertFalse(net.ns.exists())
+
+
+class ApplianceCommandTest(unittest.TestCase):
+    TOOL = str(harness.REPO / "tools" / "ftps-appliance")
+
+    def _tool(self, *args, timeout=90):
+        return subprocess.run([sys.executable, self.TOOL, *args], capture_output=True, text=True,
+                              timeout=timeout)
+
+    def test_up_status_down(self):
+        name = f"t{os.getpid() % 100000}"
+        try:
+            r = self._tool("up", "--name", name, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            info = json.loads(r.stdout.strip().splitlines()[-1])
+            for key in ("namespace", "server_address", "client_address", "ports", "user", "ca_file"):
+                self.assertIn(key, info)
+            self.assertEqual(info["namespace"], f"ftps-{name}")
+            ns = harness.Namespace(info["namespace"])
+            p = ns.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", info["server_address"]])
+            self.assertEqual(p.returncode, 0, p.stdout)
+            r = self._tool("status", "--name", name, "--json")
+            self.assertEqual(json.loads(r.stdout)["status"], "running")
+            again = self._tool("up", "--name", name)
+            self.assertNotEqual(again.returncode, 0)
+            self.assertIn("already", again.stderr)
+            r = self._tool("down", "--name", name)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertFalse(ns.exists())
+            r = self._tool("status", "--name", name, "--json")
+            self.assertEqual(json.loads(r.stdout)["status"], "down")
+        finally:
+            self._tool("down", "--name", name)
+
+    def _foreground(self, name):
+        proc = subprocess.Popen([sys.executable, self.TOOL, "up", "--foreground", "--name", name],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            if line.startswith("running;"):
+                return proc
+        proc.wait(10)
+        self.fail("foreground appliance did not come up")
+
+    def test_ctrl_c_in_foreground(self):
+        name = f"c{os.getpid() % 100000}"
+        try:
+            proc = self._foreground(name)
+            proc.send_signal(signal.SIGINT)
+            out = proc.communicate(timeout=30)[0]
+            self.assertEqual(proc.returncode, 0, out)
+            self.assertIn("removed", out)
+            self.assertFalse(harness.Namespace(f"ftps-{name}").exists())
+        finally:
+            self._tool("down", "--name", name)
+
+    def test_killed_processes_restart(self):
+        # A connected client gets a clean failure (reset or 421, never a
+        # hang); the supervisor restarts the dead process and new logins work.
+        name = f"k{os.getpid() % 100000}"
+        try:
+            r = self._tool("up", "--name", name, "--json")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            info = json.loads(r.stdout.strip().splitlines()[-1])
+            ns = harness.Namespace(info["namespace"])
+            user = info["user"]
+            client = (
+                "import socket,sys,time\n"
+                f"s=socket.create_connection(({info['server_address']!r},21),timeout=20)\n"
+                "print(s.recv(100).decode().strip(),flush=True)\n"
+                "sys.stdin.readline()\n"
+                "try:\n"
+                "    s.sendall(b'NOOP\\r\\n'); d=s.recv(100)\n"
+                "    print('after:', d.decode().strip() or 'closed')\n"
+                "except OSError as e:\n"
+                "    print('after: error', e)\n")
+            for victim in ("dataplane_pid", "control_pid"):
+                proc = ns.popen([sys.executable, "-c", client], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+                self.assertTrue(proc.stdout.readline().startswith("220"))
+                state = json.loads(Path(f"/run/ftps-appliance/{name}/state.json").read_text())
+                os.kill(state[victim], signal.SIGKILL)
+                time.sleep(1)
+                out = proc.communicate("go\n", timeout=30)[0]
+                self.assertIn("after:", out)
+                self.assertTrue("error" in out or "closed" in out or "421" in out, out)
+                ok = harness.wait_for(lambda: ns.run(
+                    ["curl", "-sS", "--max-time", "10", "--ssl-reqd", "--cacert", info["ca_file"],
+                     "-u", f"{user['name']}:{user['password']}",
+                     f"ftp://{info['server_address']}/"]).returncode == 0, 30, 1.0)
+                self.assertTrue(ok, f"no login after {victim} was killed")
+            r = self._tool("status", "--name", name, "--json")
+            self.assertEqual(json.loads(r.stdout)["status"], "running")
+        finally:
+            self._tool("down", "--name", name)
+        self.assertFalse(harness.Namespace(f"ftps-{name}").exists())
+
+
+class MemifTopologyTest(unittest.TestCase):
+    def test_two_dataplanes_over_memif(self):
+        ns = harness.Namespace(harness.unique_name("memif"))
+        sock = f"/run/ftps/{ns.name}.memif"
+        Path("/run/ftps").mkdir(parents=True, exist_ok=True)
+        a = b = None
+        try:
+            ns.create()
+            a = harness.Dataplane(ns, "198.18.2.1", 24, vdev=f"net_memif0,role=server,socket={sock}",
+                                  file_prefix=f"{ns.name}-a", log_path=harness.log_dir() / f"{ns.name}-a.log",
+                                  memory_mb=256)
+            a.start()
+            b = harness.Dataplane(ns, "198.18.2.2", 24, vdev=f"net_memif0,role=client,socket={sock}",
+                                  file_prefix=f"{ns.name}-b", log_path=harness.log_dir() / f"{ns.name}-b.log",
+                                  memory_mb=256, extra=["--gateway", "198.18.2.1"])
+            b.start()
+            # b resolves its gateway (a) over the memif link.
+            cb = harness.wait_for(lambda: (lambda c: c if c["arp_resolved"] >= 1 else None)(b.telemetry("/ftps/counters")), 10)
+            self.assertTrue(cb, "b did not resolve a over memif")
+            ca = a.telemetry("/ftps/counters")
+            self.assertGreaterEqual(ca["tx_arp_reply"], 1)
+            self.assertEqual(b.stop(), 0)
+            self.assertEqual(a.stop(), 0)
+        finally:
+            for d in (b, a):
+                if d:
+                    d.stop()
+            ns.destroy()
+            Path(sock).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

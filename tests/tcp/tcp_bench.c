@@ -1,0 +1,323 @@
+/* ftps-tcp-bench: the client half of tools/bench-tcp.  One worker lcore runs
+ * the userspace TCP stack on the first port (net_memif in the benchmark),
+ * downloads N bytes from the peer's pattern service (port 19), then uploads
+ * N bytes of the zero-copy pattern to its discard service (port 10).  It
+ * prints one JSON line with bytes, seconds, Gbit/s and TSC cycles per byte
+ * of this lcore for each direction.  A test and benchmark tool only. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+
+#include "config.h"
+#include "net/port.h"
+#include "tcp.h"
+#include "tcp_pattern.h"
+#include "worker.h"
+
+enum phase { PHASE_START, PHASE_DOWNLOAD, PHASE_UPLOAD_START, PHASE_UPLOAD, PHASE_DONE };
+
+static struct {
+	struct tcp_stack *stack;
+	struct rte_mempool *pool;
+	rte_be32_t peer;
+	uint64_t bytes;
+	enum phase phase;
+	struct tcp_conn *conn;
+	uint64_t got, sent;
+	bool shut;
+	uint64_t t_start, t_end[2];
+	uint64_t t_begin[2];
+	uint64_t start_retry_tsc;
+	struct pattern_buf *pbuf;
+	int error;
+	unsigned int cc;
+} B;
+
+static void finish_phase(int which)
+{
+	B.t_end[which] = rte_rdtsc();
+	if (B.conn != NULL && getenv("FTPS_BENCH_DEBUG") != NULL) {
+		struct tcp_conn_info i;
+		tcp_conn_get_info(B.conn, &i);
+		fprintf(stderr,
+		        "phase %d: cwnd %u ssthresh %u snd_wnd %u rcv_wnd %u srtt %u us rto %u ms "
+		        "retrans %llu\n",
+		        which, i.cwnd, i.ssthresh, i.snd_wnd, i.rcv_wnd, i.srtt_us, i.rto_ms,
+		        (unsigned long long)i.retransmits);
+	}
+	if (B.conn != NULL)
+		tcp_close(B.conn);
+	B.conn = NULL;
+	B.phase = which == 0 ? PHASE_UPLOAD_START : PHASE_DONE;
+}
+
+static void pump(struct tcp_conn *c)
+{
+	while (B.sent < B.bytes && tcp_send_space(c) > 0) {
+		uint64_t left = B.bytes - B.sent;
+		uint32_t n = left < 32768 ? (uint32_t)left : 32768;
+		struct rte_mbuf *m = pattern_buf_mbuf(B.pbuf, B.pool, B.sent, n);
+		if (m == NULL)
+			return;
+		if (tcp_send(c, m) != 0) {
+			rte_pktmbuf_free(m);
+			return;
+		}
+		B.sent += n;
+	}
+	if (B.sent == B.bytes && !B.shut) {
+		B.shut = true;
+		tcp_shutdown(c);
+	}
+}
+
+static void on_connected(struct tcp_conn *c, void *context)
+{
+	(void)context;
+	if (B.phase == PHASE_DOWNLOAD) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "%" PRIu64 " 1\n", B.bytes);
+		struct rte_mbuf *m = rte_pktmbuf_alloc(B.pool);
+		if (m != NULL) {
+			memcpy(rte_pktmbuf_append(m, (uint16_t)n), line, (size_t)n);
+			if (tcp_send(c, m) != 0)
+				rte_pktmbuf_free(m);
+		}
+		B.t_begin[0] = rte_rdtsc();
+	} else {
+		B.t_begin[1] = rte_rdtsc();
+		pump(c);
+	}
+}
+
+static void on_readable(struct tcp_conn *c, void *context)
+{
+	(void)context;
+	struct rte_mbuf *m = tcp_recv(c);
+	if (m != NULL) {
+		B.got += rte_pktmbuf_pkt_len(m);
+		rte_pktmbuf_free(m);
+	}
+	if (tcp_recv_eof(c))
+		finish_phase(B.phase == PHASE_DOWNLOAD ? 0 : 1);
+}
+
+static void on_writable(struct tcp_conn *c, void *context)
+{
+	(void)context;
+	if (B.phase == PHASE_UPLOAD)
+		pump(c);
+}
+
+static void on_closed(struct tcp_conn *c, void *context, int error)
+{
+	(void)c;
+	(void)context;
+	fprintf(stderr, "ftps-tcp-bench: connection failed: %s\n", strerror(-error));
+	B.error = error;
+	B.conn = NULL;
+	B.phase = PHASE_DONE;
+}
+
+static const struct tcp_callbacks callbacks = {
+    .connected = on_connected,
+    .readable = on_readable,
+    .writable = on_writable,
+    .closed = on_closed,
+};
+
+static unsigned int control_poll(struct worker *w, void *context, uint64_t now)
+{
+	(void)w;
+	(void)context;
+	int err = 0;
+	switch (B.phase) {
+	case PHASE_START:
+		if (now < B.start_retry_tsc)
+			return 0;
+		B.conn = tcp_connect(B.stack, B.peer, 19, &callbacks, NULL, &err);
+		if (B.conn == NULL) {
+			B.error = err;
+			B.phase = PHASE_DONE;
+			return 0;
+		}
+		B.phase = PHASE_DOWNLOAD;
+		return 1;
+	case PHASE_UPLOAD_START:
+		B.conn = tcp_connect(B.stack, B.peer, 10, &callbacks, NULL, &err);
+		if (B.conn == NULL) {
+			B.error = err;
+			B.phase = PHASE_DONE;
+			return 0;
+		}
+		B.phase = PHASE_UPLOAD;
+		return 1;
+	case PHASE_DONE:
+		/* Let the last FIN/ACK go out, then stop. */
+		if (B.t_start == 0)
+			B.t_start = now;
+		if (now - B.t_start > rte_get_tsc_hz() / 10)
+			worker_quit = 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Frames larger than the default mbuf (jumbo MTU) arrive in one segment. */
+static uint16_t mbuf_data_room(struct dataplane_config *config)
+{
+	uint32_t need = (uint32_t)config->ip.mtu + RTE_ETHER_HDR_LEN + 4 + RTE_PKTMBUF_HEADROOM;
+	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE)
+		return RTE_MBUF_DEFAULT_BUF_SIZE;
+	if (config->mbufs_per_worker > 16383)
+		config->mbufs_per_worker = 16383; /* keep the pool near 150 MB */
+	return (uint16_t)need;
+}
+
+int main(int argc, char **argv)
+{
+	int eal_args = rte_eal_init(argc, argv);
+	if (eal_args < 0) {
+		fprintf(stderr, "ftps-tcp-bench: EAL initialisation failed\n");
+		return 1;
+	}
+	argc -= eal_args;
+	argv += eal_args;
+	struct dataplane_config config;
+	dataplane_config_defaults(&config);
+	config.mbufs_per_worker = 65535;
+	enum tcp_cc_algorithm cc = TCP_CC_CUBIC;
+	static const struct option options[] = {
+	    {"address", required_argument, NULL, 'a'}, {"peer", required_argument, NULL, 'p'},
+	    {"bytes", required_argument, NULL, 'b'},   {"mtu", required_argument, NULL, 'M'},
+	    {"cc", required_argument, NULL, 'c'},      {NULL, 0, NULL, 0},
+	};
+	char error[512];
+	int opt;
+	B.bytes = 1ull << 30;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case 'a':
+		case 'M':
+			if (dataplane_config_set(&config, "net", opt == 'a' ? "address" : "mtu",
+			                         optarg, error, sizeof(error)) != 0) {
+				fprintf(stderr, "ftps-tcp-bench: %s\n", error);
+				return 2;
+			}
+			break;
+		case 'p':
+			if (inet_pton(AF_INET, optarg, &B.peer) != 1) {
+				fprintf(stderr, "ftps-tcp-bench: bad --peer\n");
+				return 2;
+			}
+			break;
+		case 'b':
+			B.bytes = strtoull(optarg, NULL, 10);
+			break;
+		case 'c':
+			cc = strcmp(optarg, "newreno") == 0 ? TCP_CC_NEWRENO : TCP_CC_CUBIC;
+			break;
+		default:
+			fprintf(stderr, "usage: ftps-tcp-bench [EAL] -- --address A/N --peer B "
+			                "[--bytes N] [--mtu N] [--cc cubic|newreno]\n");
+			return 2;
+		}
+	}
+	if (dataplane_config_finish(&config, error, sizeof(error)) != 0 || B.peer == 0 ||
+	    B.bytes == 0) {
+		fprintf(stderr, "ftps-tcp-bench: need --address and --peer\n");
+		return 2;
+	}
+	uint16_t data_room = mbuf_data_room(&config);
+	signal(SIGINT, SIG_DFL);
+	struct worker *w = rte_zmalloc("worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
+	B.pool = rte_pktmbuf_pool_create("bench_mbufs", config.mbufs_per_worker, 256, 0, data_room,
+	                                 (int)rte_socket_id());
+	B.pbuf = pattern_buf_new(1);
+	if (w == NULL || B.pool == NULL || B.pbuf == NULL) {
+		fprintf(stderr, "ftps-tcp-bench: out of memory\n");
+		return 1;
+	}
+	struct port_config pc = {.name = config.port_name,
+	                         .queue_count = 1,
+	                         .rx_descriptors = config.rx_descriptors,
+	                         .tx_descriptors = config.tx_descriptors,
+	                         .mtu = config.ip.mtu};
+	struct port_info port;
+	if (port_open(&pc, &B.pool, &port, error, sizeof(error)) != 0) {
+		fprintf(stderr, "ftps-tcp-bench: %s\n", error);
+		return 1;
+	}
+	net_lcore_init(&w->net, 0, port.port_id, 0, &port.mac, &config.ip, B.pool);
+	w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
+	w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
+	w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
+	worker_init(w, rte_lcore_id(), 0);
+	struct tcp_stack_config tc;
+	tcp_stack_config_defaults(&tc);
+	tc.cc = cc;
+	tc.max_connections = 64;
+	tc.rcv_budget = 8u << 20;
+	tc.snd_budget = 8u << 20;
+	B.stack = tcp_stack_create(&tc, &w->net, error, sizeof(error));
+	if (B.stack == NULL) {
+		fprintf(stderr, "ftps-tcp-bench: %s\n", error);
+		return 1;
+	}
+	tcp_stack_attach(B.stack);
+	if (worker_add_poller(w, tcp_worker_poll, B.stack) != 0 ||
+	    worker_add_poller(w, control_poll, NULL) != 0)
+		return 1;
+	/* Give the memif link a moment to come up before the first SYN. */
+	B.start_retry_tsc = rte_rdtsc() + rte_get_tsc_hz() / 2;
+	uint64_t t0 = rte_rdtsc();
+	worker_main(w);
+	uint64_t hz = rte_get_tsc_hz();
+	double down_s = (double)(B.t_end[0] - B.t_begin[0]) / (double)hz;
+	double up_s = (double)(B.t_end[1] - B.t_begin[1]) / (double)hz;
+	bool ok = B.error == 0 && B.got == B.bytes && B.sent == B.bytes && B.t_end[1] != 0;
+	const uint64_t *cnt = tcp_stack_counters(B.stack);
+	if (getenv("FTPS_BENCH_DEBUG") != NULL) {
+		for (unsigned int k = 0; k < NET_COUNTER_COUNT; k++)
+			if (w->net.counters[k] != 0)
+				fprintf(stderr, "net %s %llu\n", net_counter_names[k],
+				        (unsigned long long)w->net.counters[k]);
+		for (unsigned int k = 0; k < TCP_COUNTER_COUNT; k++)
+			if (cnt[k] != 0)
+				fprintf(stderr, "tcp %s %llu\n", tcp_counter_names[k],
+				        (unsigned long long)cnt[k]);
+	}
+	printf("{\"ok\": %s, \"bytes\": %" PRIu64 ", \"download_bytes\": %" PRIu64
+	       ", \"download_s\": %.4f, \"download_gbit_s\": %.3f, \"download_cycles_per_byte\": "
+	       "%.3f, \"upload_bytes\": %" PRIu64 ", \"upload_s\": %.4f, \"upload_gbit_s\": %.3f, "
+	       "\"upload_cycles_per_byte\": %.3f, \"retransmits\": %" PRIu64
+	       ", \"tsc_hz\": %" PRIu64 ", \"run_s\": %.2f}\n",
+	       ok ? "true" : "false", B.bytes, B.got, down_s,
+	       down_s > 0 ? (double)B.got * 8 / down_s / 1e9 : 0,
+	       B.got ? (double)(B.t_end[0] - B.t_begin[0]) / (double)B.got : 0, B.sent, up_s,
+	       up_s > 0 ? (double)B.sent * 8 / up_s / 1e9 : 0,
+	       B.sent ? (double)(B.t_end[1] - B.t_begin[1]) / (double)B.sent : 0,
+	       cnt[TCP_COUNTER_tx_retransmits], hz, (double)(rte_rdtsc() - t0) / (double)hz);
+	fflush(stdout);
+	tcp_stack_destroy(B.stack);
+	net_lcore_release(&w->net);
+	pattern_buf_put(B.pbuf);
+	port_close(&port);
+	rte_mempool_free(B.pool);
+	rte_free(w);
+	rte_eal_cleanup();
+	return ok ? 0 : 1;
+}

@@ -1,0 +1,408 @@
+/* Data transfer at the packet level: SACK blocks, RTO with backoff, fast
+ * retransmit and SACK recovery, zero window and persist probes, window
+ * scaling across the 2^32 wrap, receive budget backpressure, delayed ACK. */
+#include "tcp_harness.h"
+
+#define MSS 1460
+
+static uint8_t pattern[1 << 20];
+
+static void inject_data(struct harness *h, uint32_t seq, uint32_t ack, uint16_t wnd,
+                        const void *data, uint32_t len, bool psh)
+{
+	h_inject(h, H_SPORT, H_LPORT, (uint8_t)(RTE_TCP_ACK_FLAG | (psh ? RTE_TCP_PSH_FLAG : 0)),
+	         seq, ack, wnd, NULL, 0, data, len);
+}
+
+static void test_sack_generation(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, 1460, 7, true, true);
+	uint32_t base = 101;
+	uint8_t o[40];
+	unsigned int n = h_opt_ts(o, 2000, 1);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, base, iss + 1, 1000, o, n, pattern, 100);
+	h_poll(&h);
+	/* 301..400 arrives before 201..300: an immediate ACK with a block. */
+	h_free_out(&h);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, base + 200, iss + 1, 1000, o, n,
+	         pattern + 200, 100);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 1);
+	struct h_seg a = h_last(&h);
+	CHECK_EQ(a.ack, base + 100);
+	CHECK_EQ(a.opt.sack_count, 1);
+	CHECK_EQ(a.opt.sack[0].start, base + 200);
+	CHECK_EQ(a.opt.sack[0].end, base + 300);
+	/* A second island: it is reported first (RFC 2018 4). */
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, base + 400, iss + 1, 1000, o, n,
+	         pattern + 400, 100);
+	h_poll(&h);
+	a = h_last(&h);
+	CHECK_EQ(a.ack, base + 100);
+	CHECK_EQ(a.opt.sack_count, 2);
+	CHECK_EQ(a.opt.sack[0].start, base + 400);
+	CHECK_EQ(a.opt.sack[1].start, base + 200);
+	/* An island that grows an existing one is reported as the merged range. */
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, base + 300, iss + 1, 1000, o, n,
+	         pattern + 300, 50);
+	h_poll(&h);
+	a = h_last(&h);
+	CHECK_EQ(a.opt.sack_count, 2);
+	CHECK_EQ(a.opt.sack[0].start, base + 200);
+	CHECK_EQ(a.opt.sack[0].end, base + 350);
+	/* Filling the first hole: cumulative ACK jumps, one block remains. */
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, base + 100, iss + 1, 1000, o, n,
+	         pattern + 100, 100);
+	h_poll(&h);
+	a = h_last(&h);
+	CHECK_EQ(a.ack, base + 350);
+	CHECK_EQ(a.opt.sack_count, 1);
+	CHECK_EQ(a.opt.sack[0].start, base + 400);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, base + 340, iss + 1, 1000, o, n,
+	         pattern + 340, 60); /* overlaps what we hold */
+	h_poll(&h);
+	a = h_last(&h);
+	CHECK_EQ(a.ack, base + 500);
+	CHECK_EQ(a.opt.sack_count, 0);
+	CHECK_EQ(h.rx_len, 500);
+	CHECK(memcmp(h.rx, pattern, 500) == 0);
+	h_fini(&h);
+}
+
+static void test_rto_backoff(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, 1460, -1, false, false);
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 1000)), 0);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 1);
+	CHECK_EQ(h_last(&h).len, 1000);
+	CHECK_EQ(h_last(&h).seq, iss + 1);
+	struct tcp_conn_info info;
+	tcp_conn_get_info(h.conn, &info);
+	uint32_t rto = info.rto_ms;
+	CHECK_EQ(rto, 200); /* the floor: the handshake RTT here is ~0 */
+	/* Retransmissions at RTO, then 2x, then 4x (RFC 6298 5.5). */ /* First a tail loss probe
+	                                                                * (RFC 8985: 2 SRTT +
+	                                                                * delayed-ACK allowance for
+	                                                                * a lone segment), which
+	                                                                * does not restart the RTO.
+	                                                                */
+	uint64_t waited = 0;
+	h_free_out(&h);
+	while (h.n_out == 0 && waited < 10000) {
+		h_advance(&h, 1);
+		waited++;
+	}
+	CHECK(waited >= 50 && waited <= 52);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_tlp_probes], 1);
+	CHECK_EQ(h_last(&h).seq, iss + 1);
+	uint64_t expect = rto;
+	for (int i = 0; i < 3; i++) {
+		h_free_out(&h);
+		if (i > 0)
+			waited = 0;
+		while (h.n_out == 0 && waited < 10000) {
+			h_advance(&h, 1);
+			waited++;
+		}
+		/* The wheel never fires early and at most one tick late. */
+		CHECK(waited >= expect && waited <= expect + 2);
+		CHECK_EQ(h.n_out, 1);
+		struct h_seg r = h_last(&h);
+		CHECK_EQ(r.seq, iss + 1);
+		CHECK_EQ(r.len, 1000);
+		CHECK(memcmp(r.payload, pattern, 1000) == 0);
+		expect *= 2;
+	}
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired], 3);
+	/* The ACK ends the backoff. */
+	inject_data(&h, 101, iss + 1001, 1000, NULL, 0, false);
+	h_poll(&h);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.retransmits, 4);
+	h_free_out(&h);
+	h_advance(&h, 2000);
+	CHECK_EQ(h.n_out, 0);
+	h_fini(&h);
+}
+
+static bool sent_seq(struct harness *h, uint32_t seq)
+{
+	for (unsigned int i = 0; i < h->n_out; i++)
+		if (h_out(h, i).seq == seq && h_out(h, i).len > 0)
+			return true;
+	return false;
+}
+
+static void test_fast_retransmit_sack_recovery(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, true, false);
+	uint32_t s0 = iss + 1;
+#define SEG(i) (s0 + (uint32_t)(i)*MSS)
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 40 * MSS)), 0);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 10); /* IW10 (RFC 6928) */
+	CHECK_EQ(h_out(&h, 9).seq, SEG(9));
+	h_free_out(&h);
+	/* Segment 0 arrives, 1 and 3 are lost, 2, 4, 5 arrive. */
+	uint8_t o[40];
+	uint32_t e1[] = {SEG(2), SEG(3)};
+	uint32_t e2[] = {SEG(4), SEG(5), SEG(2), SEG(3)};
+	uint32_t e3[] = {SEG(4), SEG(6), SEG(2), SEG(3)};
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(1), 65535, NULL, 0, NULL, 0);
+	h_poll(&h);
+	unsigned int new_after_ack = h.n_out;
+	CHECK(new_after_ack >= 1); /* slow start grew the window */
+	h_free_out(&h);
+	unsigned int n = h_opt_sack(o, e1, 1);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(1), 65535, o, n, NULL, 0);
+	n = h_opt_sack(o, e2, 2);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(1), 65535, o, n, NULL, 0);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_fast_retransmits], 0);
+	n = h_opt_sack(o, e3, 2);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(1), 65535, o, n, NULL, 0);
+	h_poll(&h);
+	/* Third duplicate: fast retransmit of 1 (RFC 6675 5 step 4). */
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_fast_retransmits], 1);
+	CHECK(sent_seq(&h, SEG(1)));
+	/* The next SACK lowers pipe: the scoreboard sends the other hole (3),
+	 * nothing SACKed (NextSeg rule 1). */
+	uint32_t e4[] = {SEG(4), SEG(7), SEG(2), SEG(3)};
+	n = h_opt_sack(o, e4, 2);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(1), 65535, o, n, NULL, 0);
+	h_poll(&h);
+	CHECK(sent_seq(&h, SEG(3)));
+	CHECK(!sent_seq(&h, SEG(2)));
+	CHECK(!sent_seq(&h, SEG(4)));
+	CHECK(!sent_seq(&h, SEG(5)));
+	struct tcp_conn_info info;
+	tcp_conn_get_info(h.conn, &info);
+	CHECK(info.cwnd < 12 * MSS);
+	uint32_t ssthresh = info.ssthresh;
+	/* Partial ACK up to 3, then the ACK of everything sent: recovery ends
+	 * with cwnd = ssthresh. */
+	h_free_out(&h);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(3), 65535, o, n, NULL, 0);
+	h_poll(&h);
+	uint32_t high = tcp_stack_counters(h.s)[TCP_COUNTER_tx_data_segments] > 0 ? 0 : 0;
+	(void)high;
+	tcp_conn_get_info(h.conn, &info);
+	uint32_t snd_max = h.conn->snd_max;
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, snd_max, 65535, NULL, 0, NULL, 0);
+	h_poll(&h);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK(!h.conn->in_recovery);
+	CHECK(info.cwnd >= ssthresh);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired], 0);
+	h_fini(&h);
+
+	/* Without SACK: NewReno after three duplicates. */
+	h_init(&h);
+	iss = h_establish(&h, 100, MSS, -1, false, false);
+	s0 = iss + 1;
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 20 * MSS)), 0);
+	h_poll(&h);
+	h_free_out(&h);
+	for (int i = 0; i < 3; i++)
+		h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(0), 65535, NULL, 0, NULL,
+		         0);
+	h_poll(&h);
+	CHECK(sent_seq(&h, SEG(0)));
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_fast_retransmits], 1);
+	/* Partial ACK: the next segment goes at once (RFC 6582). */
+	h_free_out(&h);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(4), 65535, NULL, 0, NULL, 0);
+	h_poll(&h);
+	CHECK(sent_seq(&h, SEG(4)));
+	h_fini(&h);
+#undef SEG
+}
+
+static void test_zero_window_persist(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, false, false);
+	/* The peer closes its window. */
+	inject_data(&h, 101, iss + 1, 0, NULL, 0, false);
+	h_poll(&h);
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 3000)), 0);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 0);
+	/* Probes at RTO, then backing off. */
+	h_advance(&h, 201);
+	CHECK_EQ(h.n_out, 1);
+	struct h_seg p = h_last(&h);
+	CHECK_EQ(p.len, 1);
+	CHECK_EQ(p.seq, iss + 1);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_persist_probes], 1);
+	/* Still zero: the probe is answered by an ACK of nothing new. */
+	inject_data(&h, 101, iss + 1, 0, NULL, 0, false);
+	h_free_out(&h);
+	h_advance(&h, 350);
+	CHECK_EQ(h.n_out, 0);
+	h_advance(&h, 60);
+	CHECK_EQ(h.n_out, 1);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_persist_probes], 2);
+	/* The window opens: the data flows. */
+	h_free_out(&h);
+	inject_data(&h, 101, iss + 1, 5000, NULL, 0, false);
+	h_poll(&h);
+	uint32_t bytes = 0;
+	for (unsigned int i = 0; i < h.n_out; i++)
+		bytes += h_out(&h, i).len;
+	CHECK_EQ(bytes, 3000);
+	CHECK_EQ(h_out(&h, 0).seq, iss + 1);
+	CHECK(memcmp(h_out(&h, 0).payload, pattern, h_out(&h, 0).len) == 0);
+	h_fini(&h);
+}
+
+static void test_window_scaling_wrap(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t piss = 0xffffffffu - 20000;
+	uint32_t iss = h_establish(&h, piss, MSS, 10, true, false);
+	/* Their window field 3 with scale 10 allows 3072 bytes. */
+	inject_data(&h, piss + 1, iss + 1, 3, NULL, 0, false);
+	h_poll(&h);
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 10000)), 0);
+	h_poll(&h);
+	uint32_t bytes = 0;
+	for (unsigned int i = 0; i < h.n_out; i++)
+		bytes += h_out(&h, i).len;
+	/* 3072 allowed; the sender's SWS rule (RFC 9293 3.8.6.2.1) holds back
+	 * the 152-byte remainder. */
+	CHECK_EQ(bytes, 2 * MSS);
+	/* 100 KB from them across the 2^32 wrap, all in order. */
+	uint32_t seq = piss + 1;
+	for (int i = 0; i < 70; i++) {
+		inject_data(&h, seq, iss + 1, 3, pattern + i * MSS, MSS, false);
+		seq += MSS;
+	}
+	h_free_out(&h);
+	h_poll(&h);
+	CHECK(seq < piss); /* wrapped */
+	CHECK_EQ(h.rx_len, 70 * MSS);
+	CHECK(memcmp(h.rx, pattern, 70 * MSS) == 0);
+	struct h_seg a = h_last(&h);
+	CHECK_EQ(a.ack, seq);
+	/* Our window field is scaled by 2^9: 4 MiB budget -> 8192. */
+	CHECK_EQ(a.wnd, (4u << 20) >> TCP_OUR_WSCALE);
+	/* Old data (before the wrap) is a duplicate: ACK, not delivered. */
+	h_free_out(&h);
+	inject_data(&h, piss + 1, iss + 1, 3, pattern, MSS, false);
+	h_poll(&h);
+	CHECK_EQ(h.rx_len, 70 * MSS);
+	CHECK_EQ(h_last(&h).ack, seq);
+	h_fini(&h);
+}
+
+static void test_receive_budget_and_delack(void)
+{
+	struct harness h;
+	struct tcp_stack_config config;
+	tcp_stack_config_defaults(&config);
+	config.max_connections = 16;
+	config.rcv_budget = 4 * MSS;
+	h_init_config(&h, &config);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, false, false);
+	h.auto_read = false;
+	uint32_t seq = 101;
+	for (int i = 0; i < 4; i++) {
+		inject_data(&h, seq, iss + 1, 5000, pattern + i * MSS, MSS, false);
+		seq += MSS;
+	}
+	h_poll(&h);
+	struct h_seg a = h_last(&h);
+	CHECK_EQ(a.ack, seq);
+	CHECK_EQ(a.wnd, 0); /* the application read nothing: window closed */
+	/* Beyond the window: dropped and ACKed. */
+	inject_data(&h, seq, iss + 1, 5000, pattern, MSS, false);
+	h_poll(&h);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_drop_rcv_window_full] +
+	             tcp_stack_counters(h.s)[TCP_COUNTER_drop_out_of_window],
+	         1);
+	/* Reading reopens it with an update. */
+	h_free_out(&h);
+	h_drain(&h);
+	CHECK_EQ(h.rx_len, 4 * MSS);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 1);
+	CHECK_EQ(h_last(&h).wnd, 4 * MSS);
+	/* After the quick-ACK phase a lone full segment waits for the
+	 * delayed-ACK timer, a second one is ACKed at once. */
+	tcp_set_receive_budget(h.conn, 1 << 20);
+	h.auto_read = true;
+	for (int i = 0; i < 20; i++) {
+		inject_data(&h, seq, iss + 1, 5000, pattern, MSS, false);
+		seq += MSS;
+		h_poll(&h);
+	}
+	h_free_out(&h);
+	inject_data(&h, seq, iss + 1, 5000, pattern, MSS, false);
+	seq += MSS;
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 0);
+	h_advance(&h, 11);
+	CHECK_EQ(h.n_out, 1);
+	CHECK_EQ(h_last(&h).ack, seq);
+	CHECK(tcp_stack_counters(h.s)[TCP_COUNTER_delayed_acks] >= 1);
+	h_free_out(&h);
+	/* A small pushed segment (a request) is ACKed at once. */
+	inject_data(&h, seq, iss + 1, 5000, "GET", 3, true);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 1);
+	h_fini(&h);
+}
+
+static void test_keepalive(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, false, false);
+	tcp_set_keepalive(h.conn, 1, 1, 2);
+	h_advance(&h, 990);
+	CHECK_EQ(h.n_out, 0);
+	h_advance(&h, 20);
+	CHECK_EQ(h.n_out, 1);
+	struct h_seg k = h_last(&h);
+	CHECK_EQ(k.seq, iss); /* SND.NXT - 1 (RFC 1122 4.2.3.6) */
+	CHECK_EQ(k.len, 0);
+	/* The peer answers: the connection lives, probing restarts after idle. */
+	inject_data(&h, 101, iss + 1, 5000, NULL, 0, false);
+	h_poll(&h);
+	h_free_out(&h);
+	h_advance(&h, 900);
+	CHECK_EQ(h.n_out, 0);
+	/* Silence: two probes a second apart, then the connection times out. */
+	h_advance(&h, 3200);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_keepalive_probes], 3);
+	CHECK_EQ(h.closed, 1);
+	CHECK_EQ(h.closed_error, -ETIMEDOUT);
+	CHECK_EQ(h_last(&h).flags & RTE_TCP_RST_FLAG, RTE_TCP_RST_FLAG);
+	h_fini(&h);
+}
+
+int main(void)
+{
+	h_eal();
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 7 + (i >> 8));
+	unsigned int start = rte_mempool_avail_count(h_pool);
+	test_sack_generation();
+	test_rto_backoff();
+	test_fast_retransmit_sack_recovery();
+	test_zero_window_persist();
+	test_window_scaling_wrap();
+	test_receive_budget_and_delack();
+	test_keepalive();
+	CHECK_EQ(rte_mempool_avail_count(h_pool), start);
+	return check_finish("tcp-data");
+}
