@@ -15,6 +15,7 @@
 
 #include "evloop.h"
 #include "log.h"
+#include "kdf_worker.h"
 #include "session.h"
 
 typedef void (*cmd_fn)(struct session *s, const char *arg);
@@ -152,6 +153,8 @@ static void login_complete(struct session *s, const struct user *u, int code, co
 	s->logged_in = true;
 	auth_record_success(s->user_name, s->peer_str);
 	tls_bind_token(s->tinfo.token, s->user_name, &s->peer_addr);
+	if (s->tls_on)
+		tls_stream_issue_tickets(&s->tls, 2);
 	log_session(s->sid, s->peer_str, s->user_name, "logged in (%s)", how);
 	session_reply(s, code, "User %s logged in", s->user_name);
 }
@@ -169,31 +172,44 @@ static void cmd_pass(struct session *s, const char *arg)
 		session_refuse(s, 503, "PASS", "Login with USER first");
 		return;
 	}
-	if (auth_locked(s->user_name, s->peer_str, ev_now_ms())) {
-		/* still run the KDF so a locked account looks like any other */
-		(void)users_check_password(NULL, arg);
-		login_fail(s, "locked out after repeated failures");
-		return;
-	}
 	if (s->anonymous) {
 		snprintf(anon.name, sizeof(anon.name), "anonymous");
 		snprintf(anon.root, sizeof(anon.root), "%s", g_cfg->anonymous_root);
 		anon.perms = PERM_READ;
-		u = &anon;
-	} else {
-		u = users_find(&g_users, s->user_name);
-		bool ok = users_check_password(u ? u->hash : NULL, arg);
-		if (!ok) {
-			login_fail(s, u ? "wrong password" : "unknown user");
-			return;
-		}
-		if (u->cert[0] != '\0' && !client_cert_matches(s, u)) {
-			login_fail(s,
-			           "client certificate required and not presented or not matching");
-			return;
-		}
+		login_complete(s, &anon, 230, "anonymous");
+		return;
 	}
-	login_complete(s, u, 230, u->cert[0] ? "password and client certificate" : "password");
+	/* The KDF runs in the worker thread; this session waits (its later
+	 * commands stay queued), every other session goes on. A locked-out
+	 * login still costs the same work, so it looks like any other. */
+	u = users_find(&g_users, s->user_name);
+	s->auth_locked = auth_locked(s->user_name, s->peer_str, ev_now_ms());
+	if (kdf_submit(s->sid, u && !s->auth_locked ? u->hash : NULL, arg) != 0) {
+		session_refuse(s, 421, "login", "Too many logins in progress, try again");
+		session_close(s, "password-check queue full");
+		return;
+	}
+	s->auth_pending = true;
+}
+
+void command_auth_result(uint64_t sid, bool ok)
+{
+	struct session *s = session_find(sid);
+	if (s == NULL || s->closing || !s->auth_pending)
+		return; /* the session ended meanwhile */
+	s->auth_pending = false;
+	const struct user *u = users_find(&g_users, s->user_name);
+	if (s->auth_locked)
+		login_fail(s, "locked out after repeated failures");
+	else if (!ok || u == NULL)
+		login_fail(s, u ? "wrong password" : "unknown user");
+	else if (u->cert[0] != '\0' && !client_cert_matches(s, u))
+		login_fail(s, "client certificate required and not presented or not matching");
+	else
+		login_complete(s, u, 230,
+		               u->cert[0] ? "password and client certificate" : "password");
+	if (!s->closing)
+		session_process_input(s);
 }
 
 static void cmd_quit(struct session *s, const char *arg)
@@ -283,6 +299,7 @@ static void cmd_auth(struct session *s, const char *arg)
 		session_reply(s, 431, "TLS unavailable");
 		return;
 	}
+	tls_stream_defer_tickets(&s->tls);
 	session_reply(s, 234, "AUTH %s ok, start TLS", arg);
 	s->tls_on = true;
 }

@@ -41,7 +41,7 @@ static const struct rconn_ops data_ops = {
 
 bool session_busy(const struct session *s)
 {
-	return s->awaiting_listen || s->job.kind != JOB_NONE;
+	return s->awaiting_listen || s->auth_pending || s->job.kind != JOB_NONE;
 }
 
 static void dc_free(struct session *s, bool abort_conn)

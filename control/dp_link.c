@@ -29,6 +29,7 @@ struct dp_link {
 	uint32_t peer_credit;
 	uint64_t next_try_ms;
 	uint64_t next_connect_id;
+	uint64_t unexpected_done; /* counted drops */
 	struct rconn *conns[HASH_BUCKETS];
 };
 
@@ -84,20 +85,21 @@ static void link_send(struct dp_link *l, const void *msg, size_t len)
 
 static void send_simple(struct dp_link *l, enum ftps_ipc_type type, uint64_t id)
 {
-	struct ftps_ipc_reset m;
-	memset(&m, 0, sizeof(m));
-	size_t len =
-	    type == FTPS_IPC_RESET ? sizeof(struct ftps_ipc_reset) : sizeof(struct ftps_ipc_fin);
-	ftps_ipc_hdr_init(&m.hdr, type, (uint32_t)len, id);
-	link_send(l, &m, len);
+	if (type == FTPS_IPC_RESET) {
+		struct ftps_ipc_reset m;
+		ftps_ipc_init_reset(&m, id, 0);
+		link_send(l, &m, sizeof(m));
+	} else {
+		struct ftps_ipc_fin m;
+		ftps_ipc_init_fin(&m, id);
+		link_send(l, &m, sizeof(m));
+	}
 }
 
 static void send_credit(struct dp_link *l, uint64_t id, uint32_t bytes)
 {
 	struct ftps_ipc_credit m;
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_CREDIT, sizeof(m), id);
-	m.bytes = bytes;
+	ftps_ipc_init_credit(&m, id, bytes);
 	link_send(l, &m, sizeof(m));
 }
 
@@ -129,11 +131,7 @@ static void conn_flush(struct rconn *c)
 static void send_hello(struct dp_link *l)
 {
 	struct ftps_ipc_hello m;
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_HELLO, sizeof(m), 0);
-	m.role = FTPS_IPC_ROLE_CONTROL;
-	m.initial_credit = FTPS_IPC_INITIAL_CREDIT;
-	snprintf(m.name, sizeof(m.name), "ftps-control");
+	ftps_ipc_init_hello(&m, FTPS_IPC_ROLE_CONTROL, 0, 0, "ftps-control");
 	link_send(l, &m, sizeof(m));
 }
 
@@ -292,7 +290,10 @@ static void dispatch(struct dp_link *l, const void *msg, size_t len)
 	case FTPS_IPC_DONE:
 		c = conn_find(l, h->conn_id);
 		if (c == NULL || !c->taken_over) {
-			log_msg(LOG_WARN, "dataplane link %d: DONE for no transfer", l->index);
+			/* counted, logged once per link: a hostile peer cannot flood */
+			if (l->unexpected_done++ == 0)
+				log_msg(LOG_WARN, "dataplane link %d: DONE for no transfer",
+				        l->index);
 			return;
 		}
 		if (!c->closed_by_owner && c->ops && c->ops->on_done)
@@ -374,6 +375,7 @@ static void link_try_connect(struct dp_link *l, uint64_t now)
 	l->failed = false;
 	l->up = false;
 	l->next_connect_id = 1;
+	l->unexpected_done = 0;
 	send_hello(l);
 }
 
@@ -469,16 +471,7 @@ int dp_listen(int link_index, uint32_t listener_id, const struct ftps_ipc_addr *
 	struct ftps_ipc_listen m;
 	int sent = 0;
 
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_LISTEN, sizeof(m), 0);
-	m.listener_id = listener_id;
-	m.port = port;
-	if (local)
-		m.local = *local;
-	if (peer_only) {
-		m.flags = FTPS_IPC_LISTEN_PEER_ONLY;
-		m.peer = *peer_only;
-	}
+	ftps_ipc_init_listen(&m, listener_id, port, local, peer_only);
 	for (int i = 0; i < n_links; i++) {
 		if (!links[i].up || links[i].failed || (link_index >= 0 && i != link_index))
 			continue;
@@ -492,9 +485,7 @@ void dp_unlisten_all(uint32_t listener_id)
 {
 	struct ftps_ipc_unlisten m;
 
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_UNLISTEN, sizeof(m), 0);
-	m.listener_id = listener_id;
+	ftps_ipc_init_unlisten(&m, listener_id);
 	for (int i = 0; i < n_links; i++)
 		if (links[i].up)
 			link_send(&links[i], &m, sizeof(m));
@@ -520,10 +511,7 @@ struct rconn *dp_connect(struct dp_link *l, const struct ftps_ipc_addr *peer, ui
 	bbuf_init(&c->outq, OUTQ_MAX);
 	c->next = l->conns[bucket(c->id)];
 	l->conns[bucket(c->id)] = c;
-	memset(&m, 0, sizeof(m));
-	ftps_ipc_hdr_init(&m.hdr, FTPS_IPC_CONNECT, sizeof(m), c->id);
-	m.peer = *peer;
-	m.peer_port = port;
+	ftps_ipc_init_connect(&m, c->id, peer, port);
 	link_send(l, &m, sizeof(m));
 	return c;
 }

@@ -20,6 +20,7 @@
 
 #include "dp_link.h"
 #include "evloop.h"
+#include "kdf_worker.h"
 #include "log.h"
 #include "session.h"
 
@@ -198,6 +199,10 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERR, "event setup: %s", strerror(errno));
 		return 1;
 	}
+	if (kdf_worker_start(command_auth_result) != 0) {
+		log_msg(LOG_ERR, "cannot start the password-check worker: %s", strerror(errno));
+		return 1;
+	}
 	if (dp_init(g_cfg->dataplane_socket) != 0) {
 		log_msg(LOG_ERR, "dataplane_socket path too long");
 		return 1;
@@ -214,6 +219,7 @@ int main(int argc, char **argv)
 	sessions_close_all("server stopping");
 	dp_shutdown();
 	sessions_reap();
+	kdf_worker_stop();
 	tls_global_fini();
 	users_free(&g_users);
 	log_close();

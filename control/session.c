@@ -219,6 +219,7 @@ static void new_session(struct rconn *c)
 			session_close(s, "cannot create TLS state");
 			return;
 		}
+		tls_stream_defer_tickets(&s->tls);
 		s->tls_on = true;
 	} else {
 		send_banner(s);
@@ -409,6 +410,14 @@ void sessions_close_all(const char *why)
 		session_close(sessions, why);
 	}
 	sessions_reap();
+}
+
+struct session *session_find(uint64_t sid)
+{
+	for (struct session *s = sessions; s; s = s->next)
+		if (s->sid == sid)
+			return s;
+	return NULL;
 }
 
 void sessions_listen_control(int link_index)

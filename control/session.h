@@ -62,6 +62,8 @@ struct session {
 	/* protocol state */
 	bool pbsz, prot_p;
 	bool user_given, logged_in, anonymous;
+	bool auth_pending; /* password check running in the KDF worker */
+	bool auth_locked;  /* ... and the answer is "no" whatever it says */
 	char user_name[USER_NAME_MAX];
 	struct user user;
 	int root_fd;
@@ -131,11 +133,14 @@ void sessions_close_all(const char *why);
 void sessions_reap(void);
 unsigned sessions_count_user(const char *user);
 void sessions_listen_control(int link_index);
+struct session *session_find(uint64_t sid);
 
 /* commands.c */
 void command_dispatch(struct session *s, struct ftp_request *req);
 /* May this command run while a transfer is in progress? */
 bool command_allowed_busy(const struct ftp_request *req);
+/* KDF worker result for a PASS (kdf_worker.h callback). */
+void command_auth_result(uint64_t sid, bool ok);
 
 /* data_conn.c */
 void data_start_pasv(struct session *s, bool extended);

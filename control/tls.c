@@ -494,3 +494,20 @@ int tls_stream_peer_cert(const struct tls_stream *t, char *sha256_hex, size_t he
 	BIO_free(b);
 	return rc;
 }
+
+void tls_stream_defer_tickets(struct tls_stream *t)
+{
+	(void)SSL_set_num_tickets(t->ssl, 0);
+}
+
+void tls_stream_issue_tickets(struct tls_stream *t, unsigned n)
+{
+	/* TLS 1.2 tickets and session IDs come with the handshake; nothing to
+	 * add there (their token is bound at login like any other). */
+	if (SSL_version(t->ssl) != TLS1_3_VERSION)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		if (SSL_new_session_ticket(t->ssl) != 1)
+			ERR_clear_error();
+	/* they are written with the next SSL_write: the login reply */
+}

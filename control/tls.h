@@ -69,6 +69,12 @@ void tls_stream_shutdown(struct tls_stream *t);
 /* Move pending TLS output into the relay; 0 or -1. */
 int tls_stream_drain(struct tls_stream *t, struct rconn *c);
 bool tls_stream_resumed_ok(const struct tls_stream *t);
+/* Control connections get no TLS 1.3 ticket at the handshake, only after
+ * login (tls_stream_issue_tickets), so every ticket a client can hold comes
+ * from an authenticated session: a client sharing one cache over parallel
+ * logins (rclone) never offers a ticket whose login is still pending. */
+void tls_stream_defer_tickets(struct tls_stream *t);
+void tls_stream_issue_tickets(struct tls_stream *t, unsigned n);
 /* The verified client certificate, if any: SHA-256 fingerprint (lower-case
  * hex) and RFC 2253 subject. 0, or -1 if none was presented and verified. */
 int tls_stream_peer_cert(const struct tls_stream *t, char *sha256_hex, size_t hex_cap,

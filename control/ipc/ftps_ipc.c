@@ -251,6 +251,117 @@ enum ftps_ipc_check ftps_ipc_validate(const void *buf, size_t len, unsigned n_fd
 	return fields_ok(buf, len, n_fds);
 }
 
+void ftps_ipc_addr_ipv4(struct ftps_ipc_addr *a, const uint8_t bytes[4])
+{
+	memset(a, 0, sizeof(*a));
+	a->family = FTPS_IPC_AF_INET;
+	memcpy(a->bytes, bytes, 4);
+}
+
+#define INIT(m, type, id)                                                                          \
+	do {                                                                                       \
+		memset((m), 0, sizeof(*(m)));                                                      \
+		ftps_ipc_hdr_init(&(m)->hdr, (type), (uint32_t)sizeof(*(m)), (id));                \
+	} while (0)
+
+void ftps_ipc_init_hello(struct ftps_ipc_hello *m, enum ftps_ipc_role role, uint32_t worker_id,
+                         uint32_t n_workers, const char *name)
+{
+	INIT(m, FTPS_IPC_HELLO, 0);
+	m->role = (uint32_t)role;
+	m->worker_id = worker_id;
+	m->n_workers = n_workers;
+	m->initial_credit = FTPS_IPC_INITIAL_CREDIT;
+	if (name != NULL) {
+		size_t n = strlen(name);
+		if (n >= sizeof(m->name))
+			n = sizeof(m->name) - 1;
+		memcpy(m->name, name, n);
+	}
+}
+
+void ftps_ipc_init_listen(struct ftps_ipc_listen *m, uint32_t listener_id, uint16_t port,
+                          const struct ftps_ipc_addr *local, const struct ftps_ipc_addr *peer_only)
+{
+	INIT(m, FTPS_IPC_LISTEN, 0);
+	m->listener_id = listener_id;
+	m->port = port;
+	if (local != NULL)
+		m->local = *local;
+	if (peer_only != NULL) {
+		m->flags = FTPS_IPC_LISTEN_PEER_ONLY;
+		m->peer = *peer_only;
+	}
+}
+
+void ftps_ipc_init_listen_result(struct ftps_ipc_listen_result *m, uint32_t listener_id,
+                                 int32_t status)
+{
+	INIT(m, FTPS_IPC_LISTEN_RESULT, 0);
+	m->listener_id = listener_id;
+	m->status = status;
+}
+
+void ftps_ipc_init_unlisten(struct ftps_ipc_unlisten *m, uint32_t listener_id)
+{
+	INIT(m, FTPS_IPC_UNLISTEN, 0);
+	m->listener_id = listener_id;
+}
+
+void ftps_ipc_init_conn_opened(struct ftps_ipc_conn_opened *m, uint64_t conn_id,
+                               uint32_t listener_id, int32_t status,
+                               const struct ftps_ipc_addr *local, uint16_t local_port,
+                               const struct ftps_ipc_addr *peer, uint16_t peer_port)
+{
+	INIT(m, FTPS_IPC_CONN_OPENED, conn_id);
+	m->listener_id = listener_id;
+	m->status = status;
+	if (status == 0) {
+		if (local != NULL)
+			m->local = *local;
+		if (peer != NULL)
+			m->peer = *peer;
+		m->local_port = local_port;
+		m->peer_port = peer_port;
+	}
+}
+
+void ftps_ipc_init_connect(struct ftps_ipc_connect *m, uint64_t conn_id,
+                           const struct ftps_ipc_addr *peer, uint16_t peer_port)
+{
+	INIT(m, FTPS_IPC_CONNECT, conn_id);
+	m->peer = *peer;
+	m->peer_port = peer_port;
+}
+
+void ftps_ipc_init_credit(struct ftps_ipc_credit *m, uint64_t conn_id, uint32_t bytes)
+{
+	INIT(m, FTPS_IPC_CREDIT, conn_id);
+	m->bytes = bytes;
+}
+
+void ftps_ipc_init_fin(struct ftps_ipc_fin *m, uint64_t conn_id)
+{
+	INIT(m, FTPS_IPC_FIN, conn_id);
+}
+
+void ftps_ipc_init_reset(struct ftps_ipc_reset *m, uint64_t conn_id, int32_t reason)
+{
+	INIT(m, FTPS_IPC_RESET, conn_id);
+	m->reason = reason;
+}
+
+void ftps_ipc_init_done(struct ftps_ipc_done *m, uint64_t conn_id, int32_t status, uint64_t bytes,
+                        bool close_notify_seen, uint64_t start_ns, uint64_t end_ns)
+{
+	INIT(m, FTPS_IPC_DONE, conn_id);
+	m->status = status;
+	m->bytes = bytes;
+	m->close_notify_seen = close_notify_seen ? 1u : 0u;
+	m->start_ns = start_ns;
+	m->end_ns = end_ns;
+}
+
 size_t ftps_ipc_encode_data(void *out, size_t cap, uint64_t conn_id, const void *bytes, size_t n)
 {
 	size_t total = sizeof(struct ftps_ipc_data) + n;

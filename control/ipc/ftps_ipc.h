@@ -48,6 +48,7 @@
 #ifndef FTPS_IPC_H
 #define FTPS_IPC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -251,6 +252,30 @@ const char *ftps_ipc_type_str(unsigned type);
 /* Fill a header (type, version, len, conn_id). */
 void ftps_ipc_hdr_init(struct ftps_ipc_hdr *h, enum ftps_ipc_type type, uint32_t len,
                        uint64_t conn_id);
+
+/* Builders: zero the whole struct (padding included), fill header and
+ * fields; each result passes ftps_ipc_validate. addr arguments may be NULL
+ * (family 0 = any). */
+void ftps_ipc_init_hello(struct ftps_ipc_hello *m, enum ftps_ipc_role role, uint32_t worker_id,
+                         uint32_t n_workers, const char *name);
+void ftps_ipc_init_listen(struct ftps_ipc_listen *m, uint32_t listener_id, uint16_t port,
+                          const struct ftps_ipc_addr *local, const struct ftps_ipc_addr *peer_only);
+void ftps_ipc_init_listen_result(struct ftps_ipc_listen_result *m, uint32_t listener_id,
+                                 int32_t status);
+void ftps_ipc_init_unlisten(struct ftps_ipc_unlisten *m, uint32_t listener_id);
+void ftps_ipc_init_conn_opened(struct ftps_ipc_conn_opened *m, uint64_t conn_id,
+                               uint32_t listener_id, int32_t status,
+                               const struct ftps_ipc_addr *local, uint16_t local_port,
+                               const struct ftps_ipc_addr *peer, uint16_t peer_port);
+void ftps_ipc_init_connect(struct ftps_ipc_connect *m, uint64_t conn_id,
+                           const struct ftps_ipc_addr *peer, uint16_t peer_port);
+void ftps_ipc_init_credit(struct ftps_ipc_credit *m, uint64_t conn_id, uint32_t bytes);
+void ftps_ipc_init_fin(struct ftps_ipc_fin *m, uint64_t conn_id);
+void ftps_ipc_init_reset(struct ftps_ipc_reset *m, uint64_t conn_id, int32_t reason);
+void ftps_ipc_init_done(struct ftps_ipc_done *m, uint64_t conn_id, int32_t status, uint64_t bytes,
+                        bool close_notify_seen, uint64_t start_ns, uint64_t end_ns);
+/* IPv4 address (network byte order bytes) into the wire form. */
+void ftps_ipc_addr_ipv4(struct ftps_ipc_addr *a, const uint8_t bytes[4]);
 
 /* Encode a DATA message into out (capacity cap); returns its length or 0 if
  * n is 0, too large or does not fit. */

@@ -41,8 +41,20 @@ def run(cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, **kw)
 
 
+def require(*tools):
+    """Skip (exit 77, meson's skip code) without root or a needed client."""
+    if os.geteuid() != 0:
+        print("SKIP: integration tests need root (network namespaces)")
+        sys.exit(77)
+    for t in tools:
+        if shutil.which(t) is None:
+            print("SKIP: %s is not installed (tools/packages/control.txt)" % t)
+            sys.exit(77)
+
+
 class Env:
     def __init__(self, name, config=None, users=None, start=True, workers=1):
+        require("ip", "openssl")
         self.workers = workers
         self.name = "ftpsctl-%s-%d" % (name, os.getpid())
         self.dir = tempfile.mkdtemp(prefix="ftpsctl-")
@@ -50,6 +62,9 @@ class Env:
         self.procs = {}
         self.config_overrides = config or {}
         atexit.register(self.cleanup)
+        # meson stops a test that times out with SIGTERM: exit through
+        # atexit so the namespace and the processes go away too
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(1))
         self._netns()
         self._certs()
         self._users(users or [("alice", "rwdnm"), ("bob", "rwdnm"), ("reader", "r")])

@@ -9,6 +9,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_harness as h
 
+h.require("curl")
+
 env = h.Env("curl")
 ck = h.Checker(env)
 root = env.roots["alice"]

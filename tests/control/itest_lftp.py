@@ -7,6 +7,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_harness as h
 
+h.require("lftp")
+
 env = h.Env("lftp")
 ck = h.Checker(env)
 root = env.roots["alice"]

@@ -11,6 +11,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_harness as h
 
+h.require("curl")
+
 env = h.Env("mtls", users=[("alice", "rwdnm"), ("certonly", "r"), ("both", "r")], start=False)
 d = env.dir
 

@@ -11,6 +11,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_harness as h
 
+h.require("rclone")
+
 env = h.Env("rclone")
 ck = h.Checker(env)
 root = env.roots["alice"]

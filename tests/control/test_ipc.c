@@ -160,8 +160,60 @@ static void test_takeover_fd(void)
 	close(sv[1]);
 }
 
+/* Every builder produces a message the validator accepts. */
+static void test_builders(void)
+{
+	struct ftps_ipc_addr a, b;
+	const uint8_t ip1[4] = {198, 18, 0, 1}, ip2[4] = {198, 18, 0, 2};
+	ftps_ipc_addr_ipv4(&a, ip1);
+	ftps_ipc_addr_ipv4(&b, ip2);
+
+	struct ftps_ipc_hello h;
+	ftps_ipc_init_hello(&h, FTPS_IPC_ROLE_DATAPLANE, 1, 4,
+	                    "a-name-longer-than-thirty-two-bytes!!");
+	CHECK_EQ(ftps_ipc_validate(&h, sizeof(h), 0), FTPS_IPC_OK);
+	CHECK_EQ(h.name[31], 0);
+	ftps_ipc_init_hello(&h, FTPS_IPC_ROLE_CONTROL, 0, 0, "ctl");
+	CHECK_EQ(ftps_ipc_validate(&h, sizeof(h), 0), FTPS_IPC_OK);
+	struct ftps_ipc_listen l;
+	ftps_ipc_init_listen(&l, 16, 40000, &a, &b);
+	CHECK_EQ(ftps_ipc_validate(&l, sizeof(l), 0), FTPS_IPC_OK);
+	CHECK_EQ(l.flags, FTPS_IPC_LISTEN_PEER_ONLY);
+	ftps_ipc_init_listen(&l, 1, 21, NULL, NULL);
+	CHECK_EQ(ftps_ipc_validate(&l, sizeof(l), 0), FTPS_IPC_OK);
+	struct ftps_ipc_listen_result lr;
+	ftps_ipc_init_listen_result(&lr, 16, 98);
+	CHECK_EQ(ftps_ipc_validate(&lr, sizeof(lr), 0), FTPS_IPC_OK);
+	struct ftps_ipc_unlisten ul;
+	ftps_ipc_init_unlisten(&ul, 16);
+	CHECK_EQ(ftps_ipc_validate(&ul, sizeof(ul), 0), FTPS_IPC_OK);
+	struct ftps_ipc_conn_opened o;
+	ftps_ipc_init_conn_opened(&o, 3, 1, 0, &a, 21, &b, 50000);
+	CHECK_EQ(ftps_ipc_validate(&o, sizeof(o), 0), FTPS_IPC_OK);
+	ftps_ipc_init_conn_opened(&o, FTPS_IPC_CONNECT_ID_BIT | 1, 0, 111, NULL, 0, NULL, 0);
+	CHECK_EQ(ftps_ipc_validate(&o, sizeof(o), 0), FTPS_IPC_OK);
+	struct ftps_ipc_connect c;
+	ftps_ipc_init_connect(&c, FTPS_IPC_CONNECT_ID_BIT | 2, &b, 50001);
+	CHECK_EQ(ftps_ipc_validate(&c, sizeof(c), 0), FTPS_IPC_OK);
+	struct ftps_ipc_credit cr;
+	ftps_ipc_init_credit(&cr, 3, 16384);
+	CHECK_EQ(ftps_ipc_validate(&cr, sizeof(cr), 0), FTPS_IPC_OK);
+	struct ftps_ipc_fin f;
+	ftps_ipc_init_fin(&f, 3);
+	CHECK_EQ(ftps_ipc_validate(&f, sizeof(f), 0), FTPS_IPC_OK);
+	struct ftps_ipc_reset r;
+	ftps_ipc_init_reset(&r, 3, 104);
+	CHECK_EQ(ftps_ipc_validate(&r, sizeof(r), 0), FTPS_IPC_OK);
+	struct ftps_ipc_done d;
+	ftps_ipc_init_done(&d, 3, 0, 1u << 30, true, 10, 20);
+	CHECK_EQ(ftps_ipc_validate(&d, sizeof(d), 0), FTPS_IPC_OK);
+	ftps_ipc_init_done(&d, 3, 0, 1, false, 20, 10); /* time runs backwards */
+	CHECK_EQ(ftps_ipc_validate(&d, sizeof(d), 0), FTPS_IPC_ERR_FIELD);
+}
+
 int main(void)
 {
+	test_builders();
 	test_hello();
 	test_listen_and_opened();
 	test_data_credit();
