@@ -55,7 +55,10 @@ struct parse_state {
 
 static int fail(struct parse_state *st, const char *fmt, const char *a, const char *b)
 {
-	snprintf(st->reason, sizeof(st->reason), fmt, a, b);
+	/* inih keeps parsing after an error and reports the FIRST bad line:
+	 * keep the first reason too, so line and reason agree. */
+	if (st->reason[0] == '\0')
+		snprintf(st->reason, sizeof(st->reason), fmt, a, b);
 	return 0;
 }
 

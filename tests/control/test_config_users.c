@@ -62,6 +62,12 @@ static void test_config(void)
 	bad = write_file("bad4.ini", "[tls]\ncertificate = /nonexistent/x.pem\n");
 	CHECK(config_load(bad, &cfg, err, sizeof(err)) != 0);
 	CHECK(strstr(err, ":2: certificate: cannot read") != NULL);
+	/* two bad lines: the first one's line and reason are reported */
+	bad = write_file("bad6.ini", "[server]\nlisten = 99999\n[limits]\nmax_line = 1\n");
+	CHECK(config_load(bad, &cfg, err, sizeof(err)) != 0);
+	CHECK(strstr(err, ":2: listen:") != NULL);
+	if (strstr(err, ":2: listen:") == NULL)
+		fprintf(stderr, "got: %s\n", err);
 	bad = write_file("bad5.ini", "[server]\nlisten = 21\n");
 	CHECK(config_load(bad, &cfg, err, sizeof(err)) != 0);
 	CHECK(strstr(err, "certificate and key are required") != NULL);
