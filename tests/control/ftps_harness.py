@@ -35,6 +35,9 @@ THIRD = "198.18.0.3"
 BUILD = os.environ.get("FTPS_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 SOURCE = os.environ.get("FTPS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 PASSWORD = "s3cret-Pass"
+# FTPS_REAL_DATAPLANE: the dataplane is ftps-dataplane on a tap (clients on
+# its kernel end), not the kernel-socket stand-in (everything on lo).
+REAL_DATAPLANE = bool(os.environ.get("FTPS_REAL_DATAPLANE"))
 
 
 def run(cmd, check=True, **kw):
@@ -82,6 +85,8 @@ class Env:
             raise OSError(ctypes.get_errno(), "setns")
         os.close(fd)
         run(["ip", "link", "set", "lo", "up"])
+        if REAL_DATAPLANE:
+            return  # the tap's kernel end gets the client addresses later
         for a in (SERVER, OTHER, THIRD):
             run(["ip", "addr", "add", a + "/32", "dev", "lo"], check=False)
 
@@ -181,11 +186,26 @@ class Env:
             cmd = [sys.executable, os.path.join(SOURCE, "tests/control/kernel-relay"),
                    "--socket", self.socket, "--workers", str(self.workers)]
         self._spawn("dataplane", cmd)
-        for _ in range(100):
+        for _ in range(200):
             if os.path.exists(self.socket):
+                if REAL_DATAPLANE:
+                    self._configure_tap()
                 return
             time.sleep(0.05)
         raise RuntimeError("dataplane socket did not appear\n" + self.logs())
+
+    def _configure_tap(self):
+        """The real dataplane's tap: clients live on its kernel end."""
+        for _ in range(100):
+            if run(["ip", "link", "show", "ftps0"], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+                break
+            time.sleep(0.05)
+        run(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"], check=False)
+        for a in (OTHER, THIRD):
+            run(["ip", "addr", "add", a + "/24", "dev", "ftps0"], check=False,
+                stderr=subprocess.DEVNULL)
+        run(["ip", "link", "set", "ftps0", "up"])
 
     def start_control(self, wait=True):
         self.chown_roots()
