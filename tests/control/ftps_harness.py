@@ -38,6 +38,13 @@ PASSWORD = "s3cret-Pass"
 # FTPS_REAL_DATAPLANE: the dataplane is ftps-dataplane on a tap (clients on
 # its kernel end), not the kernel-socket stand-in (everything on lo).
 REAL_DATAPLANE = bool(os.environ.get("FTPS_REAL_DATAPLANE"))
+# Client addresses by role: SELF is where a client's connections come from
+# by default, ALIEN another client address, SPARE a third one.  On lo the
+# server's own address is the natural source; on the tap it is .2.
+if REAL_DATAPLANE:
+    SELF, ALIEN, SPARE = OTHER, THIRD, "198.18.0.4"
+else:
+    SELF, ALIEN, SPARE = SERVER, OTHER, THIRD
 
 
 def run(cmd, check=True, **kw):
@@ -202,7 +209,7 @@ class Env:
                 break
             time.sleep(0.05)
         run(["sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"], check=False)
-        for a in (OTHER, THIRD):
+        for a in (SELF, ALIEN, SPARE):
             run(["ip", "addr", "add", a + "/24", "dev", "ftps0"], check=False,
                 stderr=subprocess.DEVNULL)
         run(["ip", "link", "set", "ftps0", "up"])
