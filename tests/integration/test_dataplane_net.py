@@ -51,7 +51,8 @@ class DataplaneNetTest(unittest.TestCase):
     def test_malformed_frames_are_counted(self):
         with TapNetwork("malformed") as net:
             # Larger MTU on the kernel end so an oversized frame can leave it.
-            net.run(["ip", "link", "set", net.tap, "mtu", "9000"], check=True)
+            net.run(["ip", "link", "set", net.tap, "mtu", "9000", "txqueuelen", "10000"],
+                    check=True)
             net.run(["ping", "-c", "1", "-W", "2", SERVER])  # resolve the MAC
             ours, theirs = harness.mac_bytes(net.server_mac), b"\x02\x00\x00\x00\x00\x09"
             eth = ours + theirs + b"\x08\x00"
