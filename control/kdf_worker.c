@@ -12,7 +12,7 @@
 #include "log.h"
 #include "users.h"
 
-#define QUEUE_MAX 128
+#define QUEUE_MAX 512 /* pending checks: ~30 s of scrypt at worst, then 421 */
 
 struct kdf_job {
 	uint64_t sid;
