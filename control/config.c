@@ -191,6 +191,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		return set_path(st, c->chain, sizeof(c->chain), name, value, true);
 	} else if (KEY("tls", "client_ca")) {
 		return set_path(st, c->client_ca, sizeof(c->client_ca), name, value, true);
+	} else if (KEY("tls", "client_crl")) {
+		return set_path(st, c->client_crl, sizeof(c->client_crl), name, value, true);
 	} else if (KEY("tls", "min_version") || KEY("tls", "max_version")) {
 		int v;
 		if (!strcmp(value, "1.2"))
@@ -331,6 +333,8 @@ int config_load(const char *path, struct ftps_config *cfg, char *err, size_t err
 		why = "[server] neither listen nor implicit_listen is enabled";
 	else if (cfg->min_version > cfg->max_version)
 		why = "[tls] min_version is above max_version";
+	else if (cfg->client_crl[0] != '\0' && cfg->client_ca[0] == '\0')
+		why = "[tls] client_crl needs client_ca (the CA whose revocations it lists)";
 	if (why) {
 		snprintf(err, errlen, "%s:0: %s", path, why);
 		return -1;

@@ -36,7 +36,8 @@ struct ftps_config {
 	char key[CFG_PATH_MAX];
 	char chain[CFG_PATH_MAX];
 	char client_ca[CFG_PATH_MAX];
-	int min_version; /* TLS1_2_VERSION or TLS1_3_VERSION */
+	char client_crl[CFG_PATH_MAX]; /* "" = no revocation check */
+	int min_version;               /* TLS1_2_VERSION or TLS1_3_VERSION */
 	int max_version;
 	char ciphers[512];
 	char ciphersuites[256];

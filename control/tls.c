@@ -4,6 +4,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -187,6 +190,53 @@ static void ssl_err(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 }
 
+/* Revocation of client certificates: every CRL in the file goes into the
+ * verification store and the leaf is checked against it (the internal CA of
+ * tools/keys issues leaves directly, so leaf checking covers it). A CRL past
+ * its nextUpdate makes OpenSSL refuse every client certificate of that CA:
+ * fail closed, but say so at load time so the operator knows why. */
+static int load_client_crl(SSL_CTX *ctx, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	X509_CRL *crl;
+	unsigned count = 0;
+	while ((crl = PEM_read_X509_CRL(f, NULL, NULL, NULL)) != NULL) {
+		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+		if (next != NULL && X509_cmp_current_time(next) < 0)
+			log_msg(
+			    LOG_WARN,
+			    "%s: CRL expired (nextUpdate passed): client certificates of its CA "
+			    "are refused until it is renewed (ftps-keys ca crl)",
+			    path);
+		int ok = X509_STORE_add_crl(store, crl);
+		X509_CRL_free(crl);
+		if (ok != 1) {
+			fclose(f);
+			ssl_err(err, errlen, path);
+			return -1;
+		}
+		count++;
+	}
+	fclose(f);
+	ERR_clear_error(); /* end of file ends the loop */
+	if (count == 0) {
+		snprintf(err, errlen, "%s: no PEM CRL in the file", path);
+		return -1;
+	}
+	if (X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK) != 1) {
+		ssl_err(err, errlen, "CRL check flag");
+		return -1;
+	}
+	log_msg(LOG_INFO, "%s: %u CRL(s) loaded; client certificates are checked for revocation",
+	        path, count);
+	return 0;
+}
+
 static SSL_CTX *build_ctx(const struct ftps_config *cfg, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -243,6 +293,8 @@ static SSL_CTX *build_ctx(const struct ftps_config *cfg, char *err, size_t errle
 			ssl_err(err, errlen, cfg->client_ca);
 			goto fail;
 		}
+		if (cfg->client_crl[0] && load_client_crl(ctx, cfg->client_crl, err, errlen) != 0)
+			goto fail;
 		/* ask for a client certificate; none is fine, a bad one fails */
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE, NULL);
 	}
@@ -383,7 +435,13 @@ int tls_stream_handshake(struct tls_stream *t, char *err, size_t errlen)
 	int e = SSL_get_error(t->ssl, rc);
 	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 		return 0;
-	ssl_err(err, errlen, "TLS handshake");
+	long verify = SSL_get_verify_result(t->ssl);
+	if (verify != X509_V_OK)
+		snprintf(err, errlen, "TLS handshake: client certificate refused: %s",
+		         X509_verify_cert_error_string(verify));
+	else
+		ssl_err(err, errlen, "TLS handshake");
+	ERR_clear_error();
 	return -1;
 }
 
@@ -465,6 +523,29 @@ const char *tls_stream_version(const struct tls_stream *t)
 	return SSL_get_version(t->ssl);
 }
 
+/* A resumed session carries the certificate verified when the session was
+ * first made, perhaps before a revocation: check it again against the CRL
+ * loaded now, so revoking a certificate also ends its resumptions. */
+static bool revoked_since_session_began(const SSL *ssl, X509 *cert)
+{
+	if (!SSL_session_reused(ssl) || active_cfg == NULL || active_cfg->client_crl[0] == '\0')
+		return false;
+	X509_STORE_CTX *v = X509_STORE_CTX_new();
+	bool refused = true;
+	if (v != NULL && X509_STORE_CTX_init(v, SSL_CTX_get_cert_store(current_ctx), cert,
+	                                     SSL_get_peer_cert_chain(ssl)) == 1) {
+		(void)X509_STORE_CTX_set_purpose(v, X509_PURPOSE_SSL_CLIENT);
+		refused = X509_verify_cert(v) != 1;
+		if (refused)
+			log_msg(LOG_WARN,
+			        "resumed TLS session's client certificate refused now: %s",
+			        X509_verify_cert_error_string(X509_STORE_CTX_get_error(v)));
+	}
+	X509_STORE_CTX_free(v);
+	ERR_clear_error();
+	return refused;
+}
+
 int tls_stream_peer_cert(const struct tls_stream *t, char *sha256_hex, size_t hex_cap,
                          char *subject, size_t subject_cap)
 {
@@ -475,6 +556,8 @@ int tls_stream_peer_cert(const struct tls_stream *t, char *sha256_hex, size_t he
 		return -1;
 	X509 *cert = SSL_get0_peer_certificate(t->ssl);
 	if (cert == NULL || SSL_get_verify_result(t->ssl) != X509_V_OK)
+		return -1;
+	if (revoked_since_session_began(t->ssl, cert))
 		return -1;
 	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)
 		return -1;

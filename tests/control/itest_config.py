@@ -43,6 +43,22 @@ r = subprocess.run([binary, "-c", bad], capture_output=True, text=True, timeout=
 ck.ok(r.returncode != 0 and "%s:2: bad password hash" % bad_users in r.stderr,
       "plain-text password in the users file refused")
 
+def with_tls(extra):
+    with open(bad, "w") as f:
+        f.write(open(env.config).read().replace("[tls]\n", "[tls]\n" + extra, 1))
+    return subprocess.run([binary, "-c", bad], capture_output=True, text=True, timeout=10)
+
+
+r = with_tls("client_crl = %s\n" % env.ca)
+ck.ok(r.returncode != 0 and "client_crl needs client_ca" in r.stderr,
+      "a CRL without a client CA refused (%s)" % r.stderr.strip())
+r = with_tls("client_ca = %s\nclient_crl = %s\n" % (env.ca, env.ca))
+ck.ok(r.returncode != 0 and "no PEM CRL in the file" in r.stderr,
+      "a client_crl file holding no CRL refused (%s)" % r.stderr.strip())
+r = with_tls("client_ca = %s\nclient_crl = %s\n" % (env.ca, bad + ".missing"))
+ck.ok(r.returncode != 0 and "client_crl: cannot read" in r.stderr,
+      "a missing client_crl file refused (%s)" % r.stderr.strip())
+
 pid = env.procs["control"].pid
 status = open("/proc/%d/status" % pid).read()
 uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]

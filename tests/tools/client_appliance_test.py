@@ -7,7 +7,9 @@ harness picks), in the harness's private namespace:
   - CA flow: CSR from ftps-keys signed by the harness CA's intermediate with
     `openssl x509 -req`, imported by ftps-keys over the served certificate
     file, SIGHUP reload; curl and lftp verify it, a wrong host name fails;
-  - client certificates from ftps-keys' internal CA (tls.client_ca);
+  - client certificates from ftps-keys' internal CA (tls.client_ca), one
+    revoked and refused after a SIGHUP reload of tls.client_crl, also when
+    the client resumes a TLS session from before the revocation;
   - mirror of 1000 files both ways over 4 sessions, killed part way and
     resumed, every transferred file verified with HASH SHA-256."""
 import hashlib
@@ -16,6 +18,8 @@ import os
 import random
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -157,10 +161,22 @@ def run_all(H, env, home):
            "-o", f"{d}/alice.crt")
     T.keys("genkey", "-o", f"{d}/rogue.key")
     T.keys("selfsign", "--key", f"{d}/rogue.key", "--subject", "CN=alice", "-o", f"{d}/rogue.crt")
+    # 'reader' logs in with a certificate alone; two certificates name it.
+    for name in ("reader", "reader-lost"):
+        T.keys("ca", "issue", "--dir", f"{d}/clientca", "--subject", "CN=reader", "--key-out",
+               f"{d}/{name}.key", "-o", f"{d}/{name}.crt")
+    subprocess.run([os.path.join(H.SOURCE, "tools/ftps-users"), "-f", env.users_file, "cert", "reader",
+                    "subject=CN=reader+nopass"], check=True, capture_output=True,
+                   env=dict(os.environ, FTPS_BUILD_DIR=H.BUILD))
+    os.chmod(env.users_file, 0o644)
+    crl = f"{d}/clientca/crl.pem"
+    if not os.path.exists(crl):
+        T.keys("ca", "crl", "--dir", f"{d}/clientca")
     os.chmod(f"{d}/clientca", 0o755)
     os.chmod(f"{d}/clientca/ca.crt", 0o644)
+    os.chmod(crl, 0o644)
     env.stop("control")
-    env.write_config(**{"tls.client_ca": f"{d}/clientca/ca.crt"})
+    env.write_config(**{"tls.client_ca": f"{d}/clientca/ca.crt", "tls.client_crl": crl})
     env.start_control()
     r = run("--ca-file", env.ca, "--cert", f"{d}/alice.crt", "--key", f"{d}/alice.key", ip, "ls", e=fresh)
     check(r.returncode == 0 and "data.bin" in r.stdout,
@@ -168,6 +184,66 @@ def run_all(H, env, home):
     r = run("--ca-file", env.ca, "--cert", f"{d}/rogue.crt", "--key", f"{d}/rogue.key", ip, "ls", e=fresh)
     check(r.returncode == 3 and "alert" in r.stderr, "a client certificate from another issuer is refused, exit 3",
           r.stderr)
+
+    # 3b. Revocation: tls.client_crl is the CRL ftps-keys publishes; SIGHUP reloads it.
+    contexts = {}
+
+    def cert_login(name, session=None):
+        """Explicit FTPS login as 'reader' with certificate NAME; returns
+        (reply or error text, TLS session, whether it was resumed)."""
+        if name not in contexts:  # a session resumes only in the context that made it
+            contexts[name] = ssl.create_default_context(cafile=env.ca)
+            contexts[name].load_cert_chain(f"{d}/{name}.crt", f"{d}/{name}.key")
+        ctx = contexts[name]
+        try:
+            with socket.create_connection((ip, 21), timeout=10) as raw:
+                f = raw.makefile("rb")
+                f.readline()
+                raw.sendall(b"AUTH TLS\r\n")
+                if not f.readline().startswith(b"234"):
+                    return "AUTH TLS refused", None, False
+                with ctx.wrap_socket(raw, server_hostname=ip, session=session) as t:
+                    tf = t.makefile("rb")
+                    t.sendall(b"USER reader\r\n")
+                    reply = tf.readline().decode(errors="replace").strip()
+                    if reply.startswith("331"):
+                        t.sendall(b"PASS \r\n")
+                        reply = tf.readline().decode(errors="replace").strip()
+                    t.sendall(b"QUIT\r\n")
+                    tf.readline()
+                    return reply, t.session, t.session_reused
+        except (ssl.SSLError, OSError) as e:
+            return "refused: %s" % e, None, False
+
+    reply, lost_session, _ = cert_login("reader-lost")
+    check(reply.startswith("232"), "before revocation the certificate alone logs in as reader (232)", reply)
+    reply, _, _ = cert_login("reader")
+    check(reply.startswith("232"), "reader's other certificate logs in too", reply)
+    log_path = os.path.join(env.dir, "control.log")
+    loaded_before = open(log_path, errors="replace").read().count("CRL(s) loaded")
+    T.keys("ca", "revoke", "--dir", f"{d}/clientca", "--cert", f"{d}/reader-lost.crt",
+           "--reason", "keyCompromise")
+    os.chmod(crl, 0o644)
+    env.procs["control"].send_signal(signal.SIGHUP)
+    end = time.time() + 10
+    while time.time() < end and open(log_path, errors="replace").read().count("CRL(s) loaded") <= loaded_before:
+        time.sleep(0.1)
+    check(open(log_path, errors="replace").read().count("CRL(s) loaded") > loaded_before,
+          "SIGHUP reloads the CRL")
+    reply, _, _ = cert_login("reader-lost")
+    check(not reply.startswith("2"), "a revoked certificate is refused", reply)
+    r = run("--ca-file", env.ca, "--cert", f"{d}/reader-lost.crt", "--key", f"{d}/reader-lost.key", ip, "ls",
+            e=fresh)
+    check(r.returncode == 3 and "revoked" in r.stderr,
+          "ftps-client with a revoked certificate exits 3 and says it was revoked", r.stderr)
+    reply, _, resumed = cert_login("reader-lost", session=lost_session)
+    check(resumed and not reply.startswith("2"),
+          "a TLS session resumed from before the revocation does not log in (resumed: %s)" % resumed, reply)
+    reply, _, _ = cert_login("reader")
+    check(reply.startswith("232"), "the user's certificate that is not revoked still logs in", reply)
+    text = open(log_path, errors="replace").read() + open(env.session_log, errors="replace").read()
+    check("client certificate refused: certificate revoked" in text,
+          "the control plane's log says the certificate was revoked", text[-2000:])
 
     # 4. Mirror 1000 files both ways over 4 sessions, killed and resumed, HASH-verified.
     rng = random.Random(3)
