@@ -19,6 +19,7 @@ FTPS_SERVER_ADDR overrides the address clients connect to (default
 """
 import atexit
 import ctypes
+import ftplib
 import os
 import shutil
 import signal
@@ -271,6 +272,19 @@ class Env:
             print("kept", self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SessionReusingFTP(ftplib.FTP_TLS):
+    """ftplib.FTP_TLS that resumes the control connection's TLS session on
+    every data connection, as servers requiring session reuse (ours by
+    default, vsftpd's require_ssl_reuse) demand; cpython gh-63699."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
 
 
 class Checker:

@@ -3,7 +3,6 @@ file:line: reason; -t checks a config; the process drops root; SIGHUP
 reloads users and certificates without dropping sessions (ticket keys carry
 over, so an existing session's data connections still resume); a broken
 reload is refused and the old settings stay."""
-import ftplib
 import hashlib
 import os
 import signal
@@ -67,15 +66,6 @@ ck.ok(uid_line.split()[1:] == ["65534"] * 4, "control plane runs as nobody: %s" 
 CTX = ssl.create_default_context(cafile=env.ca)
 
 
-class Reusing(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 def login(user, ver=None, no_ticket=False):
     ctx = CTX
     if ver:
@@ -83,7 +73,7 @@ def login(user, ver=None, no_ticket=False):
         ctx.minimum_version = ctx.maximum_version = ver
         if no_ticket:  # TLS 1.2 session-ID resumption, as curl does it
             ctx.options |= ssl.OP_NO_TICKET
-    f = Reusing(context=ctx, timeout=10)
+    f = h.SessionReusingFTP(context=ctx, timeout=10)
     f.connect(h.SERVER, 21)
     f.login(user, h.PASSWORD)
     f.prot_p()

@@ -11,18 +11,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_harness as h
 
 
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    """Resume the control connection's TLS session on data connections
-    (cpython gh-63699 workaround)."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 def context(env, ver=None):
     ctx = ssl.create_default_context(cafile=env.ca)
     if ver:
@@ -49,7 +37,7 @@ env.chown_roots()
 
 for ver in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
     tag = ver.name
-    f = login(env, ReusingFTP_TLS, ver)
+    f = login(env, h.SessionReusingFTP, ver)
     names = f.nlst()
     ck.ok(names == ["sub"], "%s: NLST with session reuse" % tag)
     lines = []

@@ -27,17 +27,8 @@ ck = h.Checker(env)
 CTX = ssl.create_default_context(cafile=env.ca)
 
 
-class Reusing(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 def connect():
-    f = Reusing(context=CTX, timeout=10)
+    f = h.SessionReusingFTP(context=CTX, timeout=10)
     f.connect(h.SERVER, 21)
     return f
 

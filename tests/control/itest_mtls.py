@@ -51,20 +51,11 @@ env.start_control()
 ck = h.Checker(env)
 
 
-class Reusing(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 def attempt(user, pw, cert=None):
     ctx = ssl.create_default_context(cafile=env.ca)
     if cert:
         ctx.load_cert_chain("%s/%s.pem" % (d, cert), "%s/%s.key" % (d, cert))
-    f = Reusing(context=ctx, timeout=10)
+    f = h.SessionReusingFTP(context=ctx, timeout=10)
     try:
         f.connect(h.SERVER, 21)
         r = f.login(user, pw)

@@ -33,17 +33,8 @@ env.chown_roots()
 CTX = ssl.create_default_context(cafile=env.ca)
 
 
-class Reusing(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 def login(user="alice", src=None, prot=True):
-    f = Reusing(context=CTX, timeout=15)
+    f = h.SessionReusingFTP(context=CTX, timeout=15)
     f.connect(h.SERVER, 21, source_address=(src, 0) if src else None)
     f.login(user, h.PASSWORD)
     if prot:
@@ -233,7 +224,7 @@ ck.ok("escape: 550" in log, "escapes logged as refused")
 # 7. wrong password: delay, then lockout (max_failures 3, 300 ms delay)
 times = []
 for i in range(3):
-    g = Reusing(context=CTX, timeout=15)
+    g = h.SessionReusingFTP(context=CTX, timeout=15)
     g.connect(h.SERVER, 21, source_address=(h.SPARE, 0))
     g.auth()
     t0 = time.time()
@@ -245,7 +236,7 @@ for i in range(3):
         ck.ok(str(e).startswith("530"), "wrong password %d -> 530" % (i + 1))
     g.close()
 ck.ok(min(times) >= 0.3, "failed logins delayed (min %.2f s)" % min(times))
-g = Reusing(context=CTX, timeout=15)
+g = h.SessionReusingFTP(context=CTX, timeout=15)
 g.connect(h.SERVER, 21, source_address=(h.SPARE, 0))
 g.auth()
 try:

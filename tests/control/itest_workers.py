@@ -2,7 +2,6 @@
 socket (<path>.<w>) after worker 0's HELLO, listens on each, and serves
 sessions and data connections arriving on any link (data connections may
 land on another worker than their control connection)."""
-import ftplib
 import os
 import re
 import ssl
@@ -19,19 +18,10 @@ env.chown_roots()
 CTX = ssl.create_default_context(cafile=env.ca)
 
 
-class Reusing(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 sessions = []
 ok = True
 for i in range(24):
-    f = Reusing(context=CTX, timeout=10)
+    f = h.SessionReusingFTP(context=CTX, timeout=10)
     f.connect(h.SERVER, 21)
     f.login("alice" if i % 2 else "bob", h.PASSWORD)
     f.prot_p()
