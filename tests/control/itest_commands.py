@@ -4,7 +4,6 @@ the server stays up and the session stays usable."""
 import ftplib
 import os
 import re
-import socket
 import ssl
 import sys
 

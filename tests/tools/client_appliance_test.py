@@ -31,18 +31,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(SOURCE, "tests/control"))
 import ftps_testenv as T  # noqa: E402
 
-failures = 0
+check = T.Checks("client_appliance")
 N_FILES = 1000
-
-
-def check(cond, what, detail=""):
-    global failures
-    if cond:
-        print(f"ok: {what}")
-    else:
-        failures += 1
-        print(f"FAIL: {what}\n{detail}")
-    sys.stdout.flush()
 
 
 def main():
@@ -61,14 +51,12 @@ def main():
         log = os.path.join(env.dir, "control.log")
         text = open(log, errors="replace").read() if os.path.exists(log) else ""
         check("Sanitizer" not in text and "runtime error:" not in text, "no sanitizer report from ftps-control")
-        if failures:
+        if check.failures:
             print(env.logs())
     finally:
         shutil.rmtree(home, ignore_errors=True)
         env.cleanup()
-    check(not T.SANITIZER_REPORTS, "no sanitizer reports from our tools", "\n".join(T.SANITIZER_REPORTS))
-    print(f"client_appliance: {failures} failures")
-    return 1 if failures else 0
+    return check.finish()
 
 
 def run_all(H, env, home):

@@ -11,30 +11,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_testenv as T  # noqa: E402
 
-failures = 0
-
-
-def check(cond, what, detail=""):
-    global failures
-    if cond:
-        print(f"ok: {what}")
-    else:
-        failures += 1
-        print(f"FAIL: {what}\n{detail}")
+check = T.Checks("client_hash")
 
 
 def main():
-    if os.geteuid() != 0:
-        print("needs root (network namespace)")
-        return 77
-    e = T.Env("hash", local_user=False)
-    try:
-        run_all(e)
-    finally:
-        e.close()
-    check(not T.SANITIZER_REPORTS, "no sanitizer reports from any tool run", "\n".join(T.SANITIZER_REPORTS))
-    print(f"client_hash: {failures} failures")
-    return 1 if failures else 0
+    return T.run_with_env("hash", run_all, check, needs_vsftpd=False, local_user=False)
 
 
 def events(r):

@@ -17,17 +17,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_testenv as T  # noqa: E402
 
-failures = 0
+check = T.Checks("client_mirror")
 N_FILES = 1000
-
-
-def check(cond, what, detail=""):
-    global failures
-    if cond:
-        print(f"ok: {what}")
-    else:
-        failures += 1
-        print(f"FAIL: {what}\n{detail}")
 
 
 def tree_digest(root):
@@ -94,18 +85,7 @@ def interrupted_then_resumed(e, pin, args, watch, label):
 
 
 def main():
-    if os.geteuid() != 0 or not os.path.exists(T.VSFTPD):
-        print("needs root and vsftpd (tools/packages/tools.txt)")
-        return 77
-    e = T.Env("mirror")
-    try:
-        run_all(e)
-    finally:
-        e.close()
-    check(not T.SANITIZER_REPORTS, "no sanitizer reports from any tool run",
-          "\n".join(T.SANITIZER_REPORTS))
-    print(f"client_mirror: {failures} failures")
-    return 1 if failures else 0
+    return T.run_with_env("mirror", run_all, check)
 
 
 def run_all(e):

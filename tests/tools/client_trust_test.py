@@ -12,16 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_testenv as T  # noqa: E402
 
-failures = 0
-
-
-def check(cond, what, detail=""):
-    global failures
-    if cond:
-        print(f"ok: {what}")
-    else:
-        failures += 1
-        print(f"FAIL: {what}\n{detail}")
+check = T.Checks("client_trust")
 
 
 def fingerprint(cert):
@@ -40,18 +31,7 @@ def make_selfsigned(e, name):
 
 
 def main():
-    if os.geteuid() != 0 or not os.path.exists(T.VSFTPD):
-        print("needs root and vsftpd (tools/packages/tools.txt)")
-        return 77
-    e = T.Env("trust")
-    try:
-        run_all(e)
-    finally:
-        e.close()
-    check(not T.SANITIZER_REPORTS, "no sanitizer reports from any tool run",
-          "\n".join(T.SANITIZER_REPORTS))
-    print(f"client_trust: {failures} failures")
-    return 1 if failures else 0
+    return T.run_with_env("trust", run_all, check)
 
 
 def run_all(e):

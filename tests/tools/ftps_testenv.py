@@ -7,7 +7,6 @@ import atexit
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,43 @@ def tool(name):
 
 def run(cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, capture_output=True, text=True, **kw)
+
+
+class Checks:
+    """A test's checks: prints ok/FAIL lines, counts failures; finish() adds
+    the sanitizer check over every tool run and gives the exit status."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failures = 0
+
+    def __call__(self, cond, what, detail=""):
+        if cond:
+            print(f"ok: {what}")
+        else:
+            self.failures += 1
+            print(f"FAIL: {what}\n{detail}")
+        sys.stdout.flush()  # interleaves correctly with the tools' own output
+
+    def finish(self):
+        self(not SANITIZER_REPORTS, "no sanitizer reports from any tool run", "\n".join(SANITIZER_REPORTS))
+        print(f"{self.name}: {self.failures} failures")
+        return 1 if self.failures else 0
+
+
+def run_with_env(name, run_all, check, needs_vsftpd=True, **env_args):
+    """main() of a test against vsftpd in its own namespace: 77 (skip) when
+    not root or vsftpd is missing, else run_all(env) and the exit status."""
+    if os.geteuid() != 0 or (needs_vsftpd and not os.path.exists(VSFTPD)):
+        print("needs root (network namespace)" + (" and vsftpd (tools/packages/tools.txt)"
+                                                  if needs_vsftpd else ""))
+        return 77
+    e = Env(name, **env_args)
+    try:
+        run_all(e)
+    finally:
+        e.close()
+    return check.finish()
 
 
 class Env:

@@ -15,16 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftps_testenv as T  # noqa: E402
 from ftps_testenv import keys  # noqa: E402
 
-failures = 0
-
-
-def check(cond, what, detail=""):
-    global failures
-    if cond:
-        print(f"ok: {what}")
-    else:
-        failures += 1
-        print(f"FAIL: {what}\n{detail}")
+check = T.Checks("keys_cli")
 
 
 def expect_fail(args, message, status=1):
@@ -44,10 +35,7 @@ def main():
         run_all(d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    check(not T.SANITIZER_REPORTS, "no sanitizer reports from any tool run",
-          "\n".join(T.SANITIZER_REPORTS))
-    print(f"keys_cli: {failures} failures")
-    return 1 if failures else 0
+    return check.finish()
 
 
 def run_all(d):
