@@ -58,6 +58,9 @@ struct relay_conn {
 	bool fin_to_control_sent;
 	bool fin_from_control;
 	bool tcp_shut_down;
+	/* Only data connections can be taken over, so only they pay for the
+	 * copies a TAKEOVER replay needs; control connections do not. */
+	bool keeps_copies;
 };
 
 struct relay_listener {
@@ -65,6 +68,7 @@ struct relay_listener {
 	uint32_t listener_id;
 	uint16_t port;
 	bool active;
+	bool data_connections; /* PASV/EPSV: one peer; the control plane may take over */
 };
 
 struct relay {
@@ -192,7 +196,6 @@ static void relay_send_opened(struct relay_conn *rc, int status)
 	control_link_send(&rc->relay->link, &m, sizeof(m));
 }
 
-
 /* Releases the TCP side gracefully once both directions are finished. */
 static void relay_conn_maybe_done(struct relay_conn *rc)
 {
@@ -223,6 +226,27 @@ static void relay_drop_credited(struct relay_conn *rc, uint32_t bytes)
 	}
 }
 
+/* Keeps a copy of bytes sent to the control plane until it credits them. */
+static bool relay_keep_copy(struct relay_conn *rc, const uint8_t *bytes, uint32_t n)
+{
+	struct relay_sent_chunk *chunk = malloc(sizeof(*chunk) + n);
+	if (chunk == NULL) {
+		/* The poll loop resets everything once it sees the drop. */
+		control_link_drop(&rc->relay->link, "out of memory keeping relayed bytes");
+		return false;
+	}
+	chunk->next = NULL;
+	chunk->len = n;
+	memcpy(chunk->bytes, bytes, n);
+	if (rc->uncredited_tail != NULL)
+		rc->uncredited_tail->next = chunk;
+	else
+		rc->uncredited_head = chunk;
+	rc->uncredited_tail = chunk;
+	rc->relay->counters[RELAY_COUNTER_bytes_kept_for_takeover] += n;
+	return true;
+}
+
 /* Moves TCP data to the control plane as far as credit allows. */
 static void relay_pump_to_control(struct relay_conn *rc)
 {
@@ -246,20 +270,8 @@ static void relay_pump_to_control(struct relay_conn *rc)
 		ftps_ipc_hdr_init(&m->hdr, FTPS_IPC_DATA, (uint32_t)(sizeof(*m) + n), rc->id);
 		if (!control_link_send(&r->link, m, sizeof(*m) + n))
 			return; /* link lost: everything is reset from the poll loop */
-		struct relay_sent_chunk *chunk = malloc(sizeof(*chunk) + n);
-		if (chunk == NULL) {
-			/* The poll loop resets everything once it sees the drop. */
-			control_link_drop(&r->link, "out of memory keeping relayed bytes");
+		if (rc->keeps_copies && !relay_keep_copy(rc, m->bytes, n))
 			return;
-		}
-		chunk->next = NULL;
-		chunk->len = n;
-		memcpy(chunk->bytes, m->bytes, n);
-		if (rc->uncredited_tail != NULL)
-			rc->uncredited_tail->next = chunk;
-		else
-			rc->uncredited_head = chunk;
-		rc->uncredited_tail = chunk;
 		rc->sent_total += n;
 		rc->credit_to_control -= n;
 		r->counters[RELAY_COUNTER_bytes_to_control] += n;
@@ -362,6 +374,7 @@ static int relay_on_accepted(struct tcp_conn *c, void *listen_context)
 	}
 	rc->tcp = c;
 	rc->listener_id = l->listener_id;
+	rc->keeps_copies = l->data_connections;
 	tcp_conn_set_callbacks(c, &relay_conn_callbacks, rc);
 	tcp_set_receive_budget(c, RELAY_TCP_RECEIVE_BUDGET);
 	relay_count(r, RELAY_COUNTER_connections_accepted);
@@ -443,6 +456,7 @@ static void relay_handle_listen(struct relay *r, const struct ftps_ipc_listen *m
 	slot->relay = r;
 	slot->listener_id = m->listener_id;
 	slot->port = m->port;
+	slot->data_connections = (m->flags & FTPS_IPC_LISTEN_PEER_ONLY) != 0;
 	int rc = tcp_listen(r->stack, m->port, peer, &relay_listen_callbacks, slot);
 	slot->active = rc == 0;
 	result.status = rc < 0 ? -rc : 0;
@@ -482,6 +496,7 @@ static void relay_handle_connect(struct relay *r, const struct ftps_ipc_connect 
 	memcpy(&peer, m->peer.bytes, 4);
 	int error = 0;
 	rc->connecting = true;
+	rc->keeps_copies = true; /* PORT/EPRT: an active data connection */
 	rc->tcp = tcp_connect(r->stack, peer, m->peer_port, &relay_conn_callbacks, rc, &error);
 	if (rc->tcp == NULL) {
 		relay_send_opened(rc, error < 0 ? -error : EIO);
@@ -715,6 +730,12 @@ static void relay_handle_takeover(struct relay *r, const struct ftps_ipc_takeove
 	/* Bytes the relay still holds belong to the same streams, after what
 	 * the control plane saw (input) or wrote (output). */
 	/* Bytes sent to the control plane after what it saw come first. */
+	if (!rc->keeps_copies) {
+		close(fd);
+		relay_violation(r, RELAY_COUNTER_messages_malformed,
+		                "TAKEOVER of a connection that is not a data connection");
+		return;
+	}
 	if (m->bytes_seen < rc->credited_total || m->bytes_seen > rc->sent_total) {
 		close(fd);
 		relay_violation(r, RELAY_COUNTER_messages_malformed,

@@ -26,6 +26,8 @@ struct relay;
 	X(connections_reset_link_lost, "relayed connections reset because the link was lost")      \
 	X(bytes_to_control, "stream bytes carried to the control plane")                           \
 	X(bytes_from_control, "stream bytes carried from the control plane")                       \
+	X(bytes_kept_for_takeover,                                                                 \
+	  "data-connection bytes copied until credited (TAKEOVER replay)")                         \
 	X(messages_malformed, "malformed or out-of-sequence messages (the link was dropped)")      \
 	X(messages_unknown_connection, "messages for a connection that is already gone")           \
 	X(credit_violations, "DATA beyond the granted credit (the link was dropped)")
@@ -45,9 +47,8 @@ struct transfer_engine;
 
 /* engine may be NULL: TAKEOVER is then refused with a DONE. */
 struct relay *relay_create(struct tcp_stack *stack, struct transfer_engine *engine,
-			   struct rte_mempool *pool, const char *path,
-                           unsigned int worker_id, unsigned int worker_count, char *error,
-                           size_t error_len);
+                           struct rte_mempool *pool, const char *path, unsigned int worker_id,
+                           unsigned int worker_count, char *error, size_t error_len);
 
 /* worker_poll_fn: accepts a control plane, reads its messages, moves data. */
 unsigned int relay_worker_poll(struct worker *w, void *relay, uint64_t now_tsc);

@@ -106,6 +106,23 @@ class ApplianceFtpsTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("certificate", r.stderr.lower())
 
+    def test_copies_kept_for_data_connections_only(self):
+        # The relay keeps copies of relayed bytes for the TAKEOVER replay:
+        # a session without data connections must cost none, a transfer some.
+        dataplane = harness.Dataplane(self.ns, self.info["server_address"],
+                                      file_prefix=self.info["telemetry_prefix"])
+        Path(self.info["user"]["root"], "sized.txt").write_text("12345")
+        before = dataplane.telemetry("/ftps/relay")
+        r = self.curl("--ssl-reqd", "-I", self.url("sized.txt"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Content-Length: 5", r.stdout)
+        after = dataplane.telemetry("/ftps/relay")
+        self.assertGreater(after["bytes_to_control"], before["bytes_to_control"])
+        self.assertEqual(after["bytes_kept_for_takeover"], before["bytes_kept_for_takeover"])
+        self.round_trip(1000, tls="--tlsv1.3")
+        self.assertGreater(dataplane.telemetry("/ftps/relay")["bytes_kept_for_takeover"],
+                           after["bytes_kept_for_takeover"])
+
     def test_python_ftplib_with_session_reuse(self):
         user = self.info["user"]
         script = f"""
