@@ -2,7 +2,8 @@
  * poll loop with TSC accounting, and the report.
  *
  *   ftps-loadgen-dpdk [EAL options] -- --address A.B.C.D/N [--mtu N]
- *       [--mbufs N] [--record-mbufs N] [--link-wait SECONDS] LOADGEN OPTIONS
+ *       [--mbufs N] [--record-mbufs N] [--link-wait SECONDS] [--idle-sleep-us N]
+ *       LOADGEN OPTIONS
  *
  * LOADGEN OPTIONS are those of ftps-loadgen (--server, --workload, ...),
  * except --bind (the source address is --address). */
@@ -24,6 +25,9 @@
 #include "net/port.h"
 #include "worker.h"
 
+/* Loops without work before an idle loop naps (as the dataplane's worker). */
+#define LGD_IDLE_LOOPS_BEFORE_SLEEP 4096
+
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int signo)
@@ -36,14 +40,15 @@ struct dpdk_options {
 	struct dataplane_config net; /* address, MTU, descriptors */
 	unsigned int mbufs, record_mbufs;
 	double link_wait;
+	unsigned int idle_sleep_us; /* nap when idle (0: pure polling) */
 };
 
 /* Takes the DPDK-mode options out of argv (they are not the workload's);
  * what is left goes to lg_parse_options.  Returns the new argc or -1. */
 static int take_dpdk_options(int argc, char **argv, struct dpdk_options *d)
 {
-	static const char *const names[] = {"--address", "--mtu", "--mbufs", "--record-mbufs",
-	                                    "--link-wait"};
+	static const char *const names[] = {"--address",      "--mtu",       "--mbufs",
+	                                    "--record-mbufs", "--link-wait", "--idle-sleep-us"};
 	char error[256];
 	int out = 1;
 	for (int i = 1; i < argc; i++) {
@@ -101,6 +106,15 @@ static int take_dpdk_options(int argc, char **argv, struct dpdk_options *d)
 				return -1;
 			}
 			break;
+		case 5: {
+			unsigned long v = strtoul(value, &end, 10);
+			if (end == value || *end != '\0' || v > 10000) {
+				fprintf(stderr, "ftps-loadgen-dpdk: --idle-sleep-us: 0 to 10000\n");
+				return -1;
+			}
+			d->idle_sleep_us = (unsigned int)v;
+			break;
+		}
 		default:
 			return -1;
 		}
@@ -223,6 +237,7 @@ int main(int argc, char **argv)
 	}
 	uint64_t busy = 0, busy_first = 0, busy_last = 0, transfers_seen = 0;
 	uint64_t next_timer = 0, next_check = 0, linger_end = 0;
+	unsigned int idle_streak = 0;
 	int first_seen = 0;
 	for (;;) {
 		uint64_t now = rte_rdtsc();
@@ -243,8 +258,14 @@ int main(int argc, char **argv)
 			next_timer = now + hz / 10000;
 		}
 		net_flush(&w->net);
-		if (work > 0)
+		if (work > 0) {
 			busy += rte_rdtsc() - now;
+			idle_streak = 0;
+		} else if (d.idle_sleep_us > 0 && ++idle_streak > LGD_IDLE_LOOPS_BEFORE_SLEEP) {
+			/* On a shared machine the server's control plane needs
+			 * the CPU this loop would spin on. */
+			rte_delay_us_sleep(d.idle_sleep_us);
+		}
 		if (!first_seen && run->t_first_op != 0) {
 			first_seen = 1;
 			busy_first = busy;
