@@ -74,13 +74,10 @@ struct lgd_session {
 	int reply_code;
 	char reply_line[256];
 	SSL_SESSION *tls_session;
-	enum lg_op op;
-	char name[160];
-	uint64_t expect_size, bytes;
+	struct lg_xfer x; /* the transfer in progress */
+	uint64_t bytes;
 	int ctrl_done, data_done, first_byte_seen, clean_close;
 	EVP_MD_CTX *md;
-	int have_expect;
-	uint8_t expect[32];
 	struct lg_pattern *pattern;
 	uint8_t *buf;
 	double t_end_new;

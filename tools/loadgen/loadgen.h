@@ -54,6 +54,15 @@ struct lg_run {
 	struct lg_hist lat_connect, lat_handshake, lat_first_byte, lat_transfer;
 };
 
+/* One transfer as planned: what, which file, what to expect. */
+struct lg_xfer {
+	enum lg_op op;
+	char name[160];
+	uint64_t expect_size; /* UINT64_MAX: not checked */
+	int have_expect;      /* expect holds the SHA-256 the content must have */
+	uint8_t expect[32];
+};
+
 struct lg_session;
 struct lg_conn {
 	int fd;
@@ -93,13 +102,10 @@ struct lg_session {
 	char reply_line[256];
 	SSL_SESSION *tls_session; /* the control session, resumed on data connections */
 	/* The transfer in progress. */
-	enum lg_op op;
-	char name[160];
-	uint64_t expect_size, bytes;
+	struct lg_xfer x;
+	uint64_t bytes;
 	int ctrl_done, data_done, first_byte_seen, clean_close;
 	EVP_MD_CTX *md;
-	int have_expect;
-	uint8_t expect[32];
 	struct lg_pattern *pattern;
 	uint8_t *buf;
 	size_t buf_len, buf_off;
