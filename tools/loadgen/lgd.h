@@ -91,6 +91,39 @@ struct lgd_session {
 	bool drive_again; /* an event arrived while it ran */
 };
 
+/* lgd_conn.c */
+int lgd_conn_open(struct lgd_session *s, struct lgd_conn *c, uint16_t port);
+/* Frees the TLS state and both queues and releases the TCP handle. */
+void lgd_conn_close(struct lgd_conn *c);
+/* Takes what TCP received: into the read BIO during TLS handshakes (and
+ * for the whole control connection), else onto c->in. */
+void lgd_conn_take_input(struct lgd_conn *c);
+/* Appends m (owned from here) to the bytes waiting for send space. */
+int lgd_conn_queue(struct lgd_conn *c, struct rte_mbuf *m);
+/* Copies bytes into packet mbufs on the send queue; -1 out of mbufs. */
+int lgd_conn_queue_copy(struct lgd_conn *c, const void *data, size_t len);
+/* Drains the write BIO into mbufs and hands the queue to TCP: 1 all
+ * handed over, 0 waiting (send space or mbufs), -1 failed. */
+int lgd_conn_flush(struct lgd_conn *c);
+/* OpenSSL client over memory BIOs on c (bytes already in c->in go into
+ * the read BIO); NULL on failure. */
+SSL *lgd_conn_tls_new(struct lgd_session *s, struct lgd_conn *c);
+
+/* lgd_cursor.c: a position inside an mbuf chain. */
+struct lgd_cursor {
+	struct rte_mbuf *m;
+	uint32_t off;
+};
+void lgd_cursor_skip_empty(struct lgd_cursor *cur);
+/* Copies len bytes from the cursor (not moving it); false if too short. */
+bool lgd_cursor_copy(struct lgd_cursor cur, uint8_t *out, uint32_t len);
+/* Describes len bytes as at most max segments and moves past them;
+ * returns how many, 0 when more would be needed (cursor kept). */
+unsigned int lgd_cursor_iov(struct lgd_cursor *cur, uint32_t len, struct iovec *iov,
+                            unsigned int max);
+void lgd_cursor_advance(struct lgd_cursor *cur, uint32_t len);
+
+/* lgd_session.c */
 struct lgd_session *lgd_session_start(struct lgd_run *lr, int id);
 void lgd_session_drive(struct lgd_session *s);
 void lgd_session_check_timeout(struct lgd_session *s, double now);

@@ -21,224 +21,11 @@
 
 #include "net_mbuf.h"
 
-/* ---- connections ---------------------------------------------------- */
-
-static void conn_take_input(struct lgd_conn *c)
-{
-	if (c->tc == NULL)
-		return;
-	struct rte_mbuf *m = tcp_recv(c->tc);
-	if (m != NULL) {
-		if (c->ssl != NULL && !c->records) {
-			for (struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
-				if (seg->data_len == 0)
-					continue;
-				if (BIO_write(c->net_in, rte_pktmbuf_mtod(seg, void *),
-				              (int)seg->data_len) != (int)seg->data_len) {
-					c->state = LGD_TCP_FAILED;
-					c->error = -ENOMEM;
-					break;
-				}
-			}
-			rte_pktmbuf_free(m);
-		} else if (c->in == NULL) {
-			c->in = m;
-		} else if (rte_pktmbuf_chain(c->in, m) != 0) {
-			rte_pktmbuf_free(m);
-			c->state = LGD_TCP_FAILED;
-			c->error = -ENOBUFS;
-		}
-	}
-	if (tcp_recv_eof(c->tc))
-		c->eof = true;
-}
-
-static void on_connected(struct tcp_conn *tc, void *context)
-{
-	(void)tc;
-	struct lgd_conn *c = context;
-	c->state = LGD_TCP_OPEN;
-	lgd_session_drive(c->s);
-}
-
-static void on_readable(struct tcp_conn *tc, void *context)
-{
-	(void)tc;
-	struct lgd_conn *c = context;
-	conn_take_input(c);
-	lgd_session_drive(c->s);
-}
-
-static void on_writable(struct tcp_conn *tc, void *context)
-{
-	(void)tc;
-	struct lgd_conn *c = context;
-	lgd_session_drive(c->s);
-}
-
-static void on_closed(struct tcp_conn *tc, void *context, int error)
-{
-	(void)tc;
-	struct lgd_conn *c = context;
-	c->tc = NULL; /* the handle is gone once this returns */
-	c->state = LGD_TCP_FAILED;
-	c->error = error;
-	lgd_session_drive(c->s);
-}
-
-static const struct tcp_callbacks conn_callbacks = {
-    .connected = on_connected,
-    .readable = on_readable,
-    .writable = on_writable,
-    .closed = on_closed,
-};
-
-static int conn_open(struct lgd_session *s, struct lgd_conn *c, uint16_t port)
-{
-	int error = 0;
-	c->s = s;
-	c->eof = false;
-	c->error = 0;
-	c->state = LGD_TCP_CONNECTING;
-	c->tc = tcp_connect(s->lr->stack, s->lr->server, port, &conn_callbacks, c, &error);
-	if (c->tc == NULL) {
-		c->state = LGD_TCP_FAILED;
-		c->error = error;
-		return -1;
-	}
-	return 0;
-}
-
-static void conn_close(struct lgd_conn *c)
-{
-	if (c->ssl != NULL) {
-		SSL_free(c->ssl); /* frees both BIOs */
-		c->ssl = NULL;
-		c->net_in = c->net_out = NULL;
-	}
-	if (c->records) {
-		tls_conn_fini(&c->tls);
-		c->records = false;
-	}
-	rte_pktmbuf_free(c->in);
-	rte_pktmbuf_free(c->out);
-	c->in = c->out = NULL;
-	if (c->tc != NULL) {
-		tcp_close(c->tc);
-		c->tc = NULL;
-	}
-	c->state = LGD_TCP_NONE;
-	c->eof = false;
-}
-
-/* Appends m to the chain waiting for send space. */
-static int conn_queue(struct lgd_conn *c, struct rte_mbuf *m)
-{
-	if (c->out == NULL) {
-		c->out = m;
-		return 0;
-	}
-	if (rte_pktmbuf_chain(c->out, m) != 0) {
-		rte_pktmbuf_free(m);
-		return -1;
-	}
-	return 0;
-}
-
-/* Copies bytes into packet mbufs queued for sending; -1 when out of mbufs. */
-static int conn_queue_copy(struct lgd_conn *c, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-	while (len > 0) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(c->s->lr->pool);
-		if (m == NULL)
-			return -1;
-		size_t n = rte_pktmbuf_tailroom(m);
-		if (n > len)
-			n = len;
-		memcpy(rte_pktmbuf_append(m, (uint16_t)n), p, n);
-		if (conn_queue(c, m) != 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Moves what OpenSSL wrote into mbufs and hands the queue to TCP.
- * 1: all handed over, 0: waiting (send space or mbufs), -1: failed. */
-static int conn_flush(struct lgd_conn *c)
-{
-	if (c->ssl != NULL && !c->records) {
-		size_t pending;
-		while ((pending = BIO_ctrl_pending(c->net_out)) > 0) {
-			struct rte_mbuf *m = rte_pktmbuf_alloc(c->s->lr->pool);
-			if (m == NULL)
-				return 0;
-			size_t n = rte_pktmbuf_tailroom(m);
-			if (n > pending)
-				n = pending;
-			if (BIO_read(c->net_out, rte_pktmbuf_append(m, (uint16_t)n), (int)n) !=
-			    (int)n) {
-				rte_pktmbuf_free(m);
-				return -1;
-			}
-			if (conn_queue(c, m) != 0)
-				return -1;
-		}
-	}
-	if (c->out == NULL)
-		return 1;
-	if (c->tc == NULL)
-		return -1;
-	int rc = tcp_send(c->tc, c->out);
-	if (rc == -EAGAIN)
-		return 0;
-	if (rc != 0)
-		return -1;
-	c->out = NULL;
-	return 1;
-}
-
-static SSL *conn_tls_new(struct lgd_session *s, struct lgd_conn *c)
-{
-	SSL *ssl = SSL_new(s->run->ctx);
-	BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
-	if (ssl == NULL || in == NULL || out == NULL) {
-		SSL_free(ssl);
-		BIO_free(in);
-		BIO_free(out);
-		return NULL;
-	}
-	/* An empty read BIO means "wait for more", not end of stream. */
-	BIO_set_mem_eof_return(in, -1);
-	SSL_set_bio(ssl, in, out);
-	if (s->run->opt.ca_file != NULL && !s->run->opt.insecure) {
-		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-		if (!X509_VERIFY_PARAM_set1_ip_asc(vp, s->run->opt.server)) {
-			SSL_free(ssl);
-			return NULL;
-		}
-	}
-	SSL_set_connect_state(ssl);
-	c->ssl = ssl;
-	c->net_in = in;
-	c->net_out = out;
-	/* Bytes that arrived before TLS started belong to the handshake. */
-	for (struct rte_mbuf *seg = c->in; seg != NULL; seg = seg->next)
-		if (seg->data_len > 0 && BIO_write(in, rte_pktmbuf_mtod(seg, void *),
-		                                   (int)seg->data_len) != (int)seg->data_len)
-			return NULL;
-	rte_pktmbuf_free(c->in);
-	c->in = NULL;
-	return ssl;
-}
-
 /* ---- session bookkeeping (as lg_session.c) --------------------------- */
 
 static void data_reset(struct lgd_session *s)
 {
-	conn_close(&s->data);
+	lgd_conn_close(&s->data);
 	s->ds = LG_D_NONE;
 	s->close_sent = false;
 	if (s->md != NULL) {
@@ -255,7 +42,7 @@ static int fail(struct lgd_session *s, enum lg_error e, const char *why)
 			fprintf(stderr, "ftps-loadgen-dpdk: session %d: %s error: %s\n", s->id,
 			        lg_error_name(e), why);
 		data_reset(s);
-		conn_close(&s->ctrl);
+		lgd_conn_close(&s->ctrl);
 		s->cs = LG_C_DONE;
 		s->run->live_sessions--;
 	}
@@ -289,12 +76,12 @@ static int ctrl_flush(struct lgd_session *s)
 				return fail(s, LG_ERR_TLS, "control write");
 			s->out_off += (size_t)n;
 		} else {
-			if (conn_queue_copy(c, s->out + s->out_off, left) != 0)
+			if (lgd_conn_queue_copy(c, s->out + s->out_off, left) != 0)
 				return fail(s, LG_ERR_CONNECT, "control send: out of mbufs");
 			s->out_off = s->out_len;
 		}
 	}
-	if (conn_flush(c) < 0)
+	if (lgd_conn_flush(c) < 0)
 		return fail(s, LG_ERR_CONNECT, "control send");
 	return 1;
 }
@@ -397,7 +184,7 @@ static int on_reply(struct lgd_session *s)
 			break;
 		if (s->in_len != 0)
 			return fail(s, LG_ERR_PROTOCOL, "data after 234");
-		if (conn_tls_new(s, &s->ctrl) == NULL)
+		if (lgd_conn_tls_new(s, &s->ctrl) == NULL)
 			return fail(s, LG_ERR_TLS, "SSL_new");
 		s->cs = LG_C_HANDSHAKE;
 		s->t_handshake = lg_now();
@@ -444,7 +231,7 @@ static int on_reply(struct lgd_session *s)
 		if (lg_parse_epsv(s->reply_line, &port) != 0)
 			return fail(s, LG_ERR_PROTOCOL, "bad EPSV reply");
 		s->t_connect = lg_now();
-		if (conn_open(s, &s->data, port) != 0)
+		if (lgd_conn_open(s, &s->data, port) != 0)
 			return fail(s, LG_ERR_CONNECT, "data connect");
 		s->data_port = port;
 		s->ds = LG_D_CONNECTING;
@@ -472,7 +259,7 @@ static int on_reply(struct lgd_session *s)
 		s->ctrl_done = 1;
 		return s->data_done ? finish_op(s) : 1;
 	case LG_C_QUIT:
-		conn_close(&s->ctrl);
+		lgd_conn_close(&s->ctrl);
 		s->cs = LG_C_DONE;
 		run->live_sessions--;
 		return 1;
@@ -505,7 +292,7 @@ static int step_ctrl(struct lgd_session *s)
 		return 1;
 	case LG_C_HANDSHAKE: {
 		int r = SSL_do_handshake(c->ssl);
-		if (conn_flush(c) < 0)
+		if (lgd_conn_flush(c) < 0)
 			return fail(s, LG_ERR_CONNECT, "control send");
 		if (r != 1) {
 			int e = SSL_get_error(c->ssl, r);
@@ -534,7 +321,7 @@ static int step_ctrl(struct lgd_session *s)
 		progress = 1;
 		if (s->cs == LG_C_XFER_CMD)
 			s->t_cmd = lg_now();
-	} else if (c->out != NULL && conn_flush(c) < 0) {
+	} else if (c->out != NULL && lgd_conn_flush(c) < 0) {
 		return fail(s, LG_ERR_CONNECT, "control send");
 	}
 	int r = ctrl_read(s);
@@ -549,80 +336,10 @@ static int step_ctrl(struct lgd_session *s)
 
 static int data_finished(struct lgd_session *s)
 {
-	conn_close(&s->data);
+	lgd_conn_close(&s->data);
 	s->ds = LG_D_NONE;
 	s->data_done = 1;
 	return s->ctrl_done ? finish_op(s) : 1;
-}
-
-/* A position inside an mbuf chain. */
-struct chain_cursor {
-	struct rte_mbuf *m;
-	uint32_t off;
-};
-
-static void cursor_skip_empty(struct chain_cursor *cur)
-{
-	while (cur->m != NULL && cur->off >= cur->m->data_len) {
-		cur->off -= cur->m->data_len;
-		cur->m = cur->m->next;
-	}
-}
-
-/* Copies len bytes from the cursor (not moving it); false if the chain is
- * shorter. */
-static bool cursor_copy(struct chain_cursor cur, uint8_t *out, uint32_t len)
-{
-	cursor_skip_empty(&cur);
-	while (len > 0) {
-		if (cur.m == NULL)
-			return false;
-		uint32_t piece = cur.m->data_len - cur.off;
-		if (piece > len)
-			piece = len;
-		memcpy(out, rte_pktmbuf_mtod_offset(cur.m, uint8_t *, cur.off), piece);
-		out += piece;
-		len -= piece;
-		cur.off += piece;
-		cursor_skip_empty(&cur);
-	}
-	return true;
-}
-
-/* Describes len bytes at the cursor as segments and moves past them;
- * returns how many, 0 when more than max would be needed (cursor kept). */
-static unsigned int cursor_iov(struct chain_cursor *cur, uint32_t len, struct iovec *iov,
-                               unsigned int max)
-{
-	struct chain_cursor c = *cur;
-	unsigned int n = 0;
-	cursor_skip_empty(&c);
-	while (len > 0) {
-		if (c.m == NULL || n == max)
-			return 0;
-		uint32_t piece = c.m->data_len - c.off;
-		if (piece > len)
-			piece = len;
-		iov[n++] = (struct iovec){rte_pktmbuf_mtod_offset(c.m, void *, c.off), piece};
-		len -= piece;
-		c.off += piece;
-		cursor_skip_empty(&c);
-	}
-	*cur = c;
-	return n;
-}
-
-static void cursor_advance(struct chain_cursor *cur, uint32_t len)
-{
-	cursor_skip_empty(cur);
-	while (len > 0 && cur->m != NULL) {
-		uint32_t piece = cur->m->data_len - cur->off;
-		if (piece > len)
-			piece = len;
-		cur->off += piece;
-		len -= piece;
-		cursor_skip_empty(cur);
-	}
 }
 
 /* Opens every complete record received, LGD_OPEN_BURST at a time, into
@@ -640,12 +357,12 @@ static int data_open_records(struct lgd_session *s)
 		unsigned int n = 0;
 		uint32_t off = 0;
 		size_t dst_off = 0;
-		struct chain_cursor cur = {c->in, 0};
+		struct lgd_cursor cur = {c->in, 0};
 		while (n < LGD_OPEN_BURST && c->in != NULL &&
 		       c->in->pkt_len - off >= TLS_HEADER_LEN) {
 			uint8_t hdr[TLS_HEADER_LEN];
 			size_t record_len = 0;
-			if (!cursor_copy(cur, hdr, TLS_HEADER_LEN))
+			if (!lgd_cursor_copy(cur, hdr, TLS_HEADER_LEN))
 				break;
 			int rc = tls_record_frame(&c->tls, hdr, &record_len);
 			if (rc != TLS_OK)
@@ -654,15 +371,15 @@ static int data_open_records(struct lgd_session *s)
 			    dst_off + record_len - TLS_HEADER_LEN > LG_BUF_SIZE)
 				break;
 			unsigned int segs =
-			    cursor_iov(&cur, (uint32_t)record_len, src[n], TLS_MAX_SEGS);
+			    lgd_cursor_iov(&cur, (uint32_t)record_len, src[n], TLS_MAX_SEGS);
 			if (segs == 0) {
 				/* Scattered over too many small segments: one copy into
 				 * the bounce buffer, which only one job can use. */
 				if (n > 0)
 					break;
-				if (!cursor_copy(cur, s->lr->leftover, (uint32_t)record_len))
+				if (!lgd_cursor_copy(cur, s->lr->leftover, (uint32_t)record_len))
 					break;
-				cursor_advance(&cur, (uint32_t)record_len);
+				lgd_cursor_advance(&cur, (uint32_t)record_len);
 				src[n][0] = (struct iovec){s->lr->leftover, record_len};
 				segs = 1;
 			}
@@ -759,7 +476,7 @@ static int data_seal(struct lgd_session *s, uint32_t n)
 	for (unsigned int i = 0; i < records; i++) {
 		if (result == 1 && jobs[i].status == TLS_OK) {
 			rte_pktmbuf_append(mbufs[i], (uint16_t)jobs[i].out_len);
-			if (conn_queue(c, mbufs[i]) != 0)
+			if (lgd_conn_queue(c, mbufs[i]) != 0)
 				result = -1;
 			continue;
 		}
@@ -786,7 +503,7 @@ static int data_seal_control(struct lgd_session *s, bool close_notify)
 		return -1;
 	}
 	rte_pktmbuf_append(m, (uint16_t)len);
-	return conn_queue(c, m) == 0 ? 1 : -1;
+	return lgd_conn_queue(c, m) == 0 ? 1 : -1;
 }
 
 /* Upload: pattern -> SHA-256 -> sealed records, while TCP takes them; then
@@ -798,7 +515,7 @@ static int data_write(struct lgd_session *s)
 	if (c->state == LGD_TCP_FAILED)
 		return fail(s, LG_ERR_DATA, "data connection lost while sending");
 	for (;;) {
-		int r = conn_flush(c);
+		int r = lgd_conn_flush(c);
 		if (r < 0)
 			return fail(s, LG_ERR_DATA, "data connection lost while sending");
 		if (r == 0 || c->tc == NULL)
@@ -839,7 +556,7 @@ static int data_write(struct lgd_session *s)
 		if (r == 0)
 			goto wait_mbufs;
 		s->close_sent = true;
-		r = conn_flush(c);
+		r = lgd_conn_flush(c);
 		if (r < 0)
 			return fail(s, LG_ERR_DATA, "close_notify not sent");
 		if (r == 0)
@@ -894,7 +611,7 @@ static int data_take_over(struct lgd_session *s)
 	/* The server's first records that reached the read BIO come first. */
 	struct lgd_conn saved = {.in = c->in};
 	c->in = NULL;
-	if (leftover > 0 && conn_queue_copy(c, s->lr->leftover, leftover) != 0) {
+	if (leftover > 0 && lgd_conn_queue_copy(c, s->lr->leftover, leftover) != 0) {
 		rte_pktmbuf_free(saved.in);
 		return fail(s, LG_ERR_DATA, "out of mbufs");
 	}
@@ -926,7 +643,7 @@ static int step_data(struct lgd_session *s)
 		if (c->state != LGD_TCP_OPEN)
 			return 0;
 		lg_hist_add(&run->lat_connect, lg_now() - s->t_connect);
-		if (conn_tls_new(s, c) == NULL || tls_import_ssl_setup(c->ssl) != 0)
+		if (lgd_conn_tls_new(s, c) == NULL || tls_import_ssl_setup(c->ssl) != 0)
 			return fail(s, LG_ERR_TLS, "data SSL_new");
 		/* Each data connection resumes its own copy of the control
 		 * session (OpenSSL marks a used TLS 1.3 session not resumable). */
@@ -947,7 +664,7 @@ static int step_data(struct lgd_session *s)
 	}
 	case LG_D_HANDSHAKE: {
 		int r = SSL_do_handshake(c->ssl);
-		int f = conn_flush(c);
+		int f = lgd_conn_flush(c);
 		if (f < 0)
 			return fail(s, LG_ERR_DATA, "data send");
 		if (r != 1) {
@@ -1012,7 +729,7 @@ struct lgd_session *lgd_session_start(struct lgd_run *lr, int id)
 	s->t_connect = s->last_activity = lg_now();
 	if (s->pattern == NULL || s->buf == NULL)
 		fail(s, LG_ERR_CONNECT, "out of memory");
-	else if (conn_open(s, &s->ctrl, s->run->opt.port) != 0)
+	else if (lgd_conn_open(s, &s->ctrl, s->run->opt.port) != 0)
 		fail(s, LG_ERR_CONNECT, strerror(-s->ctrl.error));
 	return s;
 }
@@ -1028,7 +745,7 @@ void lgd_session_free(struct lgd_session *s)
 	if (s == NULL)
 		return;
 	data_reset(s);
-	conn_close(&s->ctrl);
+	lgd_conn_close(&s->ctrl);
 	SSL_SESSION_free(s->tls_session);
 	free(s->pattern);
 	free(s->buf);
