@@ -57,7 +57,7 @@ class LoadgenDpdkTest(unittest.TestCase):
         finally:
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def loadgen(self, *args, expect_rc=0):
+    def loadgen(self, *args, expect_rc=0, password=None, port=21):
         """One run inside the appliance's namespace (the memif socket is a
         file, the port is not a kernel interface); its own EAL prefix."""
         manifest = self.tmp / f"manifest-{uuid.uuid4().hex[:8]}"
@@ -69,7 +69,8 @@ class LoadgenDpdkTest(unittest.TestCase):
         cmd = [sys.executable, TOOL, "exec", "--name", self.name, "--", LOADGEN, *eal, "--",
                "--address", f"{i['client_address']}/24",
                "--server", i["server_address"], "--user", i["user"]["name"],
-               "--password", i["user"]["password"], "--ca-file", i["ca_file"],
+               "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
+               "--port", str(port),
                "--manifest", str(manifest), "--idle-timeout", "20", "--json", *args]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         for mark in SANITIZER_MARKS:
@@ -151,6 +152,18 @@ class LoadgenDpdkTest(unittest.TestCase):
         self.assertEqual(report["errors_total"], 0)
         self.assertEqual(report["transfers"], 3)
         self.assertTrue(all(int(n) > 0 for _, _, n, _ in lines))
+
+    def test_failures_are_counted_by_kind(self):
+        report, lines = self.loadgen("--workload", "list", "--count", "2", "--sessions", "2",
+                                     password="wrong-password", expect_rc=1)
+        self.assertEqual(report["errors"]["reply"], 2)  # 530 to PASS, once per session
+        self.assertEqual(report["transfers"], 0)
+        self.assertEqual(lines, [])
+        # Nothing listens on port 2: the stack's SYN is answered by RST.
+        report, _ = self.loadgen("--workload", "list", "--count", "1", "--sessions", "2",
+                                 port=2, expect_rc=1)
+        self.assertEqual(report["errors"]["connect"], 2)
+        self.assertEqual(report["errors_total"], 2)
 
     def test_bad_options(self):
         r = subprocess.run([LOADGEN, "--no-pci", "--no-huge", "-m", "64", "--log-level=error",
