@@ -53,6 +53,11 @@ static int take_dpdk_options(int argc, char **argv, struct dpdk_options *d)
 	int out = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL;
+		if (strcmp(arg, "--help") == 0)
+			printf("usage: ftps-loadgen-dpdk [EAL options] -- --address A.B.C.D/N "
+			       "[--mtu N]\n"
+			       "         [--mbufs N] [--record-mbufs N] [--link-wait SECONDS]\n"
+			       "         [--idle-sleep-us N] LOADGEN OPTIONS (below; no --bind)\n");
 		int which = -1;
 		for (int k = 0; k < (int)(sizeof(names) / sizeof(names[0])); k++) {
 			size_t len = strlen(names[k]);
