@@ -41,6 +41,7 @@ struct dpdk_options {
 	unsigned int mbufs, record_mbufs;
 	double link_wait;
 	unsigned int idle_sleep_us; /* nap when idle (0: pure polling) */
+	unsigned int budget;        /* TCP send and receive budget per connection */
 };
 
 /* Takes the DPDK-mode options out of argv (they are not the workload's);
@@ -48,7 +49,8 @@ struct dpdk_options {
 static int take_dpdk_options(int argc, char **argv, struct dpdk_options *d)
 {
 	static const char *const names[] = {"--address",      "--mtu",       "--mbufs",
-	                                    "--record-mbufs", "--link-wait", "--idle-sleep-us"};
+	                                    "--record-mbufs", "--link-wait", "--idle-sleep-us",
+	                                    "--budget"};
 	char error[256];
 	int out = 1;
 	for (int i = 1; i < argc; i++) {
@@ -57,7 +59,8 @@ static int take_dpdk_options(int argc, char **argv, struct dpdk_options *d)
 			printf("usage: ftps-loadgen-dpdk [EAL options] -- --address A.B.C.D/N "
 			       "[--mtu N]\n"
 			       "         [--mbufs N] [--record-mbufs N] [--link-wait SECONDS]\n"
-			       "         [--idle-sleep-us N] LOADGEN OPTIONS (below; no --bind)\n");
+			       "         [--idle-sleep-us N] [--budget BYTES]\n"
+			       "         LOADGEN OPTIONS (below; no --bind)\n");
 		int which = -1;
 		for (int k = 0; k < (int)(sizeof(names) / sizeof(names[0])); k++) {
 			size_t len = strlen(names[k]);
@@ -120,6 +123,16 @@ static int take_dpdk_options(int argc, char **argv, struct dpdk_options *d)
 			d->idle_sleep_us = (unsigned int)v;
 			break;
 		}
+		case 6: {
+			unsigned long v = strtoul(value, &end, 10);
+			if (end == value || *end != '\0' || v < 65536 || v > (32ul << 20)) {
+				fprintf(stderr,
+				        "ftps-loadgen-dpdk: --budget: 65536 to 33554432 bytes\n");
+				return -1;
+			}
+			d->budget = (unsigned int)v;
+			break;
+		}
 		default:
 			return -1;
 		}
@@ -154,7 +167,8 @@ int main(int argc, char **argv)
 	struct lg_run *run = &lr.run;
 	run->epfd = -1;
 	run->mode = "dpdk";
-	struct dpdk_options d = {.mbufs = 32767, .record_mbufs = 4096, .link_wait = 10};
+	struct dpdk_options d = {
+	    .mbufs = 32767, .record_mbufs = 4096, .link_wait = 10, .budget = 4u << 20};
 	dataplane_config_defaults(&d.net);
 	argc = take_dpdk_options(argc, argv, &d);
 	optind = 1;
@@ -209,6 +223,8 @@ int main(int argc, char **argv)
 	tc.max_connections = 16384;
 	/* Short TIME_WAIT: a small-file storm closes thousands per second. */
 	tc.time_wait_ms = 1000;
+	tc.rcv_budget = d.budget;
+	tc.snd_budget = d.budget;
 	lr.stack = tcp_stack_create(&tc, &w->net, error, sizeof(error));
 	if (lr.stack == NULL) {
 		fprintf(stderr, "ftps-loadgen-dpdk: %s\n", error);
