@@ -30,6 +30,20 @@ int main(void)
 	CHECK(memcmp(whole, whole + LG_PATTERN_BLOCK, LG_PATTERN_BLOCK) != 0);
 	CHECK_EQ((uint8_t)(whole[10] + 1), whole[LG_PATTERN_BLOCK + 10]);
 
+	/* Every byte of block k is block 0's byte plus k (mod 256), whatever
+	 * the alignment of the piece; k >= 256 wraps. */
+	static uint8_t blk[LG_PATTERN_BLOCK];
+	const uint64_t ks[] = {1, 2, 127, 128, 129, 255, 256, 300};
+	for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++) {
+		size_t skew = i * 3; /* unaligned starts and odd lengths too */
+		uint64_t base = ks[i] * LG_PATTERN_BLOCK;
+		lg_pattern_fill(&a, base + skew, blk, LG_PATTERN_BLOCK - skew - i);
+		int same = 1;
+		for (size_t j = 0; j < LG_PATTERN_BLOCK - skew - i; j++)
+			same &= blk[j] == (uint8_t)(a.block[j + skew] + ks[i]);
+		CHECK(same);
+	}
+
 	uint8_t h1[32], h2[32];
 	unsigned int len = 0;
 	CHECK_EQ(lg_pattern_sha256(&a, sizeof(whole), h1), 0);

@@ -343,7 +343,11 @@ class Control:
                     f.write(f"{k} = {v}\n")
         return self
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, probe="tcp"):
+        """probe "tcp": wait for the 220 banner through the namespace's
+        kernel stack (net_tap); "log": wait for the control plane to report
+        its dataplane link (a memif port has no kernel end to probe from)."""
+        log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")
         try:
             self.process = self.ns.popen([binary("control/ftps-control"), "-c", self.config],
@@ -355,12 +359,19 @@ class Control:
             if self.process.poll() is not None:
                 raise ApplianceError(f"ftps-control exited with {self.process.returncode}; "
                                      f"see {self.log_path}\n" + self.log_path.read_text()[-2000:])
-            probe = self.ns.run([sys.executable, "-c",
+            if probe == "log":
+                with open(self.log_path, "rb") as f:
+                    f.seek(log_offset)
+                    if b"dataplane link 0 up" in f.read():
+                        return self
+                time.sleep(0.2)
+                continue
+            probe_run = self.ns.run([sys.executable, "-c",
                                  "import socket,sys\n"
                                  f"s=socket.create_connection(('{self.server_address}',21),timeout=1)\n"
                                  "sys.exit(0 if s.recv(64).startswith(b'220') else 1)\n"],
                                 timeout=10)
-            if probe.returncode == 0:
+            if probe_run.returncode == 0:
                 return self
             time.sleep(0.2)
         raise ApplianceError(f"ftps-control did not answer on {self.server_address}:21; "

@@ -22,6 +22,25 @@ void lg_pattern_init(struct lg_pattern *p, uint64_t seed, const char *name)
 	}
 }
 
+/* dst[i] = src[i] + add (mod 256) for every byte, eight lanes at a time in
+ * a 64-bit word (SWAR): the low 7 bits of each lane are added without
+ * carrying into the next lane, then each lane's top bit is set by XOR.
+ * The byte loop was a fifth of the DPDK loadgen's cycles on uploads. */
+static void add_bytes(uint8_t *dst, const uint8_t *src, size_t n, uint8_t add)
+{
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full, high = 0x8080808080808080ull;
+	const uint64_t a = 0x0101010101010101ull * add;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, src + i, 8);
+		uint64_t sum = ((x & low7) + (a & low7)) ^ ((x ^ a) & high);
+		memcpy(dst + i, &sum, 8);
+	}
+	for (; i < n; i++)
+		dst[i] = (uint8_t)(src[i] + add);
+}
+
 void lg_pattern_fill(const struct lg_pattern *p, uint64_t offset, uint8_t *out, size_t len)
 {
 	while (len > 0) {
@@ -30,9 +49,10 @@ void lg_pattern_fill(const struct lg_pattern *p, uint64_t offset, uint8_t *out, 
 		if (n > len)
 			n = len;
 		uint8_t add = (uint8_t)(offset / LG_PATTERN_BLOCK);
-		const uint8_t *src = p->block + in_block;
-		for (size_t i = 0; i < n; i++)
-			out[i] = (uint8_t)(src[i] + add);
+		if (add == 0)
+			memcpy(out, p->block + in_block, n);
+		else
+			add_bytes(out, p->block + in_block, n, add);
 		out += n;
 		offset += n;
 		len -= n;

@@ -33,8 +33,9 @@ void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double c
 		pct[i][2] = lg_hist_percentile(rows[i].h, 99);
 	}
 
-	printf("ftps-loadgen: %s, %d sessions, %.3f s (transfers %.3f s)\n",
-	       workload_names[run->opt.workload], run->opt.sessions, seconds, xfer_seconds);
+	printf("ftps-loadgen (%s): %s, %d sessions, %.3f s (transfers %.3f s)\n",
+	       run->mode != NULL ? run->mode : "kernel", workload_names[run->opt.workload],
+	       run->opt.sessions, seconds, xfer_seconds);
 	printf("  %-22s %llu (down %llu, up %llu)\n", "bytes", (unsigned long long)bytes,
 	       (unsigned long long)run->bytes_down, (unsigned long long)run->bytes_up);
 	printf("  %-22s %.3f Gbit/s  %.3f GB/s\n", "throughput", gb_s * 8, gb_s);
@@ -43,6 +44,9 @@ void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double c
 	printf("  %-22s %llu resumed, %llu not resumed\n", "data TLS sessions",
 	       (unsigned long long)run->resumed, (unsigned long long)run->not_resumed);
 	printf("  %-22s %.3f s, %.3f ns/byte\n", "CPU (user+sys)", cpu_seconds, cpu_ns_per_byte);
+	if (run->have_cycles)
+		printf("  %-22s %.3f cycles/byte (%.3f in busy loops)\n", "lcore TSC",
+		       run->cycles_per_byte, run->busy_cycles_per_byte);
 	printf("  %-22s %10s %10s %10s %8s\n", "latency (us)", "p50", "p90", "p99", "n");
 	for (int i = 0; i < nrows; i++)
 		printf("  %-22s %10u %10u %10u %8zu\n", rows[i].name, pct[i][0], pct[i][1],
@@ -55,16 +59,20 @@ void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double c
 	printf("\n");
 	if (!run->opt.json)
 		return;
-	printf("{\"workload\": \"%s\", \"sessions\": %d, \"seconds\": %.6f, "
+	printf("{\"mode\": \"%s\", \"workload\": \"%s\", \"sessions\": %d, \"seconds\": %.6f, "
 	       "\"transfer_seconds\": %.6f, \"bytes\": %llu, "
 	       "\"bytes_down\": %llu, \"bytes_up\": %llu, \"gbit_s\": %.4f, \"gb_s\": %.4f, "
 	       "\"files\": %llu, \"transfers\": %llu, \"files_s\": %.2f, \"resumed\": %llu, "
 	       "\"not_resumed\": %llu, \"cpu_s\": %.4f, \"cpu_ns_per_byte\": %.4f",
-	       workload_names[run->opt.workload], run->opt.sessions, seconds, xfer_seconds,
-	       (unsigned long long)bytes, (unsigned long long)run->bytes_down,
-	       (unsigned long long)run->bytes_up, gb_s * 8, gb_s, (unsigned long long)run->files,
-	       (unsigned long long)run->transfers, files_s, (unsigned long long)run->resumed,
-	       (unsigned long long)run->not_resumed, cpu_seconds, cpu_ns_per_byte);
+	       run->mode != NULL ? run->mode : "kernel", workload_names[run->opt.workload],
+	       run->opt.sessions, seconds, xfer_seconds, (unsigned long long)bytes,
+	       (unsigned long long)run->bytes_down, (unsigned long long)run->bytes_up, gb_s * 8,
+	       gb_s, (unsigned long long)run->files, (unsigned long long)run->transfers, files_s,
+	       (unsigned long long)run->resumed, (unsigned long long)run->not_resumed, cpu_seconds,
+	       cpu_ns_per_byte);
+	if (run->have_cycles)
+		printf(", \"cycles_per_byte\": %.4f, \"busy_cycles_per_byte\": %.4f",
+		       run->cycles_per_byte, run->busy_cycles_per_byte);
 	printf(", \"latency_us\": {");
 	for (int i = 0; i < nrows; i++)
 		printf("%s\"%s\": {\"p50\": %u, \"p90\": %u, \"p99\": %u, \"n\": %zu}",

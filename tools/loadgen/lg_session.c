@@ -3,6 +3,7 @@
  * SSL_ERROR_WANT_*; sockets are registered edge-triggered for both
  * directions, so a step that stopped is re-run on the next edge. */
 #include "loadgen.h"
+#include "lg_ftp.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -11,15 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-double lg_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static void conn_close(struct lg_session *s, struct lg_conn *c)
 {
@@ -136,37 +129,8 @@ static int ctrl_flush(struct lg_session *s)
 /* Takes one complete reply out of the input buffer: 1 found, 0 need more. */
 static int ctrl_parse(struct lg_session *s)
 {
-	size_t start = 0;
-	int first_code = -1;
-	while (start < s->in_len) {
-		char *nl = memchr(s->in + start, '\n', s->in_len - start);
-		if (nl == NULL)
-			break;
-		size_t line_len = (size_t)(nl - (s->in + start)) + 1;
-		const char *l = s->in + start;
-		int is_code = line_len >= 4 && l[0] >= '0' && l[0] <= '9' && l[1] >= '0' &&
-		              l[1] <= '9' && l[2] >= '0' && l[2] <= '9';
-		int code = is_code ? (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0') : -1;
-		if (first_code < 0) {
-			if (!is_code)
-				return -1;
-			first_code = code;
-			size_t n =
-			    line_len < sizeof(s->reply_line) ? line_len : sizeof(s->reply_line) - 1;
-			memcpy(s->reply_line, l, n);
-			s->reply_line[n] = '\0';
-		}
-		start += line_len;
-		if (code == first_code && l[3] == ' ') {
-			s->reply_code = first_code;
-			memmove(s->in, s->in + start, s->in_len - start);
-			s->in_len -= start;
-			return 1;
-		}
-	}
-	if (s->in_len == sizeof(s->in))
-		return -1; /* a reply larger than the buffer */
-	return 0;
+	return lg_reply_take(s->in, &s->in_len, sizeof(s->in), &s->reply_code, s->reply_line,
+	                     sizeof(s->reply_line));
 }
 
 /* 1 a reply is ready in s->reply_code, 0 blocked, -1 error. */
@@ -221,159 +185,44 @@ static SSL *tls_new(struct lg_session *s, int fd)
 
 static void start_next(struct lg_session *s);
 
-static const char *op_verb(enum lg_op op)
-{
-	return op == LG_OP_RETR ? "retr" : op == LG_OP_STOR ? "stor" : "list";
-}
-
-static void hex(const uint8_t *d, char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 static int finish_op(struct lg_session *s)
 {
-	struct lg_run *run = s->run;
-	double now = lg_now();
-	uint8_t got[32];
-	int have_got = 0;
-	if (s->md != NULL) {
-		unsigned int len = 0;
-		if (!EVP_DigestFinal_ex(s->md, got, &len) || len != 32)
-			return fail(s, LG_ERR_PROTOCOL, "SHA-256 failed");
-		have_got = 1;
-	}
-	if (s->op != LG_OP_LIST && s->expect_size != UINT64_MAX && s->bytes != s->expect_size)
-		return fail(s, LG_ERR_SIZE, "byte count differs from the expected size");
-	if (s->op == LG_OP_RETR && s->have_expect && have_got && memcmp(got, s->expect, 32) != 0)
-		return fail(s, LG_ERR_CONTENT, "download SHA-256 differs");
-	if (s->op == LG_OP_RETR)
-		run->bytes_down += s->bytes;
-	else if (s->op == LG_OP_STOR)
-		run->bytes_up += s->bytes;
-	else
-		run->bytes_down += s->bytes;
-	if (s->op != LG_OP_LIST)
-		run->files++;
-	run->transfers++;
-	lg_hist_add(&run->lat_transfer, now - s->t_op);
-	run->t_last_op = now;
-	if (run->manifest != NULL) {
-		char h[65] = "-";
-		if (have_got)
-			hex(got, h);
-		fprintf(run->manifest, "%s %s %llu %s\n", op_verb(s->op), s->name,
-		        (unsigned long long)s->bytes, h);
-	}
+	enum lg_error err = LG_ERR_PROTOCOL;
+	const char *why = "";
+	if (lg_finish_transfer(s->run, &s->x, s->bytes, s->md, s->t_op, &err, &why) != 0)
+		return fail(s, err, why);
 	data_reset(s);
 	start_next(s);
-	return 1;
-}
-
-static int want_more(struct lg_session *s)
-{
-	struct lg_run *run = s->run;
-	if (s->small_retr_next)
-		return 1; /* finish the pair: the file just stored is read back */
-	if (run->opt.count > 0 && run->issued >= run->opt.count)
-		return 0;
-	/* Counts finished transfers: with several sessions, the ones in
-	 * flight when the total is reached still complete. */
-	if (run->opt.total_bytes > 0 && run->bytes_down + run->bytes_up >= run->opt.total_bytes)
-		return 0;
-	if (run->opt.duration > 0 && lg_now() >= s->t_end_new)
-		return 0;
 	return 1;
 }
 
 static void start_next(struct lg_session *s)
 {
 	struct lg_run *run = s->run;
-	if (!want_more(s)) {
+	int r =
+	    lg_plan_next(run, s->id, &s->seq, &s->small_retr_next, s->t_end_new, s->pattern, &s->x);
+	if (r < 0) {
+		fail(s, LG_ERR_PROTOCOL, "SHA-256 failed");
+		return;
+	}
+	if (r == 0) {
 		ctrl_send(s, LG_C_QUIT, "QUIT");
 		return;
 	}
-	s->expect_size = UINT64_MAX;
-	s->have_expect = 0;
 	s->bytes = 0;
 	s->ctrl_done = s->data_done = s->first_byte_seen = s->clean_close = 0;
 	s->buf_len = s->buf_off = 0;
-	const char *prefix = run->opt.prefix;
-	switch (run->opt.workload) {
-	case LG_WL_RETR:
-		s->op = LG_OP_RETR;
-		snprintf(s->name, sizeof(s->name), "%s", run->opt.file);
-		if (run->opt.size > 0)
-			s->expect_size = run->opt.size;
-		if (run->have_retr_expect) {
-			s->have_expect = 1;
-			memcpy(s->expect, run->retr_expect, 32);
-		}
-		break;
-	case LG_WL_STOR:
-		s->op = LG_OP_STOR;
-		snprintf(s->name, sizeof(s->name), "%s-%d-%llu.bin", prefix, s->id,
-		         (unsigned long long)s->seq);
-		s->expect_size = run->opt.size;
-		break;
-	case LG_WL_SMALL:
-		if (s->small_retr_next) {
-			s->op = LG_OP_RETR; /* same name as the STOR before it */
-			s->small_retr_next = 0;
-			s->expect_size = run->opt.size;
-			if (!run->opt.no_verify) {
-				s->have_expect =
-				    lg_pattern_sha256(s->pattern, run->opt.size, s->expect) == 0;
-				if (!s->have_expect) {
-					fail(s, LG_ERR_PROTOCOL, "SHA-256 failed");
-					return;
-				}
-			}
-		} else {
-			s->op = LG_OP_STOR;
-			/* A few names per session, rewritten in turn, keep the
-			 * directory small however long the storm runs. */
-			snprintf(s->name, sizeof(s->name), "%s-s%d-%llu.bin", prefix, s->id,
-			         (unsigned long long)(s->seq % 16));
-			s->expect_size = run->opt.size;
-			s->small_retr_next = 1;
-		}
-		break;
-	case LG_WL_LIST:
-		s->op = LG_OP_LIST;
-		snprintf(s->name, sizeof(s->name), "-");
-		break;
-	}
-	if (s->op == LG_OP_STOR)
-		lg_pattern_init(s->pattern, run->opt.seed, s->name);
-	if (!run->opt.no_verify && s->op != LG_OP_LIST) {
+	if (!run->opt.no_verify && s->x.op != LG_OP_LIST) {
 		s->md = EVP_MD_CTX_new();
 		if (s->md == NULL || !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL)) {
 			fail(s, LG_ERR_PROTOCOL, "SHA-256 init failed");
 			return;
 		}
 	}
-	if (!(run->opt.workload == LG_WL_SMALL && s->op == LG_OP_RETR))
-		run->issued++;
-	s->seq++;
 	s->t_op = lg_now();
 	if (run->t_first_op == 0)
 		run->t_first_op = s->t_op;
 	ctrl_send(s, LG_C_EPSV, "EPSV");
-}
-
-static int parse_epsv(const char *line, uint16_t *port)
-{
-	const char *p = strstr(line, "(|||");
-	if (p == NULL)
-		return -1;
-	char *end = NULL;
-	long v = strtol(p + 4, &end, 10);
-	if (end == NULL || *end != '|' || v <= 0 || v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
 }
 
 static int on_reply(struct lg_session *s)
@@ -437,7 +286,7 @@ static int on_reply(struct lg_session *s)
 		uint16_t port = 0;
 		if (code != 229)
 			break;
-		if (parse_epsv(s->reply_line, &port) != 0)
+		if (lg_parse_epsv(s->reply_line, &port) != 0)
 			return fail(s, LG_ERR_PROTOCOL, "bad EPSV reply");
 		s->t_connect = lg_now();
 		if (tcp_open(s, &s->data, port) != 0)
@@ -457,7 +306,7 @@ static int on_reply(struct lg_session *s)
 		}
 		if (code != 150 && code != 125)
 			break;
-		if (s->op == LG_OP_STOR && !s->first_byte_seen) {
+		if (s->x.op == LG_OP_STOR && !s->first_byte_seen) {
 			s->first_byte_seen = 1;
 			lg_hist_add(&run->lat_first_byte, lg_now() - s->t_cmd);
 		}
@@ -580,7 +429,7 @@ static int data_write(struct lg_session *s)
 	int progress = 0;
 	for (;;) {
 		if (s->buf_off == s->buf_len) {
-			uint64_t left = s->expect_size - s->bytes;
+			uint64_t left = s->x.expect_size - s->bytes;
 			if (left == 0)
 				break;
 			size_t n = left < LG_BUF_SIZE ? (size_t)left : LG_BUF_SIZE;
@@ -652,11 +501,11 @@ static int step_data(struct lg_session *s)
 		SSL_SESSION_free(copy); /* the SSL holds its own reference */
 		if (!ok)
 			return fail(s, LG_ERR_TLS, "data SSL_new");
-		if (s->op == LG_OP_LIST)
+		if (s->x.op == LG_OP_LIST)
 			ctrl_send(s, LG_C_XFER_CMD, "LIST");
 		else
-			ctrl_send(s, LG_C_XFER_CMD, "%s %s", s->op == LG_OP_RETR ? "RETR" : "STOR",
-			          s->name);
+			ctrl_send(s, LG_C_XFER_CMD, "%s %s",
+			          s->x.op == LG_OP_RETR ? "RETR" : "STOR", s->x.name);
 		s->t_cmd = lg_now();
 		s->t_handshake = s->t_cmd;
 		s->ds = LG_D_HANDSHAKE;
@@ -679,7 +528,7 @@ static int step_data(struct lg_session *s)
 		return 1;
 	}
 	case LG_D_XFER:
-		return s->op == LG_OP_STOR ? data_write(s) : data_read(s);
+		return s->x.op == LG_OP_STOR ? data_write(s) : data_read(s);
 	case LG_D_DRAIN:
 		return data_drain(s);
 	}

@@ -45,7 +45,22 @@ struct lg_run {
 	/* Results. */
 	uint64_t bytes_down, bytes_up, files, transfers, resumed, not_resumed;
 	uint64_t errors[LG_ERR_COUNT];
+	/* DPDK mode: TSC cycles of the loadgen's lcore per byte moved, over
+	 * the whole transfer phase (the lcore busy-polls) and counting only
+	 * loop iterations that did work. */
+	int have_cycles;
+	double cycles_per_byte, busy_cycles_per_byte;
+	const char *mode; /* "kernel" or "dpdk" */
 	struct lg_hist lat_connect, lat_handshake, lat_first_byte, lat_transfer;
+};
+
+/* One transfer as planned: what, which file, what to expect. */
+struct lg_xfer {
+	enum lg_op op;
+	char name[160];
+	uint64_t expect_size; /* UINT64_MAX: not checked */
+	int have_expect;      /* expect holds the SHA-256 the content must have */
+	uint8_t expect[32];
 };
 
 struct lg_session;
@@ -87,13 +102,10 @@ struct lg_session {
 	char reply_line[256];
 	SSL_SESSION *tls_session; /* the control session, resumed on data connections */
 	/* The transfer in progress. */
-	enum lg_op op;
-	char name[160];
-	uint64_t expect_size, bytes;
+	struct lg_xfer x;
+	uint64_t bytes;
 	int ctrl_done, data_done, first_byte_seen, clean_close;
 	EVP_MD_CTX *md;
-	int have_expect;
-	uint8_t expect[32];
 	struct lg_pattern *pattern;
 	uint8_t *buf;
 	size_t buf_len, buf_off;
@@ -107,6 +119,12 @@ struct lg_session {
 #define LG_BUF_SIZE (256u * 1024u)
 
 double lg_now(void);
+/* lg_options.c: shared by both modes. */
+void lg_usage(FILE *f);
+/* Parses the workload options; -1 (after a message) on a bad one. */
+int lg_parse_options(int argc, char **argv, struct lg_options *o);
+/* The server address, expected download content, SSL_CTX and manifest. */
+int lg_setup_common(struct lg_run *run);
 /* Starts a session: allocates it and begins the control connect.  Returns
  * NULL (after counting the error) if it could not start. */
 struct lg_session *lg_session_start(struct lg_run *run, int id);

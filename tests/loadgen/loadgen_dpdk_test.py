@@ -1,0 +1,177 @@
+"""ftps-loadgen-dpdk (the load generator on our TCP stack and record layer)
+against the whole appliance on net_memif (tools/ftps-appliance up --port
+memif): what it says it stored and fetched (byte counts, SHA-256 per file in
+its manifest) must match the files on the appliance's disk, checked here,
+and a wrong expectation must be reported as a content or size error."""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import uuid
+from pathlib import Path
+
+SOURCE = Path(os.environ.get("FTPS_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+BUILD = Path(os.environ.get("FTPS_BUILD_DIR", SOURCE / "build"))
+TOOL = str(SOURCE / "tools" / "ftps-appliance")
+LOADGEN = str(BUILD / "tools" / "loadgen" / "ftps-loadgen-dpdk")
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class LoadgenDpdkTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-loadgen-dpdk-test-"))
+        os.chmod(cls.tmp, 0o755)
+        cls.name = "lgd" + uuid.uuid4().hex[:6]
+        r = subprocess.run([sys.executable, TOOL, "up", "--name", cls.name, "--json",
+                            "--port", "memif", "--memory-mb", "512",
+                            "--data-dir", str(cls.tmp / "data"), "--log-dir", str(cls.tmp / "log"),
+                            "--set", "limits.max_per_address=256",
+                            "--set", "limits.max_per_user=256"],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            cls.tearDownClass()
+            raise RuntimeError(f"ftps-appliance up failed: {r.stderr[-2000:]}")
+        cls.info = json.loads(r.stdout.strip().splitlines()[-1])
+        cls.root = Path(cls.info["user"]["root"])
+        assert cls.info["port"] == "memif" and cls.info["memif_socket"]
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            subprocess.run([sys.executable, TOOL, "down", "--name", cls.name],
+                           capture_output=True, timeout=60)
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def loadgen(self, *args, expect_rc=0, password=None, port=21):
+        """One run inside the appliance's namespace (the memif socket is a
+        file, the port is not a kernel interface); its own EAL prefix."""
+        manifest = self.tmp / f"manifest-{uuid.uuid4().hex[:8]}"
+        i = self.info
+        eal = ["--no-pci", "--no-huge", "-m", "512", "--log-level=error", "-l", "1",
+               f"--file-prefix={self.name}-lg{uuid.uuid4().hex[:4]}",
+               f"--vdev=net_memif0,role=client,id=0,socket={i['memif_socket']},"
+               "socket-abstract=no"]
+        cmd = [sys.executable, TOOL, "exec", "--name", self.name, "--", LOADGEN, *eal, "--",
+               "--address", f"{i['client_address']}/24",
+               "--server", i["server_address"], "--user", i["user"]["name"],
+               "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
+               "--port", str(port),
+               "--manifest", str(manifest), "--idle-timeout", "20", "--json", *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        for mark in SANITIZER_MARKS:
+            self.assertNotIn(mark, r.stderr)
+        self.assertEqual(r.returncode, expect_rc, r.stdout[-3000:] + r.stderr[-3000:])
+        report = json.loads(r.stdout.strip().splitlines()[-1])
+        self.assertEqual(report["mode"], "dpdk")
+        lines = [ln.split() for ln in manifest.read_text().splitlines()]
+        return report, lines
+
+    def test_stor_counts_and_hashes_match_disk(self):
+        size = 3 * 1048576 + 12345  # not a multiple of any record or block size
+        report, lines = self.loadgen("--workload", "stor", "--size", str(size), "--count", "4",
+                                     "--sessions", "2", "--prefix", "dst")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["files"], 4)
+        self.assertEqual(report["bytes_up"], 4 * size)
+        self.assertEqual(report["bytes_down"], 0)
+        self.assertEqual(report["resumed"], 4)
+        self.assertGreater(report["cycles_per_byte"], 0)
+        self.assertEqual(len(lines), 4)
+        for op, name, nbytes, digest in lines:
+            self.assertEqual(op, "stor")
+            self.assertEqual(int(nbytes), size)
+            path = self.root / name
+            self.assertEqual(path.stat().st_size, size, name)
+            self.assertEqual(sha256(path), digest, name)
+        self.assertEqual(len({d for *_, d in lines}), 4, "every file has its own content")
+        # An empty upload is a file of 0 bytes, not an error.
+        report, lines = self.loadgen("--workload", "stor", "--size", "0", "--count", "1",
+                                     "--prefix", "dempty")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual((self.root / lines[0][1]).stat().st_size, 0)
+
+    def test_retr_of_a_file_on_disk(self):
+        data = os.urandom(5 * 1048576 + 777)
+        path = self.root / "dgiven.bin"
+        path.write_bytes(data)
+        shutil.chown(path, self.root.owner(), self.root.group())
+        digest = hashlib.sha256(data).hexdigest()
+        report, lines = self.loadgen("--workload", "retr", "--file", "dgiven.bin",
+                                     "--size", str(len(data)), "--verify", digest,
+                                     "--count", "3", "--sessions", "2")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["bytes_down"], 3 * len(data))
+        self.assertEqual(report["files"], 3)
+        self.assertEqual(report["resumed"], 3)
+        self.assertEqual(report["latency_us"]["first_byte"]["n"], 3)
+        self.assertEqual([ln[3] for ln in lines], [digest] * 3)
+        self.assertEqual([int(ln[2]) for ln in lines], [len(data)] * 3)
+        # A wrong expectation is a content error on every transfer, not a pass.
+        wrong = ("0" if digest[0] != "0" else "1") + digest[1:]
+        report, _ = self.loadgen("--workload", "retr", "--file", "dgiven.bin",
+                                 "--verify", wrong, "--count", "2", "--sessions", "2",
+                                 expect_rc=1)
+        self.assertEqual(report["errors"]["content"], 2)
+        self.assertEqual(report["files"], 0)
+        # A wrong size is a size error.
+        report, _ = self.loadgen("--workload", "retr", "--file", "dgiven.bin",
+                                 "--size", str(len(data) - 1), "--count", "1", expect_rc=1)
+        self.assertEqual(report["errors"]["size"], 1)
+
+    def test_small_files_and_listing(self):
+        report, lines = self.loadgen("--workload", "small", "--count", "24", "--sessions", "4",
+                                     "--prefix", "dsm")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["files"], 48)  # each STOR is read back by a RETR
+        self.assertEqual(report["bytes_up"], 24 * 4096)
+        self.assertEqual(report["bytes_down"], 24 * 4096)
+        self.assertEqual(report["resumed"], 48)
+        stored = {name: digest for op, name, _, digest in lines if op == "stor"}
+        fetched = [(name, digest) for op, name, _, digest in lines if op == "retr"]
+        self.assertEqual(len(fetched), 24)
+        for name, digest in fetched:
+            self.assertEqual(digest, stored[name])
+        for name, digest in stored.items():
+            self.assertEqual(sha256(self.root / name), digest)
+        report, lines = self.loadgen("--workload", "list", "--count", "3", "--sessions", "2")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["transfers"], 3)
+        self.assertTrue(all(int(n) > 0 for _, _, n, _ in lines))
+
+    def test_failures_are_counted_by_kind(self):
+        report, lines = self.loadgen("--workload", "list", "--count", "2", "--sessions", "2",
+                                     password="wrong-password", expect_rc=1)
+        self.assertEqual(report["errors"]["reply"], 2)  # 530 to PASS, once per session
+        self.assertEqual(report["transfers"], 0)
+        self.assertEqual(lines, [])
+        # Nothing listens on port 2: the stack's SYN is answered by RST.
+        report, _ = self.loadgen("--workload", "list", "--count", "1", "--sessions", "2",
+                                 port=2, expect_rc=1)
+        self.assertEqual(report["errors"]["connect"], 2)
+        self.assertEqual(report["errors_total"], 2)
+
+    def test_bad_options(self):
+        r = subprocess.run([LOADGEN, "--no-pci", "--no-huge", "-m", "64", "--log-level=error",
+                            f"--file-prefix={self.name}-bad", "--", "--server", "198.18.0.1",
+                            "--workload", "bogus"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ftps-loadgen", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
