@@ -123,7 +123,6 @@ struct io_uring_sqe *transfer_sqe(struct transfer *t, struct transfer_io *io)
 	return sqe;
 }
 
-
 static void transfer_append_input(struct transfer *t, struct rte_mbuf *chain)
 {
 	if (chain == NULL)
@@ -392,6 +391,8 @@ struct transfer *transfer_start(struct transfer_engine *e, struct tcp_conn *tcp,
 			t->expected_end = size < t->limit_end ? size : t->limit_end;
 		}
 	}
+	if (t->direction == TRANSFER_RECEIVE_FILE)
+		transfer_receive_prepare(t);
 	t->out_pending = p->pending_output;
 	p->pending_output = NULL;
 	if (p->leftover_len > 0) {

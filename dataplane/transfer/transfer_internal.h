@@ -32,6 +32,7 @@ struct transfer_io {
 	uint32_t len;
 	int32_t result;
 	enum transfer_io_kind kind;
+	bool direct; /* a write issued while the fd had O_DIRECT */
 	bool in_use;
 	bool done;
 };
@@ -80,6 +81,14 @@ struct transfer {
 	uint32_t fill_len;
 	struct transfer_io writes[TRANSFER_MAX_WRITES];
 	unsigned int writes_inflight;
+	unsigned int max_writes; /* 1 when the fd must keep O_APPEND */
+	/* O_DIRECT: dio_align is the file offset / length granule the file
+	 * system needs (0: this upload writes buffered); direct_on says the
+	 * open file description has O_DIRECT set right now.  The flag is only
+	 * flipped with no write of this transfer in flight, so each write's
+	 * mode is known. */
+	uint32_t dio_align;
+	bool direct_on;
 	struct transfer_io sync;
 	bool sync_issued;
 };
@@ -122,6 +131,10 @@ void transfer_take_input(struct transfer *t);
 
 /* Seals and queues our close_notify, then shuts our direction down. */
 int transfer_send_close(struct transfer *t);
+
+/* Upload set-up: drops O_APPEND (writes carry explicit offsets) and turns
+ * O_DIRECT on where the file system and the start offset allow it. */
+void transfer_receive_prepare(struct transfer *t);
 
 void transfer_send_step(struct transfer *t, uint64_t now_tsc);
 void transfer_receive_step(struct transfer *t, uint64_t now_tsc);
