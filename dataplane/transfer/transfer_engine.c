@@ -290,8 +290,10 @@ void transfer_io_complete(struct transfer *t, struct transfer_io *io)
 	case TRANSFER_IO_FSYNC:
 		transfer_count(t, TRANSFER_COUNTER_fsyncs, 1);
 		io->in_use = false;
-		if (!ended)
-			transfer_finish(t, io->result < 0 ? -io->result : t->status);
+		if (!ended && io->result < 0)
+			transfer_fail_disk(t, -io->result);
+		else if (!ended)
+			transfer_finish(t, t->status);
 		return;
 	}
 	if (ended && io->buffer != NULL) {

@@ -136,6 +136,12 @@ int transfer_send_close(struct transfer *t);
  * O_DIRECT on where the file system and the start offset allow it. */
 void transfer_receive_prepare(struct transfer *t);
 
+/* Fails an upload on a write, fdatasync or fcntl error: a full file system
+ * or quota stays ENOSPC/EDQUOT (452) and EFBIG stays (552); anything else
+ * (EIO, EINVAL from a direct write the device refused, ...) is reported as
+ * EIO, a local I/O error (451), not as a lost connection. */
+void transfer_fail_disk(struct transfer *t, int error);
+
 void transfer_send_step(struct transfer *t, uint64_t now_tsc);
 void transfer_receive_step(struct transfer *t, uint64_t now_tsc);
 void transfer_write_complete(struct transfer *t, struct transfer_io *io);

@@ -131,8 +131,7 @@ static bool transfer_submit_fill(struct transfer *t, bool last)
 				return false;
 			int error = transfer_direct_off(t);
 			if (error != 0) {
-				transfer_count(t, TRANSFER_COUNTER_io_errors, 1);
-				transfer_finish(t, error);
+				transfer_fail_disk(t, error);
 				return false;
 			}
 			if (!last)
@@ -169,6 +168,15 @@ static bool transfer_submit_fill(struct transfer *t, bool last)
 	return true;
 }
 
+void transfer_fail_disk(struct transfer *t, int error)
+{
+	bool full = error == ENOSPC || error == EDQUOT;
+	transfer_count(t, full ? TRANSFER_COUNTER_disk_full : TRANSFER_COUNTER_io_errors, 1);
+	if (!full && error != EFBIG)
+		error = EIO;
+	transfer_finish(t, error);
+}
+
 void transfer_write_complete(struct transfer *t, struct transfer_io *io)
 {
 	t->writes_inflight--;
@@ -179,12 +187,7 @@ void transfer_write_complete(struct transfer *t, struct transfer_io *io)
 	io->in_use = false;
 	if (result < 0 || (uint32_t)result != len) {
 		/* A short write to a regular file means the file system is full. */
-		int error = result < 0 ? -result : ENOSPC;
-		transfer_count(t,
-		               error == ENOSPC || error == EDQUOT ? TRANSFER_COUNTER_disk_full
-		                                                  : TRANSFER_COUNTER_io_errors,
-		               1);
-		transfer_finish(t, error);
+		transfer_fail_disk(t, result < 0 ? -result : ENOSPC);
 		return;
 	}
 	transfer_count(t, TRANSFER_COUNTER_bytes_received, len);
