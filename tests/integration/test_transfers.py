@@ -4,11 +4,13 @@ many concurrent transfers on one worker lcore, lftp mirror/pget/put -c, and
 everything again with the impairment layer on.  Sizes scale with
 FTPS_TEST_LARGE_MB (default 1024: the 1 GiB of the acceptance list)."""
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -443,6 +445,46 @@ f.quit()
         ok = make_file(self.work / "after.bin", 1 << 20, seed=81)
         self.stor(ok, "after.bin")
         self.assertEqual(sha256(self.app.root / "after.bin"), sha256(ok))
+
+
+    def test_6_io_error_gives_451(self):
+        # EXT4_IOC_SHUTDOWN makes every later write of that file system fail
+        # with EIO: an upload in progress there ends with 451, the appliance
+        # serves the next one.
+        image = self.work / "shut.img"
+        with open(image, "wb") as f:
+            f.truncate(32 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-b", "4096", str(image)], check=True)
+        shut = self.mount(["-t", "ext4", "-o", "loop", str(image)], "shut")
+        src = make_file(self.work / "eio.bin", 16 << 20, seed=90)
+        before = self.counters()
+        proc = self.app.ns.popen(self.app.curl_args("--limit-rate", "4M", "-T", str(src),
+                                                    self.app.url("shut/eio.bin")),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            target = shut / "eio.bin"
+            self.assertTrue(harness.wait_for(
+                lambda: target.exists() and target.stat().st_size >= (1 << 20), 30))
+            fd = os.open(shut, os.O_RDONLY)
+            try:
+                ext4_ioc_shutdown, nologflush = 0x8004587D, 2
+                fcntl.ioctl(fd, ext4_ioc_shutdown, struct.pack("I", nologflush))
+            finally:
+                os.close(fd)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertTrue(harness.wait_for(
+            lambda: "shut/eio.bin: 451" in self.app.session_log(), 10), self.app.session_log())
+        d = self.delta(before)
+        self.assertEqual(d["io_errors"], 1)
+        self.assertEqual(d["disk_full"], 0)
+        ok = make_file(self.work / "after-eio.bin", 1 << 20, seed=91)
+        self.stor(ok, "after-eio.bin")
+        self.assertEqual(sha256(self.app.root / "after-eio.bin"), sha256(ok))
 
 
 class ImpairedTest(unittest.TestCase):
