@@ -66,6 +66,7 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(writes, "io_uring writes completed")                                                     \
 	X(fsyncs, "io_uring fdatasyncs completed")                                                 \
 	X(direct_writes, "upload writes done with O_DIRECT (no page-cache copy)")                  \
+	X(direct_bytes, "upload bytes written with O_DIRECT")                                      \
 	X(buffered_writes, "upload writes done through the page cache")                            \
 	X(direct_uploads, "uploads that started writing with O_DIRECT")                            \
 	X(direct_refused, "uploads written buffered: the file system refused O_DIRECT")            \

@@ -50,7 +50,7 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 		         TRANSFER_RECORD_MBUFS, rte_strerror(rte_errno));
 		goto fail;
 	}
-	e->buffer_memory = aligned_alloc(4096, (size_t)TRANSFER_BUFFERS * TRANSFER_BUFFER_SIZE);
+	e->buffer_memory = aligned_alloc(4096, (size_t)TRANSFER_BUFFERS * TRANSFER_BUFFER_STRIDE);
 	if (e->buffer_memory == NULL) {
 		snprintf(error, error_len, "out of memory for transfer buffers");
 		goto fail;
@@ -63,12 +63,12 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 	e->ring_ready = true;
 	struct iovec iov[TRANSFER_BUFFERS];
 	for (unsigned int i = 0; i < TRANSFER_BUFFERS; i++) {
-		e->buffers[i].data = e->buffer_memory + (size_t)i * TRANSFER_BUFFER_SIZE;
+		e->buffers[i].data = e->buffer_memory + (size_t)i * TRANSFER_BUFFER_STRIDE;
 		e->buffers[i].index = (uint16_t)i;
 		e->buffers[i].next_free = e->free_buffers;
 		e->free_buffers = &e->buffers[i];
 		iov[i].iov_base = e->buffers[i].data;
-		iov[i].iov_len = TRANSFER_BUFFER_SIZE;
+		iov[i].iov_len = TRANSFER_BUFFER_STRIDE;
 	}
 	e->free_count = TRANSFER_BUFFERS;
 	rc = io_uring_register_buffers(&e->ring, iov, TRANSFER_BUFFERS);

@@ -6,8 +6,14 @@
 
 #include "transfer.h"
 
-#define TRANSFER_BUFFER_SIZE    (64u * 1024u)
-#define TRANSFER_BUFFERS        128 /* per worker: 8 MiB registered with io_uring */
+#define TRANSFER_BUFFER_SIZE (64u * 1024u)
+/* Room past 64 KiB in each buffer for an opened record's tag, TLS 1.3 inner
+ * type and padding: the record layer needs the whole ciphertext length as
+ * output room, so without it an upload buffer holds three 16 KiB records
+ * (48 KiB writes) instead of four. */
+#define TRANSFER_BUFFER_SLACK   4096u
+#define TRANSFER_BUFFER_STRIDE  (TRANSFER_BUFFER_SIZE + TRANSFER_BUFFER_SLACK)
+#define TRANSFER_BUFFERS        128 /* per worker: 8.5 MiB registered with io_uring */
 #define TRANSFER_RING_DEPTH     512
 #define TRANSFER_MAX_READS      4 /* per download in flight: 256 KiB read-ahead */
 #define TRANSFER_MAX_WRITES     8 /* per upload in flight */

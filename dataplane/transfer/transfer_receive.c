@@ -109,8 +109,8 @@ static struct transfer_io *transfer_free_write_slot(struct transfer *t)
 
 /* Queues the fill buffer for writing; false when it has to wait (no write
  * slot or sqe, or a switch to buffered that waits for the writes in
- * flight) or after failing the transfer.  last: no more data follows. */
-static bool transfer_submit_fill(struct transfer *t, bool last)
+ * flight) or after failing the transfer. */
+static bool transfer_submit_fill(struct transfer *t)
 {
 	if (t->fill == NULL || t->fill_len == 0)
 		return true;
@@ -122,11 +122,12 @@ static bool transfer_submit_fill(struct transfer *t, bool last)
 	struct transfer_buffer *carry = NULL;
 	if (t->direct_on && len % t->dio_align != 0) {
 		tail = len % t->dio_align;
-		if (!last && len > tail)
+		if (len > tail)
 			carry = transfer_buffer_get(t);
 		if (carry == NULL) {
-			/* The last tail, or no buffer to carry one: this write
-			 * goes buffered, after the direct ones have landed. */
+			/* The upload's last tail alone, or no buffer to carry a
+			 * tail: this write goes buffered, after the direct ones
+			 * have landed. */
 			if (t->writes_inflight > 0)
 				return false;
 			int error = transfer_direct_off(t);
@@ -134,7 +135,7 @@ static bool transfer_submit_fill(struct transfer *t, bool last)
 				transfer_fail_disk(t, error);
 				return false;
 			}
-			if (!last)
+			if (len > tail)
 				transfer_count(t, TRANSFER_COUNTER_direct_fallbacks, 1);
 			tail = 0;
 		} else {
@@ -193,6 +194,8 @@ void transfer_write_complete(struct transfer *t, struct transfer_io *io)
 	transfer_count(t, TRANSFER_COUNTER_bytes_received, len);
 	transfer_count(
 	    t, io->direct ? TRANSFER_COUNTER_direct_writes : TRANSFER_COUNTER_buffered_writes, 1);
+	if (io->direct)
+		transfer_count(t, TRANSFER_COUNTER_direct_bytes, len);
 	t->last_progress_tsc = rte_get_tsc_cycles();
 	transfer_receive_step(t, t->last_progress_tsc);
 }
@@ -232,8 +235,8 @@ static bool transfer_open_records(struct transfer *t)
 		if (t->in_chain->pkt_len < record_len)
 			break;
 		size_t room_needed = record_len - TLS_HEADER_LEN;
-		if (t->fill != NULL && t->fill_len + room_needed > TRANSFER_BUFFER_SIZE) {
-			if (!transfer_submit_fill(t, false))
+		if (t->fill != NULL && t->fill_len + room_needed > TRANSFER_BUFFER_STRIDE) {
+			if (!transfer_submit_fill(t))
 				break; /* every write slot busy: backpressure */
 		}
 		if (t->fill == NULL) {
@@ -256,8 +259,8 @@ static bool transfer_open_records(struct transfer *t)
 			src[0] = (struct iovec){(void *)(uintptr_t)flat, record_len};
 			segs = 1;
 		}
-		dst =
-		    (struct iovec){t->fill->data + t->fill_len, TRANSFER_BUFFER_SIZE - t->fill_len};
+		dst = (struct iovec){t->fill->data + t->fill_len,
+		                     TRANSFER_BUFFER_STRIDE - t->fill_len};
 		job.conn = &t->tls;
 		job.src = src;
 		job.src_cnt = (uint16_t)segs;
@@ -292,7 +295,7 @@ void transfer_receive_step(struct transfer *t, uint64_t now_tsc)
 	if (t->state == TRANSFER_SYNCING) {
 		if (t->writes_inflight > 0 || t->sync_issued)
 			return;
-		if (!transfer_submit_fill(t, true))
+		if (!transfer_submit_fill(t))
 			return;
 		if (t->writes_inflight > 0)
 			return;
