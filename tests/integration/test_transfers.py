@@ -298,7 +298,8 @@ class DirectWriteTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.app = Appliance("d")
+        cls.app = Appliance("d", "--set", "limits.max_per_address=64",
+                            "--set", "limits.max_per_user=64")
         cls.work = Path(tempfile.mkdtemp(prefix="ftps-direct-"))
         cls.mounts = []
         image = cls.work / "ext4.img"
@@ -430,6 +431,43 @@ f.quit()
         self.assertEqual(d["direct_refused"], 1)
         self.assertEqual(d["direct_writes"], 0)
         self.assertGreater(d["buffered_writes"], 0)
+
+    def test_4b_many_odd_uploads_share_the_pool(self):
+        # 40 uploads at once, each in 5000-byte records (a tail to carry
+        # at every buffer) compete for the worker's 128 buffers: all must
+        # be byte-exact and every buffer must come back.
+        count, size = 40, (768 << 10) + 11
+        files = [make_file(self.work / f"p{i}.bin", size + i, seed=200 + i) for i in range(count)]
+        before = self.counters()
+        self.ftplib(f"""
+import threading
+errors = []
+def upload(i):
+    try:
+        g = F({self.app.info['server_address']!r}, context=ctx, timeout=60)
+        g.login({self.app.info['user']['name']!r}, {self.app.info['user']['password']!r})
+        g.prot_p(); g.voidcmd('TYPE I')
+        with open({str(self.work)!r} + f'/p{{i}}.bin', 'rb') as src:
+            g.storbinary(f'STOR ext4/p{{i}}.bin', src, blocksize=5000)
+        g.quit()
+    except Exception as e:
+        errors.append(f'{{i}}: {{e!r}}')
+threads = [threading.Thread(target=upload, args=(i,)) for i in range({count})]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not errors, errors
+""")
+        for i, src in enumerate(files):
+            self.assertEqual(sha256(self.ext4 / f"p{i}.bin"), sha256(src), f"upload {i}")
+        d = self.delta(before)
+        after = self.counters()
+        self.assertEqual(after["io_buffers_free"], after["io_buffers"])
+        self.assertEqual(d["bytes_received"], sum(size + i for i in range(count)))
+        self.assertEqual(d["completed"], count)
+        self.assertGreater(d["tail_carries"], 0)
+        print(f"\n  pool: buffer_waits {d['buffer_waits']}, tail_carries {d['tail_carries']}, "
+              f"direct_fallbacks {d['direct_fallbacks']}, direct_bytes {d['direct_bytes']}",
+              file=sys.stderr)
 
     def test_5_full_ext4_gives_452(self):
         # Direct writes hit ENOSPC (or come back short): 452, and the next
