@@ -7,8 +7,8 @@
  * Writes use O_DIRECT where the file system allows it (no page-cache copy):
  * the buffers are page-aligned, every direct write starts at an aligned file
  * offset and is a whole number of granules; an unaligned tail is copied to
- * the front of the next buffer, and the last one is written buffered after
- * O_DIRECT is cleared.  fdatasync still follows: it makes the file's size
+ * the front of the next buffer, and the upload's last tail is written
+ * buffered after O_DIRECT is cleared.  fdatasync still follows: it makes the file's size
  * and block map durable and flushes the device's write cache. */
 #include <errno.h>
 #include <fcntl.h>

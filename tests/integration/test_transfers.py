@@ -356,12 +356,23 @@ f.quit()
         r = self.app.ns.run([sys.executable, "-c", script], timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    @staticmethod
+    def cached_bytes(path):
+        r = subprocess.run(["fincore", "--bytes", "--noheadings", "-o", "RES", str(path)],
+                           check=True, capture_output=True, text=True)
+        return int(r.stdout.strip())
+
     def test_1_sizes_on_ext4_go_direct(self):
         sizes = [0, 1, 4095, 4096, 4097, 65535, 65536, 65537, (5 << 20) + 123]
         before = self.counters()
         for i, size in enumerate(sizes):
             src = make_file(self.work / f"s{size}.bin", size, seed=40 + i)
             self.stor(src, f"ext4/s{size}.bin")
+            # The kernel really bypassed the page cache: of the uploaded
+            # file only the buffered tail's page is cached (read before
+            # the hash below brings it in).
+            self.assertLessEqual(self.cached_bytes(self.ext4 / f"s{size}.bin"),
+                                 4096 if size % 4096 else 0, f"{size} bytes")
             self.assertEqual(sha256(self.ext4 / f"s{size}.bin"), sha256(src), f"{size} bytes")
         d = self.delta(before)
         self.assertEqual(d["direct_uploads"], len(sizes))
@@ -391,8 +402,9 @@ f.quit()
         self.assertEqual(d["direct_fallbacks"], 0)
 
     def resume(self, name, kept, data, command):
-        """Leaves kept bytes of data on the server, sends the rest with
-        command ('APPE' or 'REST'), and checks the whole file."""
+        """Leaves kept bytes of data on the server and sends the rest with
+        command ('APPE' or 'REST'); returns the server's file and the whole
+        source."""
         src = self.work / f"{name}.src"
         src.write_bytes(data)
         part = self.ext4 / name
@@ -405,27 +417,37 @@ f.quit()
         else:
             self.ftplib(f"f.storbinary('STOR ext4/{name}', open({str(rest)!r}, 'rb'), "
                         f"rest={kept})")
-        self.assertEqual(sha256(part), sha256(src), f"{command} at {kept}")
+        return part, src
 
     def test_3_appe_and_rest(self):
         data = make_file(self.work / "resume.bin", (2 << 20) + 4321, seed=60).read_bytes()
         for command in ("APPE", "REST"):
             for kept, aligned in ((1 << 20, True), ((1 << 20) + 12345, False)):
                 before = self.counters()
-                self.resume(f"{command.lower()}{kept}.bin", kept, data, command)
+                name = f"{command.lower()}{kept}.bin"
+                part, src = self.resume(name, kept, data, command)
                 d = self.delta(before)
+                # The page cache holds the prefix the test wrote and, of
+                # the upload, only what went buffered: its tail when
+                # direct, all of it otherwise (checked before the hash
+                # reads the file).
+                cached = self.cached_bytes(self.ext4 / name)
                 if aligned:
                     self.assertEqual(d["direct_uploads"], 1, command)
                     self.assertGreater(d["direct_writes"], 0, command)
+                    self.assertLessEqual(cached, kept + 4096, command)
                 else:
                     self.assertEqual(d["direct_unaligned_start"], 1, command)
                     self.assertEqual(d["direct_writes"], 0, command)
+                    self.assertGreaterEqual(cached, len(data) - 4096, command)
+                self.assertEqual(sha256(part), sha256(src), f"{command} at {kept}")
                 self.assertEqual(d["bytes_received"], len(data) - kept)
 
     def test_4_ramfs_refuses_direct_io(self):
         src = make_file(self.work / "ram.bin", (1 << 20) + 3, seed=70)
         before = self.counters()
         self.stor(src, "ramfs/ram.bin")
+        self.assertEqual(self.cached_bytes(self.ramfs / "ram.bin"), (1 << 20) + 4096)
         self.assertEqual(sha256(self.ramfs / "ram.bin"), sha256(src))
         d = self.delta(before)
         self.assertEqual(d["direct_refused"], 1)
