@@ -70,7 +70,7 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(buffered_writes, "upload writes done through the page cache")                            \
 	X(direct_uploads, "uploads that started writing with O_DIRECT")                            \
 	X(direct_refused, "uploads written buffered: the file system refused O_DIRECT")            \
-	X(direct_unaligned_start, "uploads written buffered: REST/APPE at an unaligned offset")    \
+	X(direct_unaligned_start, "REST/APPE at an unaligned offset: buffered to the boundary")    \
 	X(direct_fallbacks, "uploads that left O_DIRECT midway (no buffer for an unaligned tail)") \
 	X(tail_carries, "unaligned upload tails carried into the next write buffer")               \
 	X(buffer_waits, "times a transfer waited for a free I/O buffer")                           \

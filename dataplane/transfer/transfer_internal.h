@@ -95,6 +95,7 @@ struct transfer {
 	 * mode is known. */
 	uint32_t dio_align;
 	bool direct_on;
+	bool direct_used; /* counted in direct_uploads */
 	struct transfer_io sync;
 	bool sync_issued;
 };

@@ -8,8 +8,9 @@
  * the buffers are page-aligned, every direct write starts at an aligned file
  * offset and is a whole number of granules; an unaligned tail is copied to
  * the front of the next buffer, and the upload's last tail is written
- * buffered after O_DIRECT is cleared.  fdatasync still follows: it makes the file's size
- * and block map durable and flushes the device's write cache. */
+ * buffered after O_DIRECT is cleared.  fdatasync still follows: it makes
+ * the file's size and block map durable and flushes the device's write
+ * cache. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -44,6 +45,8 @@ static uint32_t transfer_dio_align(int fd)
 	return offset_align < 4096 ? 4096 : offset_align;
 }
 
+static int transfer_direct_set(struct transfer *t, bool on);
+
 void transfer_receive_prepare(struct transfer *t)
 {
 	t->max_writes = TRANSFER_MAX_WRITES;
@@ -66,34 +69,41 @@ void transfer_receive_prepare(struct transfer *t)
 		transfer_count(t, TRANSFER_COUNTER_direct_refused, 1);
 		return;
 	}
-	uint32_t align = transfer_dio_align(t->fd);
-	if (align == 0) {
+	t->dio_align = transfer_dio_align(t->fd);
+	if (t->dio_align == 0) {
 		transfer_count(t, TRANSFER_COUNTER_direct_refused, 1);
 		return;
 	}
-	if (t->offset % align != 0) {
-		/* REST or APPE at an odd offset: the whole upload is written
-		 * buffered (simple, and such resumes are rare and short). */
+	/* REST or APPE at an odd offset: written buffered up to the first
+	 * aligned boundary, direct from there (transfer_submit_fill). */
+	if (t->offset % t->dio_align != 0)
 		transfer_count(t, TRANSFER_COUNTER_direct_unaligned_start, 1);
-		return;
-	}
-	if (fcntl(t->fd, F_SETFL, flags | O_DIRECT) != 0) {
-		/* EINVAL: the file system has no direct I/O (ramfs, some FUSE). */
-		transfer_count(t, TRANSFER_COUNTER_direct_refused, 1);
-		return;
-	}
-	t->dio_align = align;
-	t->direct_on = true;
-	transfer_count(t, TRANSFER_COUNTER_direct_uploads, 1);
+	else
+		(void)transfer_direct_set(t, true);
 }
 
-/* Clears O_DIRECT (only with no write of this transfer in flight). */
-static int transfer_direct_off(struct transfer *t)
+/* Sets or clears O_DIRECT; only with no write of this transfer in flight,
+ * so every write's mode is known.  Returns 0, or the errno of a failure:
+ * setting it fails with EINVAL where the file system has no direct I/O
+ * (ramfs, some FUSE), and then the upload stays buffered. */
+static int transfer_direct_set(struct transfer *t, bool on)
 {
 	int flags = fcntl(t->fd, F_GETFL);
-	if (flags < 0 || fcntl(t->fd, F_SETFL, flags & ~O_DIRECT) != 0)
+	if (flags < 0)
 		return errno;
-	t->direct_on = false;
+	if (fcntl(t->fd, F_SETFL, on ? flags | O_DIRECT : flags & ~O_DIRECT) != 0) {
+		int error = errno;
+		if (on) {
+			t->dio_align = 0;
+			transfer_count(t, TRANSFER_COUNTER_direct_refused, 1);
+		}
+		return error;
+	}
+	t->direct_on = on;
+	if (on && !t->direct_used) {
+		t->direct_used = true;
+		transfer_count(t, TRANSFER_COUNTER_direct_uploads, 1);
+	}
 	return 0;
 }
 
@@ -108,8 +118,16 @@ static struct transfer_io *transfer_free_write_slot(struct transfer *t)
 }
 
 /* Queues the fill buffer for writing; false when it has to wait (no write
- * slot or sqe, or a switch to buffered that waits for the writes in
- * flight) or after failing the transfer. */
+ * slot or sqe, or a switch of O_DIRECT that waits for the writes in
+ * flight) or after failing the transfer.
+ *
+ * With direct I/O possible (dio_align != 0), each write ends on an aligned
+ * file offset and what lies past it (< one granule) is carried to the front
+ * of the next buffer: while O_DIRECT is on, writes are whole granules from
+ * aligned offsets; while it is off after an unaligned start, the buffered
+ * write reaches the first boundary and O_DIRECT goes on from there.  Only
+ * the upload's last tail, or a tail no buffer is free to carry, is written
+ * whole and buffered. */
 static bool transfer_submit_fill(struct transfer *t)
 {
 	if (t->fill == NULL || t->fill_len == 0)
@@ -117,31 +135,36 @@ static bool transfer_submit_fill(struct transfer *t)
 	struct transfer_io *io = transfer_free_write_slot(t);
 	if (io == NULL)
 		return false;
+	if (t->dio_align != 0 && !t->direct_on && t->offset % t->dio_align == 0 &&
+	    t->fill_len >= t->dio_align) {
+		/* On an aligned boundary with a granule to write: direct from
+		 * here (a last tail alone stays buffered). */
+		if (t->writes_inflight > 0)
+			return false;
+		(void)transfer_direct_set(t, true); /* refused: stays buffered */
+	}
 	uint32_t len = t->fill_len;
-	uint32_t tail = 0;
+	uint32_t tail = t->dio_align != 0 ? (uint32_t)((t->offset + len) % t->dio_align) : 0;
 	struct transfer_buffer *carry = NULL;
-	if (t->direct_on && len % t->dio_align != 0) {
-		tail = len % t->dio_align;
-		if (len > tail)
-			carry = transfer_buffer_get(t);
-		if (carry == NULL) {
-			/* The upload's last tail alone, or no buffer to carry a
-			 * tail: this write goes buffered, after the direct ones
-			 * have landed. */
+	if (tail > 0 && len > tail)
+		carry = transfer_buffer_get(t);
+	if (tail > 0 && carry == NULL) {
+		/* The last tail alone, or no buffer to carry one: the whole
+		 * buffer goes buffered, after the direct writes have landed. */
+		if (t->direct_on) {
 			if (t->writes_inflight > 0)
 				return false;
-			int error = transfer_direct_off(t);
+			int error = transfer_direct_set(t, false);
 			if (error != 0) {
 				transfer_fail_disk(t, error);
 				return false;
 			}
 			if (len > tail)
 				transfer_count(t, TRANSFER_COUNTER_direct_fallbacks, 1);
-			tail = 0;
-		} else {
-			len -= tail;
 		}
+		tail = 0;
 	}
+	len -= tail;
 	io->kind = TRANSFER_IO_WRITE;
 	io->buffer = t->fill;
 	io->offset = t->offset;
