@@ -143,6 +143,10 @@ int transfer_send_close(struct transfer *t);
  * O_DIRECT on where the file system and the start offset allow it. */
 void transfer_receive_prepare(struct transfer *t);
 
+/* Queues an upload's fill buffer for writing (O_DIRECT rules in
+ * transfer_receive.c); false when it has to wait or the transfer failed. */
+bool transfer_submit_fill(struct transfer *t);
+
 /* Fails an upload on a write, fdatasync or fcntl error: a full file system
  * or quota stays ENOSPC/EDQUOT (452) and EFBIG stays (552); anything else
  * (EIO, EINVAL from a direct write the device refused, ...) is reported as

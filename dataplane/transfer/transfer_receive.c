@@ -128,7 +128,7 @@ static struct transfer_io *transfer_free_write_slot(struct transfer *t)
  * write reaches the first boundary and O_DIRECT goes on from there.  Only
  * the upload's last tail, or a tail no buffer is free to carry, is written
  * whole and buffered. */
-static bool transfer_submit_fill(struct transfer *t)
+bool transfer_submit_fill(struct transfer *t)
 {
 	if (t->fill == NULL || t->fill_len == 0)
 		return true;

@@ -242,6 +242,8 @@ f.quit()
             self.app.telemetry("/ftps/transfer")), 20)
         self.assertTrue(t, "transfers still active")
         self.assertEqual(t["io_buffers_free"], t["io_buffers"])
+        print(f"\n  pool: buffer_waits {t['buffer_waits']}, direct_fallbacks "
+              f"{t['direct_fallbacks']}, tail_carries {t['tail_carries']}", file=sys.stderr)
 
     def test_6_lftp(self):
         tree = self.work / "tree"
