@@ -4,7 +4,9 @@
  * fallback to buffered when the pool has no buffer for a tail, the last tail
  * written buffered, and how disk errors map to replies.  No TCP: fill
  * buffers are filled here as opened records would fill them. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +227,21 @@ static void test_error_mapping(struct transfer_engine *e, const char *path)
 	CHECK_EQ(e->counters[TRANSFER_COUNTER_io_errors], 4);
 }
 
+/* Without hugepages EAL leaves its config and memory maps (a few MiB of
+ * tmpfs) in the process's own runtime directory: remove them. */
+static void remove_runtime_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return;
+	struct dirent *entry;
+	while ((entry = readdir(d)) != NULL)
+		if (entry->d_name[0] != '.')
+			unlinkat(dirfd(d), entry->d_name, 0);
+	closedir(d);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -263,6 +280,9 @@ int main(int argc, char **argv)
 
 	unlink(path);
 	transfer_engine_destroy(e);
+	char runtime_dir[PATH_MAX];
+	snprintf(runtime_dir, sizeof(runtime_dir), "%s", rte_eal_get_runtime_dir());
 	rte_eal_cleanup();
+	remove_runtime_dir(runtime_dir);
 	return check_finish("transfer-direct");
 }
