@@ -300,10 +300,13 @@ class DirectWriteTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
+        # Class cleanups run in reverse order even when set-up fails half
+        # way: unmount, then stop the appliance, then remove the files.
         cls.app = Appliance("d", "--set", "limits.max_per_address=64",
                             "--set", "limits.max_per_user=64")
+        cls.addClassCleanup(cls.app.down)
         cls.work = Path(tempfile.mkdtemp(prefix="ftps-direct-"))
-        cls.mounts = []
+        cls.addClassCleanup(shutil.rmtree, cls.work, ignore_errors=True)
         image = cls.work / "ext4.img"
         with open(image, "wb") as f:
             f.truncate(64 << 20)
@@ -316,16 +319,9 @@ class DirectWriteTest(unittest.TestCase):
         path = cls.app.root / name
         path.mkdir()
         subprocess.run(["mount", *args, str(path)], check=True)
-        cls.mounts.append(path)
+        cls.addClassCleanup(subprocess.run, ["umount", str(path)], check=False)
         os.chown(path, 65534, 65534)
         return path
-
-    @classmethod
-    def tearDownClass(cls):
-        for path in reversed(cls.mounts):
-            subprocess.run(["umount", str(path)], check=False)
-        cls.app.down()
-        shutil.rmtree(cls.work, ignore_errors=True)
 
     def counters(self):
         return self.app.telemetry("/ftps/transfer")
