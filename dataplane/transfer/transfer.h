@@ -65,6 +65,14 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(reads, "io_uring reads completed")                                                       \
 	X(writes, "io_uring writes completed")                                                     \
 	X(fsyncs, "io_uring fdatasyncs completed")                                                 \
+	X(direct_writes, "upload writes done with O_DIRECT (no page-cache copy)")                  \
+	X(direct_bytes, "upload bytes written with O_DIRECT")                                      \
+	X(buffered_writes, "upload writes done through the page cache")                            \
+	X(direct_uploads, "uploads that started writing with O_DIRECT")                            \
+	X(direct_refused, "uploads written buffered: the file system refused O_DIRECT")            \
+	X(direct_unaligned_start, "REST/APPE at an unaligned offset: buffered to the boundary")    \
+	X(direct_fallbacks, "uploads that left O_DIRECT midway (no buffer for an unaligned tail)") \
+	X(tail_carries, "unaligned upload tails carried into the next write buffer")               \
 	X(buffer_waits, "times a transfer waited for a free I/O buffer")                           \
 	X(record_mbuf_waits, "times sealing waited for a free record mbuf")                        \
 	X(tls_errors, "transfers failed by a TLS error (bad MAC, bad record, alert)")              \

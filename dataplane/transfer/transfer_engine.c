@@ -50,7 +50,7 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 		         TRANSFER_RECORD_MBUFS, rte_strerror(rte_errno));
 		goto fail;
 	}
-	e->buffer_memory = aligned_alloc(4096, (size_t)TRANSFER_BUFFERS * TRANSFER_BUFFER_SIZE);
+	e->buffer_memory = aligned_alloc(4096, (size_t)TRANSFER_BUFFERS * TRANSFER_BUFFER_STRIDE);
 	if (e->buffer_memory == NULL) {
 		snprintf(error, error_len, "out of memory for transfer buffers");
 		goto fail;
@@ -63,12 +63,12 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 	e->ring_ready = true;
 	struct iovec iov[TRANSFER_BUFFERS];
 	for (unsigned int i = 0; i < TRANSFER_BUFFERS; i++) {
-		e->buffers[i].data = e->buffer_memory + (size_t)i * TRANSFER_BUFFER_SIZE;
+		e->buffers[i].data = e->buffer_memory + (size_t)i * TRANSFER_BUFFER_STRIDE;
 		e->buffers[i].index = (uint16_t)i;
 		e->buffers[i].next_free = e->free_buffers;
 		e->free_buffers = &e->buffers[i];
 		iov[i].iov_base = e->buffers[i].data;
-		iov[i].iov_len = TRANSFER_BUFFER_SIZE;
+		iov[i].iov_len = TRANSFER_BUFFER_STRIDE;
 	}
 	e->free_count = TRANSFER_BUFFERS;
 	rc = io_uring_register_buffers(&e->ring, iov, TRANSFER_BUFFERS);
@@ -122,7 +122,6 @@ struct io_uring_sqe *transfer_sqe(struct transfer *t, struct transfer_io *io)
 	e->pending_sqes++;
 	return sqe;
 }
-
 
 static void transfer_append_input(struct transfer *t, struct rte_mbuf *chain)
 {
@@ -291,8 +290,10 @@ void transfer_io_complete(struct transfer *t, struct transfer_io *io)
 	case TRANSFER_IO_FSYNC:
 		transfer_count(t, TRANSFER_COUNTER_fsyncs, 1);
 		io->in_use = false;
-		if (!ended)
-			transfer_finish(t, io->result < 0 ? -io->result : t->status);
+		if (!ended && io->result < 0)
+			transfer_fail_disk(t, -io->result);
+		else if (!ended)
+			transfer_finish(t, t->status);
 		return;
 	}
 	if (ended && io->buffer != NULL) {
@@ -392,6 +393,8 @@ struct transfer *transfer_start(struct transfer_engine *e, struct tcp_conn *tcp,
 			t->expected_end = size < t->limit_end ? size : t->limit_end;
 		}
 	}
+	if (t->direction == TRANSFER_RECEIVE_FILE)
+		transfer_receive_prepare(t);
 	t->out_pending = p->pending_output;
 	p->pending_output = NULL;
 	if (p->leftover_len > 0) {

@@ -6,8 +6,14 @@
 
 #include "transfer.h"
 
-#define TRANSFER_BUFFER_SIZE    (64u * 1024u)
-#define TRANSFER_BUFFERS        128 /* per worker: 8 MiB registered with io_uring */
+#define TRANSFER_BUFFER_SIZE (64u * 1024u)
+/* Room past 64 KiB in each buffer for an opened record's tag, TLS 1.3 inner
+ * type and padding: the record layer needs the whole ciphertext length as
+ * output room, so without it an upload buffer holds three 16 KiB records
+ * (48 KiB writes) instead of four. */
+#define TRANSFER_BUFFER_SLACK   4096u
+#define TRANSFER_BUFFER_STRIDE  (TRANSFER_BUFFER_SIZE + TRANSFER_BUFFER_SLACK)
+#define TRANSFER_BUFFERS        128 /* per worker: 8.5 MiB registered with io_uring */
 #define TRANSFER_RING_DEPTH     512
 #define TRANSFER_MAX_READS      4 /* per download in flight: 256 KiB read-ahead */
 #define TRANSFER_MAX_WRITES     8 /* per upload in flight */
@@ -32,6 +38,7 @@ struct transfer_io {
 	uint32_t len;
 	int32_t result;
 	enum transfer_io_kind kind;
+	bool direct; /* a write issued while the fd had O_DIRECT */
 	bool in_use;
 	bool done;
 };
@@ -80,6 +87,15 @@ struct transfer {
 	uint32_t fill_len;
 	struct transfer_io writes[TRANSFER_MAX_WRITES];
 	unsigned int writes_inflight;
+	unsigned int max_writes; /* 1 when the fd must keep O_APPEND */
+	/* O_DIRECT: dio_align is the file offset / length granule the file
+	 * system needs (0: this upload writes buffered); direct_on says the
+	 * open file description has O_DIRECT set right now.  The flag is only
+	 * flipped with no write of this transfer in flight, so each write's
+	 * mode is known. */
+	uint32_t dio_align;
+	bool direct_on;
+	bool direct_used; /* counted in direct_uploads */
 	struct transfer_io sync;
 	bool sync_issued;
 };
@@ -122,6 +138,20 @@ void transfer_take_input(struct transfer *t);
 
 /* Seals and queues our close_notify, then shuts our direction down. */
 int transfer_send_close(struct transfer *t);
+
+/* Upload set-up: drops O_APPEND (writes carry explicit offsets) and turns
+ * O_DIRECT on where the file system and the start offset allow it. */
+void transfer_receive_prepare(struct transfer *t);
+
+/* Queues an upload's fill buffer for writing (O_DIRECT rules in
+ * transfer_receive.c); false when it has to wait or the transfer failed. */
+bool transfer_submit_fill(struct transfer *t);
+
+/* Fails an upload on a write, fdatasync or fcntl error: a full file system
+ * or quota stays ENOSPC/EDQUOT (452) and EFBIG stays (552); anything else
+ * (EIO, EINVAL from a direct write the device refused, ...) is reported as
+ * EIO, a local I/O error (451), not as a lost connection. */
+void transfer_fail_disk(struct transfer *t, int error);
 
 void transfer_send_step(struct transfer *t, uint64_t now_tsc);
 void transfer_receive_step(struct transfer *t, uint64_t now_tsc);

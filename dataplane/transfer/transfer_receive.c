@@ -2,9 +2,20 @@
  * records straight into a registered write buffer -> io_uring writes in
  * file order -> fdatasync -> done.  "226" therefore means durable.  When
  * every write buffer of the transfer is in flight, no more data is taken
- * from TCP, so the advertised window closes. */
+ * from TCP, so the advertised window closes.
+ *
+ * Writes use O_DIRECT where the file system allows it (no page-cache copy):
+ * the buffers are page-aligned, every direct write starts at an aligned file
+ * offset and is a whole number of granules; an unaligned tail is copied to
+ * the front of the next buffer, and the upload's last tail is written
+ * buffered after O_DIRECT is cleared.  fdatasync still follows: it makes
+ * the file's size and block map durable and flushes the device's write
+ * cache. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 
@@ -12,37 +23,182 @@
 #include "tcp.h"
 #include "transfer_internal.h"
 
+/* Without STATX_DIOALIGN (older kernels, some file systems) the page size
+ * is a safe granule: no common device has a larger logical block. */
+#define TRANSFER_DIO_FALLBACK_ALIGN 4096u
+
+/* The direct-I/O granule for fd, or 0 when the file system has none. */
+static uint32_t transfer_dio_align(int fd)
+{
+	struct statx sx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 ||
+	    !(sx.stx_mask & STATX_DIOALIGN))
+		return TRANSFER_DIO_FALLBACK_ALIGN;
+	uint32_t offset_align = sx.stx_dio_offset_align;
+	/* 0: no direct I/O on this file.  A memory alignment beyond a page, or
+	 * a granule the buffers cannot hold many of, is not worth it. */
+	if (offset_align == 0 || sx.stx_dio_mem_align > 4096 ||
+	    offset_align > TRANSFER_BUFFER_SIZE / 4 || (offset_align & (offset_align - 1)) != 0)
+		return 0;
+	/* Writes in whole pages at least: ext4 and XFS serialize and zero
+	 * partial file-system blocks in direct writes below their block size. */
+	return offset_align < 4096 ? 4096 : offset_align;
+}
+
+static int transfer_direct_set(struct transfer *t, bool on);
+
+void transfer_receive_prepare(struct transfer *t)
+{
+	t->max_writes = TRANSFER_MAX_WRITES;
+	int flags = fcntl(t->fd, F_GETFL);
+	if (flags < 0) {
+		t->max_writes = 1;
+		return;
+	}
+	/* APPE's fd comes with O_APPEND, which makes the kernel ignore the
+	 * offsets: writes in flight together could land out of order.  The
+	 * control plane sent the end of the file as the offset, so drop it;
+	 * where the inode insists (chattr +a), write one buffer at a time. */
+	if (flags & O_APPEND) {
+		if (fcntl(t->fd, F_SETFL, flags & ~O_APPEND) == 0)
+			flags &= ~O_APPEND;
+		else
+			t->max_writes = 1;
+	}
+	if (flags & O_APPEND) {
+		transfer_count(t, TRANSFER_COUNTER_direct_refused, 1);
+		return;
+	}
+	t->dio_align = transfer_dio_align(t->fd);
+	if (t->dio_align == 0) {
+		transfer_count(t, TRANSFER_COUNTER_direct_refused, 1);
+		return;
+	}
+	/* REST or APPE at an odd offset: written buffered up to the first
+	 * aligned boundary, direct from there (transfer_submit_fill). */
+	if (t->offset % t->dio_align != 0)
+		transfer_count(t, TRANSFER_COUNTER_direct_unaligned_start, 1);
+	else
+		(void)transfer_direct_set(t, true);
+}
+
+/* Sets or clears O_DIRECT; only with no write of this transfer in flight,
+ * so every write's mode is known.  Returns 0, or the errno of a failure:
+ * setting it fails with EINVAL where the file system has no direct I/O
+ * (ramfs, some FUSE), and then the upload stays buffered. */
+static int transfer_direct_set(struct transfer *t, bool on)
+{
+	int flags = fcntl(t->fd, F_GETFL);
+	if (flags < 0)
+		return errno;
+	if (fcntl(t->fd, F_SETFL, on ? flags | O_DIRECT : flags & ~O_DIRECT) != 0) {
+		int error = errno;
+		if (on) {
+			t->dio_align = 0;
+			transfer_count(t, TRANSFER_COUNTER_direct_refused, 1);
+		}
+		return error;
+	}
+	t->direct_on = on;
+	if (on && !t->direct_used) {
+		t->direct_used = true;
+		transfer_count(t, TRANSFER_COUNTER_direct_uploads, 1);
+	}
+	return 0;
+}
+
 static struct transfer_io *transfer_free_write_slot(struct transfer *t)
 {
+	if (t->writes_inflight >= t->max_writes)
+		return NULL;
 	for (unsigned int i = 0; i < TRANSFER_MAX_WRITES; i++)
 		if (!t->writes[i].in_use && t->writes[i].buffer == NULL)
 			return &t->writes[i];
 	return NULL;
 }
 
-/* Queues the fill buffer for writing; false when the ring is full. */
-static bool transfer_submit_fill(struct transfer *t)
+/* Queues the fill buffer for writing; false when it has to wait (no write
+ * slot or sqe, or a switch of O_DIRECT that waits for the writes in
+ * flight) or after failing the transfer.
+ *
+ * With direct I/O possible (dio_align != 0), each write ends on an aligned
+ * file offset and what lies past it (< one granule) is carried to the front
+ * of the next buffer: while O_DIRECT is on, writes are whole granules from
+ * aligned offsets; while it is off after an unaligned start, the buffered
+ * write reaches the first boundary and O_DIRECT goes on from there.  Only
+ * the upload's last tail, or a tail no buffer is free to carry, is written
+ * whole and buffered. */
+bool transfer_submit_fill(struct transfer *t)
 {
 	if (t->fill == NULL || t->fill_len == 0)
 		return true;
 	struct transfer_io *io = transfer_free_write_slot(t);
 	if (io == NULL)
 		return false;
+	if (t->dio_align != 0 && !t->direct_on && t->offset % t->dio_align == 0 &&
+	    t->fill_len >= t->dio_align) {
+		/* On an aligned boundary with a granule to write: direct from
+		 * here (a last tail alone stays buffered). */
+		if (t->writes_inflight > 0)
+			return false;
+		(void)transfer_direct_set(t, true); /* refused: stays buffered */
+	}
+	uint32_t len = t->fill_len;
+	uint32_t tail = t->dio_align != 0 ? (uint32_t)((t->offset + len) % t->dio_align) : 0;
+	struct transfer_buffer *carry = NULL;
+	if (tail > 0 && len > tail)
+		carry = transfer_buffer_get(t);
+	if (tail > 0 && carry == NULL) {
+		/* The last tail alone, or no buffer to carry one: the whole
+		 * buffer goes buffered, after the direct writes have landed. */
+		if (t->direct_on) {
+			if (t->writes_inflight > 0)
+				return false;
+			int error = transfer_direct_set(t, false);
+			if (error != 0) {
+				transfer_fail_disk(t, error);
+				return false;
+			}
+			if (len > tail)
+				transfer_count(t, TRANSFER_COUNTER_direct_fallbacks, 1);
+		}
+		tail = 0;
+	}
+	len -= tail;
 	io->kind = TRANSFER_IO_WRITE;
 	io->buffer = t->fill;
 	io->offset = t->offset;
-	io->len = t->fill_len;
+	io->len = len;
+	io->direct = t->direct_on;
 	struct io_uring_sqe *sqe = transfer_sqe(t, io);
 	if (sqe == NULL) {
 		io->buffer = NULL;
+		if (carry != NULL)
+			transfer_buffer_put(t->engine, carry);
 		return false;
 	}
 	io_uring_prep_write_fixed(sqe, t->fd, t->fill->data, io->len, io->offset, t->fill->index);
-	t->offset += t->fill_len;
+	t->offset += len;
 	t->writes_inflight++;
 	t->fill = NULL;
 	t->fill_len = 0;
+	if (carry != NULL) {
+		/* The kernel only reads the buffer, and not these bytes. */
+		memcpy(carry->data, io->buffer->data + len, tail);
+		t->fill = carry;
+		t->fill_len = tail;
+		transfer_count(t, TRANSFER_COUNTER_tail_carries, 1);
+	}
 	return true;
+}
+
+void transfer_fail_disk(struct transfer *t, int error)
+{
+	bool full = error == ENOSPC || error == EDQUOT;
+	transfer_count(t, full ? TRANSFER_COUNTER_disk_full : TRANSFER_COUNTER_io_errors, 1);
+	if (!full && error != EFBIG)
+		error = EIO;
+	transfer_finish(t, error);
 }
 
 void transfer_write_complete(struct transfer *t, struct transfer_io *io)
@@ -55,15 +211,14 @@ void transfer_write_complete(struct transfer *t, struct transfer_io *io)
 	io->in_use = false;
 	if (result < 0 || (uint32_t)result != len) {
 		/* A short write to a regular file means the file system is full. */
-		int error = result < 0 ? -result : ENOSPC;
-		transfer_count(t,
-		               error == ENOSPC || error == EDQUOT ? TRANSFER_COUNTER_disk_full
-		                                                  : TRANSFER_COUNTER_io_errors,
-		               1);
-		transfer_finish(t, error);
+		transfer_fail_disk(t, result < 0 ? -result : ENOSPC);
 		return;
 	}
 	transfer_count(t, TRANSFER_COUNTER_bytes_received, len);
+	transfer_count(
+	    t, io->direct ? TRANSFER_COUNTER_direct_writes : TRANSFER_COUNTER_buffered_writes, 1);
+	if (io->direct)
+		transfer_count(t, TRANSFER_COUNTER_direct_bytes, len);
 	t->last_progress_tsc = rte_get_tsc_cycles();
 	transfer_receive_step(t, t->last_progress_tsc);
 }
@@ -103,12 +258,12 @@ static bool transfer_open_records(struct transfer *t)
 		if (t->in_chain->pkt_len < record_len)
 			break;
 		size_t room_needed = record_len - TLS_HEADER_LEN;
-		if (t->fill != NULL && t->fill_len + room_needed > TRANSFER_BUFFER_SIZE) {
+		if (t->fill != NULL && t->fill_len + room_needed > TRANSFER_BUFFER_STRIDE) {
 			if (!transfer_submit_fill(t))
 				break; /* every write slot busy: backpressure */
 		}
 		if (t->fill == NULL) {
-			if (t->writes_inflight >= TRANSFER_MAX_WRITES)
+			if (t->writes_inflight >= t->max_writes)
 				break;
 			t->fill = transfer_buffer_get(t);
 			t->fill_len = 0;
@@ -127,8 +282,8 @@ static bool transfer_open_records(struct transfer *t)
 			src[0] = (struct iovec){(void *)(uintptr_t)flat, record_len};
 			segs = 1;
 		}
-		dst =
-		    (struct iovec){t->fill->data + t->fill_len, TRANSFER_BUFFER_SIZE - t->fill_len};
+		dst = (struct iovec){t->fill->data + t->fill_len,
+		                     TRANSFER_BUFFER_STRIDE - t->fill_len};
 		job.conn = &t->tls;
 		job.src = src;
 		job.src_cnt = (uint16_t)segs;

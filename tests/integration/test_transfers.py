@@ -4,11 +4,13 @@ many concurrent transfers on one worker lcore, lftp mirror/pget/put -c, and
 everything again with the impairment layer on.  Sizes scale with
 FTPS_TEST_LARGE_MB (default 1024: the 1 GiB of the acceptance list)."""
 
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -240,6 +242,8 @@ f.quit()
             self.app.telemetry("/ftps/transfer")), 20)
         self.assertTrue(t, "transfers still active")
         self.assertEqual(t["io_buffers_free"], t["io_buffers"])
+        print(f"\n  pool: buffer_waits {t['buffer_waits']}, direct_fallbacks "
+              f"{t['direct_fallbacks']}, tail_carries {t['tail_carries']}", file=sys.stderr)
 
     def test_6_lftp(self):
         tree = self.work / "tree"
@@ -286,6 +290,262 @@ f.quit()
             self.app.telemetry("/ftps/mempools")), 30)
         self.assertTrue(after, f"mbufs still in use: {self.app.telemetry('/ftps/mempools')} "
                                f"(before: {self.pools_before})")
+
+
+class DirectWriteTest(unittest.TestCase):
+    """Uploads write with O_DIRECT where the file system allows it.  A
+    loop-mounted ext4 image (direct I/O) and a ramfs (no direct I/O) under
+    the user's root make the outcome independent of where /tmp lives; the
+    engine's counters prove which path each upload took."""
+
+    @classmethod
+    def setUpClass(cls):
+        # Class cleanups run in reverse order even when set-up fails half
+        # way: unmount, then stop the appliance, then remove the files.
+        cls.app = Appliance("d", "--set", "limits.max_per_address=64",
+                            "--set", "limits.max_per_user=64")
+        cls.addClassCleanup(cls.app.down)
+        cls.work = Path(tempfile.mkdtemp(prefix="ftps-direct-"))
+        cls.addClassCleanup(shutil.rmtree, cls.work, ignore_errors=True)
+        image = cls.work / "ext4.img"
+        with open(image, "wb") as f:
+            f.truncate(64 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-b", "4096", str(image)], check=True)
+        cls.ext4 = cls.mount(["-t", "ext4", "-o", "loop", str(image)], "ext4")
+        cls.ramfs = cls.mount(["-t", "ramfs", "-o", "mode=0755", "ramfs"], "ramfs")
+
+    @classmethod
+    def mount(cls, args, name):
+        path = cls.app.root / name
+        path.mkdir()
+        subprocess.run(["mount", *args, str(path)], check=True)
+        cls.addClassCleanup(subprocess.run, ["umount", str(path)], check=False)
+        os.chown(path, 65534, 65534)
+        return path
+
+    def counters(self):
+        return self.app.telemetry("/ftps/transfer")
+
+    def delta(self, before):
+        after = harness.wait_for(lambda: (lambda x: x if x["active"] == 0 else None)(
+            self.counters()), 20)
+        self.assertTrue(after, "transfers still active")
+        return {k: after[k] - before[k] for k in after}
+
+    def stor(self, src, name, *curl_args):
+        r = self.app.curl(*curl_args, "-T", str(src), self.app.url(name))
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def ftplib(self, body):
+        user = self.app.info["user"]
+        script = f"""
+import ftplib, ssl
+class F(ftplib.FTP_TLS):
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+ctx = ssl.create_default_context(cafile={self.app.info['ca_file']!r})
+f = F({self.app.info['server_address']!r}, context=ctx, timeout=60)
+f.login({user['name']!r}, {user['password']!r}); f.prot_p(); f.voidcmd('TYPE I')
+{body}
+f.quit()
+"""
+        r = self.app.ns.run([sys.executable, "-c", script], timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    @staticmethod
+    def cached_bytes(path):
+        r = subprocess.run(["fincore", "--bytes", "--noheadings", "-o", "RES", str(path)],
+                           check=True, capture_output=True, text=True)
+        return int(r.stdout.strip())
+
+    def test_1_sizes_on_ext4_go_direct(self):
+        sizes = [0, 1, 4095, 4096, 4097, 65535, 65536, 65537, (5 << 20) + 123]
+        before = self.counters()
+        for i, size in enumerate(sizes):
+            src = make_file(self.work / f"s{size}.bin", size, seed=40 + i)
+            self.stor(src, f"ext4/s{size}.bin")
+            # The kernel really bypassed the page cache: of the uploaded
+            # file only the buffered tail's page is cached (read before
+            # the hash below brings it in).
+            self.assertLessEqual(self.cached_bytes(self.ext4 / f"s{size}.bin"),
+                                 4096 if size % 4096 else 0, f"{size} bytes")
+            self.assertEqual(sha256(self.ext4 / f"s{size}.bin"), sha256(src), f"{size} bytes")
+        d = self.delta(before)
+        self.assertEqual(d["direct_uploads"], len(sizes))
+        self.assertEqual(d["direct_refused"] + d["direct_fallbacks"], 0)
+        # Every whole 4 KiB went direct; only the last, unaligned tail of
+        # each upload went through the page cache, in one write.
+        self.assertEqual(d["direct_bytes"], sum(size - size % 4096 for size in sizes))
+        self.assertGreaterEqual(d["direct_writes"], sum(size // 65536 for size in sizes))
+        tails = sum(1 for size in sizes if size % 4096)
+        self.assertEqual(d["buffered_writes"], tails)
+        self.assertEqual(d["fsyncs"], len(sizes))
+        self.assertEqual(d["bytes_received"], sum(sizes))
+
+    def test_2_odd_records_carry_their_tails(self):
+        # 5000-byte writes make 5000-byte records: 13 fill a buffer to 65000
+        # bytes, whose unaligned 3560-byte end moves to the next buffer.
+        size = (3 << 20) + 777
+        src = make_file(self.work / "odd.bin", size, seed=50)
+        before = self.counters()
+        self.ftplib(f"f.storbinary('STOR ext4/odd.bin', open({str(src)!r}, 'rb'), "
+                    f"blocksize=5000)")
+        self.assertEqual(sha256(self.ext4 / "odd.bin"), sha256(src))
+        d = self.delta(before)
+        self.assertGreater(d["tail_carries"], 0)
+        self.assertEqual(d["direct_bytes"], size - size % 4096)
+        self.assertEqual(d["buffered_writes"], 1)
+        self.assertEqual(d["direct_fallbacks"], 0)
+
+    def resume(self, name, kept, data, command):
+        """Leaves kept bytes of data on the server and sends the rest with
+        command ('APPE' or 'REST'); returns the server's file and the whole
+        source."""
+        src = self.work / f"{name}.src"
+        src.write_bytes(data)
+        part = self.ext4 / name
+        part.write_bytes(data[:kept])
+        os.chown(part, 65534, 65534)
+        rest = self.work / f"{name}.rest"
+        rest.write_bytes(data[kept:])
+        if command == "APPE":
+            self.stor(rest, f"ext4/{name}", "--append")
+        else:
+            self.ftplib(f"f.storbinary('STOR ext4/{name}', open({str(rest)!r}, 'rb'), "
+                        f"rest={kept})")
+        return part, src
+
+    def test_3_appe_and_rest(self):
+        data = make_file(self.work / "resume.bin", (2 << 20) + 4321, seed=60).read_bytes()
+        for command in ("APPE", "REST"):
+            for kept, aligned in ((1 << 20, True), ((1 << 20) + 12345, False)):
+                before = self.counters()
+                name = f"{command.lower()}{kept}.bin"
+                part, src = self.resume(name, kept, data, command)
+                d = self.delta(before)
+                # From an unaligned start the first buffer (at most 68 KiB)
+                # is written buffered up to the last 4 KiB boundary in it,
+                # then direct to the last whole 4 KiB, the tail buffered.
+                # The page cache holds the prefix the test wrote and, of the
+                # upload, only what went buffered (checked before the hash
+                # reads the file).
+                first_boundary = -(-kept // 4096) * 4096
+                most_direct = len(data) // 4096 * 4096 - first_boundary
+                buffered_head = 0 if aligned else 68 << 10
+                self.assertEqual(d["direct_uploads"], 1, command)
+                self.assertEqual(d["direct_unaligned_start"], 0 if aligned else 1, command)
+                self.assertLessEqual(d["direct_bytes"], most_direct, f"{command} at {kept}")
+                self.assertGreaterEqual(d["direct_bytes"], most_direct - buffered_head,
+                                        f"{command} at {kept}")
+                self.assertLessEqual(self.cached_bytes(self.ext4 / name),
+                                     first_boundary + buffered_head + 4096, f"{command} at {kept}")
+                self.assertEqual(sha256(part), sha256(src), f"{command} at {kept}")
+                self.assertEqual(d["bytes_received"], len(data) - kept)
+
+    def test_4_ramfs_refuses_direct_io(self):
+        src = make_file(self.work / "ram.bin", (1 << 20) + 3, seed=70)
+        before = self.counters()
+        self.stor(src, "ramfs/ram.bin")
+        self.assertEqual(self.cached_bytes(self.ramfs / "ram.bin"), (1 << 20) + 4096)
+        self.assertEqual(sha256(self.ramfs / "ram.bin"), sha256(src))
+        d = self.delta(before)
+        self.assertEqual(d["direct_refused"], 1)
+        self.assertEqual(d["direct_writes"], 0)
+        self.assertGreater(d["buffered_writes"], 0)
+
+    def test_4b_many_odd_uploads_share_the_pool(self):
+        # 40 uploads at once, each in 5000-byte records (a tail to carry
+        # at every buffer) compete for the worker's 128 buffers: all must
+        # be byte-exact and every buffer must come back.
+        count, size = 40, (768 << 10) + 11
+        files = [make_file(self.work / f"p{i}.bin", size + i, seed=200 + i) for i in range(count)]
+        before = self.counters()
+        self.ftplib(f"""
+import threading
+errors = []
+def upload(i):
+    try:
+        g = F({self.app.info['server_address']!r}, context=ctx, timeout=60)
+        g.login({self.app.info['user']['name']!r}, {self.app.info['user']['password']!r})
+        g.prot_p(); g.voidcmd('TYPE I')
+        with open({str(self.work)!r} + f'/p{{i}}.bin', 'rb') as src:
+            g.storbinary(f'STOR ext4/p{{i}}.bin', src, blocksize=5000)
+        g.quit()
+    except Exception as e:
+        errors.append(f'{{i}}: {{e!r}}')
+threads = [threading.Thread(target=upload, args=(i,)) for i in range({count})]
+for t in threads: t.start()
+for t in threads: t.join()
+assert not errors, errors
+""")
+        for i, src in enumerate(files):
+            self.assertEqual(sha256(self.ext4 / f"p{i}.bin"), sha256(src), f"upload {i}")
+        d = self.delta(before)
+        after = self.counters()
+        self.assertEqual(after["io_buffers_free"], after["io_buffers"])
+        self.assertEqual(d["bytes_received"], sum(size + i for i in range(count)))
+        self.assertEqual(d["completed"], count)
+        self.assertGreater(d["tail_carries"], 0)
+        print(f"\n  pool: buffer_waits {d['buffer_waits']}, tail_carries {d['tail_carries']}, "
+              f"direct_fallbacks {d['direct_fallbacks']}, direct_bytes {d['direct_bytes']}",
+              file=sys.stderr)
+
+    def test_5_full_ext4_gives_452(self):
+        # Direct writes hit ENOSPC (or come back short): 452, and the next
+        # upload is served.
+        src = make_file(self.work / "big.bin", 96 << 20, seed=80)
+        before = self.counters()
+        r = self.app.curl("-T", str(src), self.app.url("ext4/full.bin"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("ext4/full.bin: 452", self.app.session_log())
+        d = self.delta(before)
+        self.assertEqual(d["disk_full"], 1)
+        self.assertGreater(d["direct_writes"], 0)
+        ok = make_file(self.work / "after.bin", 1 << 20, seed=81)
+        self.stor(ok, "after.bin")
+        self.assertEqual(sha256(self.app.root / "after.bin"), sha256(ok))
+
+
+    def test_6_io_error_gives_451(self):
+        # EXT4_IOC_SHUTDOWN makes every later write of that file system fail
+        # with EIO: an upload in progress there ends with 451, the appliance
+        # serves the next one.
+        image = self.work / "shut.img"
+        with open(image, "wb") as f:
+            f.truncate(32 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-b", "4096", str(image)], check=True)
+        shut = self.mount(["-t", "ext4", "-o", "loop", str(image)], "shut")
+        src = make_file(self.work / "eio.bin", 16 << 20, seed=90)
+        before = self.counters()
+        proc = self.app.ns.popen(self.app.curl_args("--limit-rate", "4M", "-T", str(src),
+                                                    self.app.url("shut/eio.bin")),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            target = shut / "eio.bin"
+            self.assertTrue(harness.wait_for(
+                lambda: target.exists() and target.stat().st_size >= (1 << 20), 30))
+            fd = os.open(shut, os.O_RDONLY)
+            try:
+                ext4_ioc_shutdown, nologflush = 0x8004587D, 2
+                fcntl.ioctl(fd, ext4_ioc_shutdown, struct.pack("I", nologflush))
+            finally:
+                os.close(fd)
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertTrue(harness.wait_for(
+            lambda: "shut/eio.bin: 451" in self.app.session_log(), 10), self.app.session_log())
+        d = self.delta(before)
+        self.assertEqual(d["io_errors"], 1)
+        self.assertEqual(d["disk_full"], 0)
+        ok = make_file(self.work / "after-eio.bin", 1 << 20, seed=91)
+        self.stor(ok, "after-eio.bin")
+        self.assertEqual(sha256(self.app.root / "after-eio.bin"), sha256(ok))
 
 
 class ImpairedTest(unittest.TestCase):
