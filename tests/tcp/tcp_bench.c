@@ -23,6 +23,7 @@
 #include "config.h"
 #include "net/port.h"
 #include "tcp.h"
+#include "tcp_link_opts.h"
 #include "tcp_pattern.h"
 #include "worker.h"
 
@@ -176,17 +177,6 @@ static unsigned int control_poll(struct worker *w, void *context, uint64_t now)
 	}
 }
 
-/* Frames larger than the default mbuf (jumbo MTU) arrive in one segment. */
-static uint16_t mbuf_data_room(struct dataplane_config *config)
-{
-	uint32_t need = (uint32_t)config->ip.mtu + RTE_ETHER_HDR_LEN + 4 + RTE_PKTMBUF_HEADROOM;
-	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE)
-		return RTE_MBUF_DEFAULT_BUF_SIZE;
-	if (config->mbufs_per_worker > 16383)
-		config->mbufs_per_worker = 16383; /* keep the pool near 150 MB */
-	return (uint16_t)need;
-}
-
 int main(int argc, char **argv)
 {
 	int eal_args = rte_eal_init(argc, argv);
@@ -203,20 +193,38 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 	    {"address", required_argument, NULL, 'a'}, {"peer", required_argument, NULL, 'p'},
 	    {"bytes", required_argument, NULL, 'b'},   {"mtu", required_argument, NULL, 'M'},
-	    {"cc", required_argument, NULL, 'c'},      {NULL, 0, NULL, 0},
+	    {"cc", required_argument, NULL, 'c'},      {"mbuf-room", required_argument, NULL, 'R'},
+	    {"trusted-link", no_argument, NULL, 'K'},  {NULL, 0, NULL, 0},
 	};
+	uint32_t room = 0;
+	uint16_t mtu = 1500;
+	bool trusted = false;
 	char error[512];
 	int opt;
 	B.bytes = 1ull << 30;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
-		case 'M':
-			if (dataplane_config_set(&config, "net", opt == 'a' ? "address" : "mtu",
-			                         optarg, error, sizeof(error)) != 0) {
+			if (dataplane_config_set(&config, "net", "address", optarg, error,
+			                         sizeof(error)) != 0) {
 				fprintf(stderr, "ftps-tcp-bench: %s\n", error);
 				return 2;
 			}
+			break;
+		case 'M':
+			if (link_parse_mtu(optarg, &mtu) != 0) {
+				fprintf(stderr, "ftps-tcp-bench: --mtu: 576 to %d\n", LINK_MTU_MAX);
+				return 2;
+			}
+			break;
+		case 'R':
+			if (link_parse_room(optarg, &room) != 0) {
+				fprintf(stderr, "ftps-tcp-bench: bad --mbuf-room\n");
+				return 2;
+			}
+			break;
+		case 'K':
+			trusted = true;
 			break;
 		case 'p':
 			if (inet_pton(AF_INET, optarg, &B.peer) != 1) {
@@ -232,7 +240,8 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: ftps-tcp-bench [EAL] -- --address A/N --peer B "
-			                "[--bytes N] [--mtu N] [--cc cubic|newreno]\n");
+			                "[--bytes N] [--mtu N] [--mbuf-room N] [--trusted-link] "
+			                "[--cc cubic|newreno]\n");
 			return 2;
 		}
 	}
@@ -241,7 +250,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-bench: need --address and --peer\n");
 		return 2;
 	}
-	uint16_t data_room = mbuf_data_room(&config);
+	config.ip.mtu = mtu;
+	uint16_t data_room = link_mbuf_data_room(mtu, room, &config.mbufs_per_worker);
 	signal(SIGINT, SIG_DFL);
 	struct worker *w = rte_zmalloc("worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 	B.pool = rte_pktmbuf_pool_create("bench_mbufs", config.mbufs_per_worker, 256, 0, data_room,
@@ -255,7 +265,8 @@ int main(int argc, char **argv)
 	                         .queue_count = 1,
 	                         .rx_descriptors = config.rx_descriptors,
 	                         .tx_descriptors = config.tx_descriptors,
-	                         .mtu = config.ip.mtu};
+	                         .mtu = config.ip.mtu,
+	                         .trusted_link = trusted};
 	struct port_info port;
 	if (port_open(&pc, &B.pool, &port, error, sizeof(error)) != 0) {
 		fprintf(stderr, "ftps-tcp-bench: %s\n", error);
@@ -265,6 +276,7 @@ int main(int argc, char **argv)
 	w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
 	w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
 	w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
+	w->net.l4_checksum_trusted = port.trusted_link;
 	worker_init(w, rte_lcore_id(), 0);
 	struct tcp_stack_config tc;
 	tcp_stack_config_defaults(&tc);

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "net/port.h"
 #include "tcp.h"
+#include "tcp_link_opts.h"
 #include "tcp_pattern.h"
 #include "worker.h"
 
@@ -291,7 +292,7 @@ static void usage(const char *program)
 	fprintf(stderr,
 	        "usage: %s [EAL options] -- --address A.B.C.D/N [--impair-rx SPEC] "
 	        "[--impair-tx SPEC] [--impair-seed N] [--cc cubic|newreno] [--mbufs N] [--no-tso] "
-	        "[--no-offload] [--budget BYTES]\n",
+	        "[--no-offload] [--budget BYTES] [--mtu N] [--mbuf-room N] [--trusted-link]\n",
 	        program);
 }
 
@@ -301,17 +302,6 @@ static unsigned int mbufs_in_use(void)
 	for (unsigned int i = 0; i < worker_count; i++)
 		used += rte_mempool_in_use_count(pools[i]);
 	return used;
-}
-
-/* Frames larger than the default mbuf (jumbo MTU) arrive in one segment. */
-static uint16_t mbuf_data_room(struct dataplane_config *config)
-{
-	uint32_t need = (uint32_t)config->ip.mtu + RTE_ETHER_HDR_LEN + 4 + RTE_PKTMBUF_HEADROOM;
-	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE)
-		return RTE_MBUF_DEFAULT_BUF_SIZE;
-	if (config->mbufs_per_worker > 16383)
-		config->mbufs_per_worker = 16383; /* keep the pool near 150 MB */
-	return (uint16_t)need;
 }
 
 int main(int argc, char **argv)
@@ -340,8 +330,13 @@ int main(int argc, char **argv)
 	    {"no-offload", no_argument, NULL, 'O'},
 	    {"no-tso", no_argument, NULL, 'T'},
 	    {"budget", required_argument, NULL, 'B'},
+	    {"mbuf-room", required_argument, NULL, 'R'},
+	    {"trusted-link", no_argument, NULL, 'K'},
 	    {NULL, 0, NULL, 0},
 	};
+	uint32_t room = 0;
+	uint16_t mtu = 1500;
+	bool trusted = false;
 	int opt;
 	char error[512];
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -363,8 +358,20 @@ int main(int argc, char **argv)
 			section = "dataplane", key = "mbufs_per_worker";
 			break;
 		case 'M':
-			section = "net", key = "mtu";
-			break;
+			if (link_parse_mtu(optarg, &mtu) != 0) {
+				fprintf(stderr, "ftps-tcp-peer: --mtu: 576 to %d\n", LINK_MTU_MAX);
+				return 2;
+			}
+			continue;
+		case 'R':
+			if (link_parse_room(optarg, &room) != 0) {
+				fprintf(stderr, "ftps-tcp-peer: bad --mbuf-room\n");
+				return 2;
+			}
+			continue;
+		case 'K':
+			trusted = true;
+			continue;
 		case 'O':
 			no_offload = true;
 			continue;
@@ -401,7 +408,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-peer: %s\n", error);
 		return 2;
 	}
-	uint16_t data_room = mbuf_data_room(&config);
+	config.ip.mtu = mtu;
+	uint16_t data_room = link_mbuf_data_room(mtu, room, &config.mbufs_per_worker);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
@@ -435,6 +443,7 @@ int main(int argc, char **argv)
 	    .rx_descriptors = config.rx_descriptors,
 	    .tx_descriptors = config.tx_descriptors,
 	    .mtu = config.ip.mtu,
+	    .trusted_link = trusted,
 	};
 	struct port_info port;
 	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
@@ -450,6 +459,7 @@ int main(int argc, char **argv)
 		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso && !no_tso && !no_offload;
 		if (no_offload)
 			w->net.tx_tcp_checksum_offload = false;
+		w->net.l4_checksum_trusted = port.trusted_link;
 		struct impair_config rx = config.impair_rx, tx = config.impair_tx;
 		rx.seed = tx.seed = config.impair_seed;
 		impair_init(&w->net.impair_rx, &rx, 2 * (uint64_t)i, pools[i], rte_get_tsc_hz());

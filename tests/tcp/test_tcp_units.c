@@ -2,7 +2,7 @@
  * sequence arithmetic) and two stacks talking through an in-memory wire
  * with seeded loss, reordering, duplication and corruption: both
  * directions must arrive byte-exact, and everything must be released. */
-#include "tcp_cksum.h"
+#include "net_checksum.h"
 #include "tcp_harness.h"
 
 static void count_fire(struct tcp_timer *t, void *ctx)
@@ -91,11 +91,11 @@ static void test_fast_checksum(void)
 	unsigned int bad = 0;
 	for (size_t off = 0; off < 9; off++)
 		for (size_t len = 0; len < 2000; len += (len < 64 ? 1 : 37))
-			if (tcp_raw_sum(buf + off, len) != rte_raw_cksum(buf + off, len))
+			if (net_checksum_raw(buf + off, len) != rte_raw_cksum(buf + off, len))
 				bad++;
 	CHECK_EQ(bad, 0);
 	memset(buf, 0xff, sizeof(buf));
-	CHECK_EQ(tcp_raw_sum(buf, sizeof(buf)), rte_raw_cksum(buf, sizeof(buf)));
+	CHECK_EQ(net_checksum_raw(buf, sizeof(buf)), rte_raw_cksum(buf, sizeof(buf)));
 }
 
 /* ---- two stacks over a lossy in-memory wire ---- */
