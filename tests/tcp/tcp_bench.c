@@ -44,6 +44,8 @@ static struct {
 	struct pattern_buf *pbuf;
 	int error;
 	unsigned int cc;
+	bool verify; /* compare the download with the seed-1 pattern */
+	uint64_t mismatches;
 } B;
 
 static void finish_phase(int which)
@@ -107,6 +109,16 @@ static void on_readable(struct tcp_conn *c, void *context)
 {
 	(void)context;
 	struct rte_mbuf *m = tcp_recv(c);
+	if (m != NULL && B.verify && B.phase == PHASE_DOWNLOAD) {
+		uint64_t off = B.got;
+		for (const struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
+			uint32_t at = (uint32_t)(off % TCP_PATTERN_PERIOD);
+			if (memcmp(rte_pktmbuf_mtod(seg, const void *), B.pbuf->pattern.block + at,
+			           seg->data_len) != 0)
+				B.mismatches++;
+			off += seg->data_len;
+		}
+	}
 	if (m != NULL) {
 		B.got += rte_pktmbuf_pkt_len(m);
 		rte_pktmbuf_free(m);
@@ -191,10 +203,15 @@ int main(int argc, char **argv)
 	config.mbufs_per_worker = 65535;
 	enum tcp_cc_algorithm cc = TCP_CC_CUBIC;
 	static const struct option options[] = {
-	    {"address", required_argument, NULL, 'a'}, {"peer", required_argument, NULL, 'p'},
-	    {"bytes", required_argument, NULL, 'b'},   {"mtu", required_argument, NULL, 'M'},
-	    {"cc", required_argument, NULL, 'c'},      {"mbuf-room", required_argument, NULL, 'R'},
-	    {"trusted-link", no_argument, NULL, 'K'},  {NULL, 0, NULL, 0},
+	    {"address", required_argument, NULL, 'a'},
+	    {"peer", required_argument, NULL, 'p'},
+	    {"bytes", required_argument, NULL, 'b'},
+	    {"mtu", required_argument, NULL, 'M'},
+	    {"cc", required_argument, NULL, 'c'},
+	    {"mbuf-room", required_argument, NULL, 'R'},
+	    {"trusted-link", no_argument, NULL, 'K'},
+	    {"verify", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint32_t room = 0;
 	uint16_t mtu = 1500;
@@ -226,6 +243,9 @@ int main(int argc, char **argv)
 		case 'K':
 			trusted = true;
 			break;
+		case 'V':
+			B.verify = true;
+			break;
 		case 'p':
 			if (inet_pton(AF_INET, optarg, &B.peer) != 1) {
 				fprintf(stderr, "ftps-tcp-bench: bad --peer\n");
@@ -239,9 +259,10 @@ int main(int argc, char **argv)
 			cc = strcmp(optarg, "newreno") == 0 ? TCP_CC_NEWRENO : TCP_CC_CUBIC;
 			break;
 		default:
-			fprintf(stderr, "usage: ftps-tcp-bench [EAL] -- --address A/N --peer B "
-			                "[--bytes N] [--mtu N] [--mbuf-room N] [--trusted-link] "
-			                "[--cc cubic|newreno]\n");
+			fprintf(stderr,
+			        "usage: ftps-tcp-bench [EAL] -- --address A/N --peer B "
+			        "[--bytes N] [--mtu N] [--mbuf-room N] [--trusted-link] [--verify] "
+			        "[--cc cubic|newreno]\n");
 			return 2;
 		}
 	}
@@ -300,7 +321,8 @@ int main(int argc, char **argv)
 	uint64_t hz = rte_get_tsc_hz();
 	double down_s = (double)(B.t_end[0] - B.t_begin[0]) / (double)hz;
 	double up_s = (double)(B.t_end[1] - B.t_begin[1]) / (double)hz;
-	bool ok = B.error == 0 && B.got == B.bytes && B.sent == B.bytes && B.t_end[1] != 0;
+	bool ok = B.error == 0 && B.got == B.bytes && B.sent == B.bytes && B.t_end[1] != 0 &&
+	          B.mismatches == 0;
 	const uint64_t *cnt = tcp_stack_counters(B.stack);
 	if (getenv("FTPS_BENCH_DEBUG") != NULL) {
 		for (unsigned int k = 0; k < NET_COUNTER_COUNT; k++)
@@ -316,13 +338,15 @@ int main(int argc, char **argv)
 	       ", \"download_s\": %.4f, \"download_gbit_s\": %.3f, \"download_cycles_per_byte\": "
 	       "%.3f, \"upload_bytes\": %" PRIu64 ", \"upload_s\": %.4f, \"upload_gbit_s\": %.3f, "
 	       "\"upload_cycles_per_byte\": %.3f, \"retransmits\": %" PRIu64
-	       ", \"tsc_hz\": %" PRIu64 ", \"run_s\": %.2f}\n",
+	       ", \"tsc_hz\": %" PRIu64
+	       ", \"run_s\": %.2f, \"verified\": %s, \"mismatches\": %" PRIu64 "}\n",
 	       ok ? "true" : "false", B.bytes, B.got, down_s,
 	       down_s > 0 ? (double)B.got * 8 / down_s / 1e9 : 0,
 	       B.got ? (double)(B.t_end[0] - B.t_begin[0]) / (double)B.got : 0, B.sent, up_s,
 	       up_s > 0 ? (double)B.sent * 8 / up_s / 1e9 : 0,
 	       B.sent ? (double)(B.t_end[1] - B.t_begin[1]) / (double)B.sent : 0,
-	       cnt[TCP_COUNTER_tx_retransmits], hz, (double)(rte_rdtsc() - t0) / (double)hz);
+	       cnt[TCP_COUNTER_tx_retransmits], hz, (double)(rte_rdtsc() - t0) / (double)hz,
+	       B.verify ? "true" : "false", B.mismatches);
 	fflush(stdout);
 	tcp_stack_destroy(B.stack);
 	net_lcore_release(&w->net);

@@ -53,6 +53,22 @@ static struct rte_mempool **pools;
 static struct tcp_stack **stacks;
 static unsigned int worker_count;
 static uint64_t sessions_open, sessions_done, session_errors;
+/* --verify-discard: the discard service compares what arrives with the
+ * seed-1 pattern from offset 0 (what ftps-tcp-bench uploads). */
+static struct tcp_pattern *verify_pattern;
+static uint64_t verified_bytes, verify_mismatches;
+
+static void verify_discard(struct session *s, const struct rte_mbuf *m)
+{
+	for (const struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
+		uint32_t at = (uint32_t)(s->bytes % TCP_PATTERN_PERIOD);
+		if (memcmp(rte_pktmbuf_mtod(seg, const void *), verify_pattern->block + at,
+		           seg->data_len) != 0)
+			verify_mismatches++;
+		s->bytes += seg->data_len;
+		verified_bytes += seg->data_len;
+	}
+}
 
 static void session_end(struct tcp_conn *c, struct session *s)
 {
@@ -130,11 +146,15 @@ static void on_readable(struct tcp_conn *c, void *context)
 	case SERVICE_ECHO:
 		echo_pump(c, s);
 		return;
-	case SERVICE_DISCARD:
-		rte_pktmbuf_free(tcp_recv(c));
+	case SERVICE_DISCARD: {
+		struct rte_mbuf *m = tcp_recv(c);
+		if (verify_pattern != NULL && m != NULL)
+			verify_discard(s, m);
+		rte_pktmbuf_free(m);
 		if (tcp_recv_eof(c))
 			session_end(c, s);
 		return;
+	}
 	case SERVICE_SINK: {
 		struct rte_mbuf *m = tcp_recv(c);
 		for (struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
@@ -292,7 +312,8 @@ static void usage(const char *program)
 	fprintf(stderr,
 	        "usage: %s [EAL options] -- --address A.B.C.D/N [--impair-rx SPEC] "
 	        "[--impair-tx SPEC] [--impair-seed N] [--cc cubic|newreno] [--mbufs N] [--no-tso] "
-	        "[--no-offload] [--budget BYTES] [--mtu N] [--mbuf-room N] [--trusted-link]\n",
+	        "[--no-offload] [--budget BYTES] [--mtu N] [--mbuf-room N] [--trusted-link] "
+	        "[--verify-discard]\n",
 	        program);
 }
 
@@ -332,6 +353,7 @@ int main(int argc, char **argv)
 	    {"budget", required_argument, NULL, 'B'},
 	    {"mbuf-room", required_argument, NULL, 'R'},
 	    {"trusted-link", no_argument, NULL, 'K'},
+	    {"verify-discard", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	uint32_t room = 0;
@@ -371,6 +393,12 @@ int main(int argc, char **argv)
 			continue;
 		case 'K':
 			trusted = true;
+			continue;
+		case 'V':
+			verify_pattern = malloc(sizeof(*verify_pattern));
+			if (verify_pattern == NULL)
+				return 1;
+			tcp_pattern_init(verify_pattern, 1);
 			continue;
 		case 'O':
 			no_offload = true;
@@ -546,6 +574,10 @@ int main(int argc, char **argv)
 	       "time-wait %u; mbufs-in-use start %u end %u\n",
 	       (unsigned long long)sessions_open, (unsigned long long)sessions_done,
 	       (unsigned long long)session_errors, open, time_wait, start_in_use, end_in_use);
+	if (verify_pattern != NULL)
+		printf("ftps-tcp-peer: discard verified %llu bytes, %llu mismatching mbufs\n",
+		       (unsigned long long)verified_bytes, (unsigned long long)verify_mismatches);
+	free(verify_pattern);
 	fflush(stdout);
 	port_close(&port);
 	for (unsigned int i = 0; i < worker_count; i++)
