@@ -138,12 +138,12 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
 	/* The IP MTU must fit what the device carries.  net_memif in DPDK
 	 * 22.11 reports a 1518-byte frame limit (max_rx_pktlen) but enforces
-	 * none: its TX copies any mbuf chain into the shared ring, spanning
-	 * descriptors with MEMIF_DESC_FLAG_NEXT, and its RX chains them back,
-	 * so two ends that agree may use frames up to the IPv4 limit.  There
-	 * the ethdev is configured within its reported limit and the larger
-	 * MTU is ours.  Every other device (net_tap: 1522-byte frames) keeps
-	 * its real limit. */
+	 * none: its TX copies a frame of any length (an mbuf chain) into the
+	 * shared ring and its RX hands it back, as an mbuf chain when it is
+	 * larger than one mbuf, so two ends that agree may use frames up to
+	 * the IPv4 limit.  There the ethdev is configured within its reported
+	 * limit and the larger MTU is ours.  Every other device (net_tap:
+	 * 1522-byte frames) keeps its real limit. */
 	bool memif = strcmp(dev.driver_name, "net_memif") == 0;
 	uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
 	uint32_t dev_mtu = dev.max_rx_pktlen > overhead ? dev.max_rx_pktlen - overhead : 0;
