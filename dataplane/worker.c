@@ -38,18 +38,43 @@ int worker_add_poller(struct worker *w, worker_poll_fn poll, void *context)
 
 void worker_port_sink(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count)
 {
-	uint16_t sent = 0;
 	if (nl->tx_chained_checksum_fixup)
 		port_fix_chained_checksums(frames, count);
-	/* A few retries ride out a momentarily full ring; after that the
-	 * frames are dropped and counted rather than stalling the loop. */
-	for (int attempt = 0; attempt < 8 && sent < count; attempt++)
-		sent = (uint16_t)(sent + rte_eth_tx_burst(nl->port_id, nl->queue_id, frames + sent,
-		                                          (uint16_t)(count - sent)));
-	if (sent < count) {
-		nl->counters[NET_COUNTER_drop_tx_ring_full] += (uint64_t)(count - sent);
-		nl->counters[NET_COUNTER_tx_frames] -= (uint64_t)(count - sent);
-		rte_pktmbuf_free_bulk(frames + sent, (unsigned int)(count - sent));
+	/* Frames held from earlier calls go first, so the wire keeps their
+	 * order. */
+	while (nl->tx_backlog_count > 0) {
+		uint16_t head = nl->tx_backlog_head;
+		uint16_t run = nl->tx_backlog_count;
+		if (run > NET_TX_BACKLOG - head)
+			run = (uint16_t)(NET_TX_BACKLOG - head); /* up to the ring's wrap */
+		uint16_t sent =
+		    rte_eth_tx_burst(nl->port_id, nl->queue_id, &nl->tx_backlog[head], run);
+		nl->tx_backlog_head = (uint16_t)((head + sent) % NET_TX_BACKLOG);
+		nl->tx_backlog_count = (uint16_t)(nl->tx_backlog_count - sent);
+		if (sent < run)
+			break;
+	}
+	uint16_t sent = 0;
+	if (nl->tx_backlog_count == 0 && count > 0)
+		sent = rte_eth_tx_burst(nl->port_id, nl->queue_id, frames, count);
+	/* What the ring did not take waits in the bounded backlog for the next
+	 * call (the worker flushes every loop); the TCP stack slows down while
+	 * the backlog fills.  Only beyond it are frames dropped and counted. */
+	uint16_t rest = (uint16_t)(count - sent);
+	uint16_t room = (uint16_t)(NET_TX_BACKLOG - nl->tx_backlog_count);
+	uint16_t keep = rest < room ? rest : room;
+	for (uint16_t i = 0; i < keep; i++) {
+		uint16_t slot =
+		    (uint16_t)((nl->tx_backlog_head + nl->tx_backlog_count + i) % NET_TX_BACKLOG);
+		nl->tx_backlog[slot] = frames[sent + i];
+	}
+	nl->tx_backlog_count = (uint16_t)(nl->tx_backlog_count + keep);
+	nl->counters[NET_COUNTER_tx_backlogged] += keep;
+	if (keep < rest) {
+		uint16_t dropped = (uint16_t)(rest - keep);
+		nl->counters[NET_COUNTER_drop_tx_ring_full] += dropped;
+		nl->counters[NET_COUNTER_tx_frames] -= dropped;
+		rte_pktmbuf_free_bulk(frames + sent + keep, dropped);
 	}
 }
 

@@ -5,6 +5,7 @@
 
 #include "icmp.h"
 #include "net_lcore.h"
+#include "net_mbuf.h"
 
 /* RFC 1812 5.3.7 / RFC 1122 3.2.1.3: sources that no real host has. */
 static bool ipv4_source_is_bogus(const struct net_lcore *nl, rte_be32_t source)
@@ -19,10 +20,17 @@ static bool ipv4_source_is_bogus(const struct net_lcore *nl, rte_be32_t source)
 
 void ipv4_input(struct net_lcore *nl, struct rte_mbuf *m)
 {
-	uint32_t frame_len = rte_pktmbuf_data_len(m);
+	/* The frame may be a chain; the IPv4 header must lie in its first
+	 * mbuf (first_len), the datagram may continue beyond. */
+	uint32_t frame_len = rte_pktmbuf_pkt_len(m);
+	uint32_t first_len = rte_pktmbuf_data_len(m);
 	const uint32_t eth_len = sizeof(struct rte_ether_hdr);
 	if (frame_len < eth_len + sizeof(struct rte_ipv4_hdr)) {
 		net_drop(nl, m, NET_COUNTER_drop_ipv4_short);
+		return;
+	}
+	if (first_len < eth_len + sizeof(struct rte_ipv4_hdr)) {
+		net_drop(nl, m, NET_COUNTER_drop_eth_segmented);
 		return;
 	}
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, eth_len);
@@ -35,6 +43,10 @@ void ipv4_input(struct net_lcore *nl, struct rte_mbuf *m)
 	uint32_t header_len = (uint32_t)(ip->version_ihl & 0x0f) * 4;
 	if (header_len < sizeof(struct rte_ipv4_hdr) || eth_len + header_len > frame_len) {
 		net_drop(nl, m, NET_COUNTER_drop_ipv4_bad_header_length);
+		return;
+	}
+	if (eth_len + header_len > first_len) {
+		net_drop(nl, m, NET_COUNTER_drop_eth_segmented);
 		return;
 	}
 	uint32_t total_len = rte_be_to_cpu_16(ip->total_length);
@@ -65,13 +77,19 @@ void ipv4_input(struct net_lcore *nl, struct rte_mbuf *m)
 	}
 	/* Ethernet padding past the IP datagram is not payload. */
 	if (eth_len + total_len < frame_len)
-		rte_pktmbuf_trim(m, (uint16_t)(frame_len - eth_len - total_len));
+		net_chain_trim(m, frame_len - eth_len - total_len);
 	net_count(nl, NET_COUNTER_rx_ipv4);
 	m->l2_len = eth_len;
 	m->l3_len = header_len;
 	rte_pktmbuf_adj(m, (uint16_t)(eth_len + header_len));
 	switch (ip->next_proto_id) {
 	case IPPROTO_ICMP:
+		if (m->nb_segs != 1) {
+			/* Echo replies are built in place in one mbuf; pings
+			 * larger than an mbuf are not worth a copy. */
+			net_drop(nl, m, NET_COUNTER_drop_eth_segmented);
+			return;
+		}
 		if (broadcast) {
 			/* RFC 1122 3.2.2.6 allows silence; a smurf amplifier we are not. */
 			net_drop(nl, m, NET_COUNTER_drop_icmp_broadcast_echo);

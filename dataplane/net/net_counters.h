@@ -20,7 +20,7 @@
 	X(drop_eth_oversized, "frame longer than the MTU allows")                                  \
 	X(drop_eth_not_for_us, "destination MAC neither ours nor broadcast")                       \
 	X(drop_eth_unknown_type, "EtherType neither ARP nor IPv4")                                 \
-	X(drop_eth_segmented, "frame spread over several mbufs (not expected from the port)")      \
+	X(drop_eth_segmented, "chained frame: headers beyond the first mbuf, or not IPv4/TCP")     \
 	X(drop_arp_malformed, "ARP packet too short or not Ethernet/IPv4")                         \
 	X(drop_arp_bad_opcode, "ARP opcode neither request nor reply")                             \
 	X(drop_arp_not_for_us, "ARP packet for another address")                                   \
@@ -43,7 +43,8 @@
 	X(drop_icmp_ignored, "ICMP type not handled (not an echo request)")                        \
 	X(drop_icmp_broadcast_echo, "echo request to a broadcast address (RFC 1122 3.2.2.6)")      \
 	X(drop_tcp_no_stack, "TCP segment while no TCP stack is attached")                         \
-	X(drop_tx_ring_full, "frame dropped: the port's transmit queue stayed full")               \
+	X(drop_tx_ring_full, "frame dropped: transmit ring and backlog full")                      \
+	X(tx_backlogged, "frames held in the transmit backlog while the ring was full")            \
 	X(drop_mbuf_exhausted, "no mbuf available to build a reply")                               \
 	X(impair_rx_lost, "impairment: received frames dropped")                                   \
 	X(impair_rx_duplicated, "impairment: received frames duplicated")                          \

@@ -48,7 +48,7 @@ void net_lcore_init(struct net_lcore *nl, unsigned int worker_index, uint16_t po
 
 static void net_sink(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count)
 {
-	if (count == 0)
+	if (count == 0 && nl->tx_backlog_count == 0)
 		return;
 	nl->counters[NET_COUNTER_tx_frames] += count;
 	nl->sink(nl, frames, count);
@@ -78,16 +78,16 @@ void net_transmit_frame(struct net_lcore *nl, struct rte_mbuf *frame)
 void eth_input(struct net_lcore *nl, struct rte_mbuf *m)
 {
 	nl->counters[NET_COUNTER_rx_frames]++;
-	if (m->nb_segs != 1) {
-		/* Jumbo scatter is not configured, so a chain is not from the port. */
-		net_drop(nl, m, NET_COUNTER_drop_eth_segmented);
-		return;
-	}
+	/* A frame may arrive as a chain (net_memif hands large frames over in
+	 * several mbufs); the headers must sit in the first one. */
 	if (rte_pktmbuf_data_len(m) < sizeof(struct rte_ether_hdr)) {
-		net_drop(nl, m, NET_COUNTER_drop_eth_short);
+		net_drop(nl, m,
+		         rte_pktmbuf_pkt_len(m) < sizeof(struct rte_ether_hdr)
+		             ? NET_COUNTER_drop_eth_short
+		             : NET_COUNTER_drop_eth_segmented);
 		return;
 	}
-	if (rte_pktmbuf_data_len(m) > (uint32_t)nl->ip.mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */) {
+	if (rte_pktmbuf_pkt_len(m) > (uint32_t)nl->ip.mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */) {
 		net_drop(nl, m, NET_COUNTER_drop_eth_oversized);
 		return;
 	}
@@ -99,6 +99,10 @@ void eth_input(struct net_lcore *nl, struct rte_mbuf *m)
 	}
 	switch (eth->ether_type) {
 	case RTE_BE16(RTE_ETHER_TYPE_ARP):
+		if (m->nb_segs != 1) {
+			net_drop(nl, m, NET_COUNTER_drop_eth_segmented);
+			return;
+		}
 		arp_input(nl, m);
 		return;
 	case RTE_BE16(RTE_ETHER_TYPE_IPV4):
@@ -146,4 +150,9 @@ void net_lcore_release(struct net_lcore *nl)
 	arp_cache_release(&nl->arp);
 	impair_free_held(&nl->impair_rx);
 	impair_free_held(&nl->impair_tx);
+	while (nl->tx_backlog_count > 0) {
+		rte_pktmbuf_free(nl->tx_backlog[nl->tx_backlog_head]);
+		nl->tx_backlog_head = (uint16_t)((nl->tx_backlog_head + 1) % NET_TX_BACKLOG);
+		nl->tx_backlog_count--;
+	}
 }

@@ -16,6 +16,10 @@
 #include "net_counters.h"
 
 #define NET_TX_BATCH 64
+/* Frames the port's sink may hold while its transmit ring is full (a power
+ * of two).  Enough for a few bursts of large TCP windows; beyond it frames
+ * are dropped and counted. */
+#define NET_TX_BACKLOG 1024
 
 struct net_lcore;
 
@@ -51,6 +55,11 @@ struct net_lcore {
 	bool tx_tcp_checksum_offload;
 	bool tx_tcp_segmentation_offload;
 	bool tx_chained_checksum_fixup; /* see port_info.tx_chained_checksum_broken */
+	/* Neither compute nor verify TCP checksums: only for a link between two
+	 * of our processes through shared memory (net_memif), where nothing
+	 * can corrupt a frame in flight.  Linux veth does the same with
+	 * CHECKSUM_PARTIAL.  Off by default (port_config.trusted_link). */
+	bool l4_checksum_trusted;
 
 	struct arp_cache arp;
 	struct impair impair_rx;
@@ -64,6 +73,13 @@ struct net_lcore {
 
 	uint16_t tx_count;
 	struct rte_mbuf *tx_pending[NET_TX_BATCH];
+
+	/* Frames the sink accepted but the port's ring did not yet take, in
+	 * wire order (a ring: head and count).  Owned by the sink; the TCP
+	 * stack reads tx_backlog_count as backpressure. */
+	uint16_t tx_backlog_head;
+	uint16_t tx_backlog_count;
+	struct rte_mbuf *tx_backlog[NET_TX_BACKLOG];
 } __rte_cache_aligned;
 
 static inline void net_count(struct net_lcore *nl, enum net_counter c)
@@ -86,7 +102,8 @@ void net_lcore_init(struct net_lcore *nl, unsigned int worker_index, uint16_t po
  * impairment stage); flushes when the batch is full. */
 void net_transmit_frame(struct net_lcore *nl, struct rte_mbuf *frame);
 
-/* Hands every queued frame to the sink. */
+/* Hands every queued frame to the sink (also when none is queued but the
+ * sink's backlog holds frames, so the backlog drains every loop). */
 void net_flush(struct net_lcore *nl);
 
 /* Receive path entry: one frame, owned by the stack from here on. */

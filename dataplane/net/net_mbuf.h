@@ -33,4 +33,28 @@ static inline struct rte_mbuf *net_chain_consume(struct rte_mbuf *m, uint32_t n)
 	return m;
 }
 
+/* Drops n bytes (n <= pkt_len) from the end of a chain, freeing segments
+ * that empty (never the first). */
+static inline void net_chain_trim(struct rte_mbuf *m, uint32_t n)
+{
+	uint32_t keep = m->pkt_len - n;
+	m->pkt_len = keep;
+	struct rte_mbuf *seg = m, *last = m;
+	uint16_t segs = 0;
+	while (seg != NULL) {
+		if (seg != m && keep == 0)
+			break;
+		if (seg->data_len > keep)
+			seg->data_len = (uint16_t)keep;
+		keep -= seg->data_len;
+		segs++;
+		last = seg;
+		seg = seg->next;
+	}
+	last->next = NULL;
+	m->nb_segs = segs;
+	if (seg != NULL)
+		rte_pktmbuf_free(seg); /* the emptied tail, itself a chain */
+}
+
 #endif

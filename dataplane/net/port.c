@@ -3,10 +3,14 @@
 #include "net_checksum.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
 #include <rte_ip.h>
+#include <rte_kvargs.h>
 #include <rte_tcp.h>
 
 /* The Toeplitz key many NICs default to is symmetric enough for our use;
@@ -43,6 +47,27 @@ static int port_find(const char *name, uint16_t *port_id, char *error, size_t er
 		return 0;
 	}
 	return -1;
+}
+
+/* The buffer size of a net_memif port (its "bsize" device argument; 2048 by
+ * default in the PMD). */
+static uint32_t memif_buffer_size(const struct rte_eth_dev_info *dev)
+{
+	uint32_t bsize = 2048;
+	const struct rte_devargs *da = dev->device != NULL ? rte_dev_devargs(dev->device) : NULL;
+	if (da == NULL || da->args == NULL)
+		return bsize;
+	struct rte_kvargs *kv = rte_kvargs_parse(da->args, NULL);
+	if (kv == NULL)
+		return bsize;
+	const char *v = rte_kvargs_get(kv, "bsize");
+	if (v != NULL) {
+		unsigned long n = strtoul(v, NULL, 0);
+		if (n > 0 && n <= UINT16_MAX)
+			bsize = (uint32_t)n;
+	}
+	rte_kvargs_free(kv);
+	return bsize;
 }
 
 int port_open(const struct port_config *config, struct rte_mempool *const *pools,
@@ -96,7 +121,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	 * broken routine (see tx_chained_checksum_broken), and refuses some of
 	 * them outright: segment in the stack there instead. */
 	info->tx_tcp_tso = (tx & RTE_ETH_TX_OFFLOAD_TCP_TSO) != 0 && info->tx_tcp_checksum &&
-			   info->tx_ipv4_checksum && !info->tx_chained_checksum_broken;
+	                   info->tx_ipv4_checksum && !info->tx_chained_checksum_broken;
 	info->rx_ipv4_checksum = (rx & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) != 0;
 	info->rx_tcp_checksum = (rx & RTE_ETH_RX_OFFLOAD_TCP_CKSUM) != 0;
 	if (info->tx_ipv4_checksum)
@@ -111,7 +136,51 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	if (info->rx_tcp_checksum)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
-	conf.rxmode.mtu = config->mtu;
+	/* The IP MTU must fit what the device carries.  net_memif in DPDK
+	 * 22.11 reports a 1518-byte frame limit (max_rx_pktlen) but enforces
+	 * none: its TX copies a frame of any length (an mbuf chain) into the
+	 * shared ring and its RX hands it back, as an mbuf chain when it is
+	 * larger than one mbuf, so two ends that agree may use frames up to
+	 * the IPv4 limit.  There the ethdev is configured within its reported
+	 * limit and the larger MTU is ours.  Every other device (net_tap:
+	 * 1522-byte frames) keeps its real limit. */
+	bool memif = strcmp(dev.driver_name, "net_memif") == 0;
+	uint32_t overhead = RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+	uint32_t dev_mtu = dev.max_rx_pktlen > overhead ? dev.max_rx_pktlen - overhead : 0;
+	if (dev.max_mtu != 0 && dev.max_mtu < dev_mtu)
+		dev_mtu = dev.max_mtu;
+	info->mtu = config->mtu;
+	info->ethdev_mtu = config->mtu;
+	/* ... but every frame must fit one memif buffer: the 22.11 PMD leaves
+	 * a stale MEMIF_DESC_FLAG_NEXT on the first descriptor of a frame,
+	 * so a descriptor chain can swallow the frames after it and run the
+	 * receiver past the ring's head.  Frames larger than an mbuf still
+	 * arrive, as mbuf chains. */
+	if (memif && config->mtu + RTE_ETHER_HDR_LEN + 4u > memif_buffer_size(&dev)) {
+		snprintf(error, error_len,
+		         "%s: an MTU of %u needs memif buffers of at least %u bytes "
+		         "(add bsize=N to the --vdev of both ends; now %u)",
+		         info->name, config->mtu, config->mtu + RTE_ETHER_HDR_LEN + 4u,
+		         memif_buffer_size(&dev));
+		return -1;
+	}
+	if (config->mtu > dev_mtu) {
+		if (!memif) {
+			snprintf(error, error_len, "%s (%s) carries an MTU of at most %u, not %u",
+			         info->name, dev.driver_name, dev_mtu, config->mtu);
+			return -1;
+		}
+		info->ethdev_mtu = (uint16_t)(dev_mtu < RTE_ETHER_MTU ? dev_mtu : RTE_ETHER_MTU);
+	}
+	if (config->trusted_link && !memif) {
+		snprintf(error, error_len,
+		         "%s (%s): trusted_link (no L4 checksums) is only for net_memif links "
+		         "between local processes",
+		         info->name, dev.driver_name);
+		return -1;
+	}
+	info->trusted_link = config->trusted_link;
+	conf.rxmode.mtu = info->ethdev_mtu;
 	rc = rte_eth_dev_configure(port_id, config->queue_count, config->queue_count, &conf);
 	if (rc != 0) {
 		snprintf(error, error_len, "%s: configure failed: %s", info->name,

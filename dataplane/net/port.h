@@ -15,7 +15,10 @@ struct port_config {
 	uint16_t queue_count;
 	uint16_t rx_descriptors;
 	uint16_t tx_descriptors;
-	uint16_t mtu;
+	uint16_t mtu; /* IP MTU; above 1500 only where the link carries it (see port_open) */
+	/* Skip L4 checksums on this link (net_lcore.l4_checksum_trusted):
+	 * refused on anything but net_memif, off by default. */
+	bool trusted_link;
 };
 
 struct port_info {
@@ -34,6 +37,11 @@ struct port_info {
 	 * when it offloads the TCP checksum (fixed in later DPDK); such frames
 	 * get their checksum in software before they reach the driver. */
 	bool tx_chained_checksum_broken;
+	/* The port's frames may exceed what the ethdev reports (net_memif); the
+	 * ethdev itself was configured at ethdev_mtu. */
+	uint16_t mtu;
+	uint16_t ethdev_mtu;
+	bool trusted_link; /* as asked and allowed */
 	uint8_t rss_key[52];
 	uint8_t rss_key_len;
 };

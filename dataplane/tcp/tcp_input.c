@@ -6,7 +6,7 @@
 
 #include <rte_ip.h>
 
-#include "tcp_cksum.h"
+#include "net_checksum.h"
 #include "tcp_internal.h"
 
 #define TCPOPT_EOL       0
@@ -180,18 +180,57 @@ static uint32_t ooo_seq(const struct rte_mbuf *m)
 	return m->hash.usr;
 }
 
+/* Appends in-order data to the receive queue.  m may be a chain (a frame
+ * the port delivered in several mbufs): its segments join the queue one by
+ * one, empty ones (emptied by trimming) are freed. */
 static void rq_append(struct tcp_conn *c, struct rte_mbuf *m)
 {
-	m->next = NULL;
-	if (c->rq_tail != NULL)
-		c->rq_tail->next = m;
-	else
-		c->rq_head = m;
-	c->rq_tail = m;
-	c->rq_bytes += m->data_len;
-	c->rq_segs++;
-	c->rcv_nxt += m->data_len;
-	c->bytes_received += m->data_len;
+	while (m != NULL) {
+		struct rte_mbuf *next = m->next;
+		m->next = NULL;
+		m->nb_segs = 1;
+		m->pkt_len = m->data_len;
+		if (m->data_len == 0) {
+			rte_pktmbuf_free(m);
+			m = next;
+			continue;
+		}
+		if (c->rq_tail != NULL)
+			c->rq_tail->next = m;
+		else
+			c->rq_head = m;
+		c->rq_tail = m;
+		c->rq_bytes += m->data_len;
+		c->rq_segs++;
+		c->rcv_nxt += m->data_len;
+		c->bytes_received += m->data_len;
+		m = next;
+	}
+}
+
+/* rte_pktmbuf_adj and rte_pktmbuf_trim for chains: n bytes off the front
+ * or the end, across segments (emptied segments stay until rq_append or
+ * ooo_insert_chain frees them). */
+static void chain_adj(struct rte_mbuf *m, uint32_t n)
+{
+	m->pkt_len -= n;
+	for (struct rte_mbuf *seg = m; seg != NULL && n > 0; seg = seg->next) {
+		uint32_t d = seg->data_len < n ? seg->data_len : n;
+		seg->data_off = (uint16_t)(seg->data_off + d);
+		seg->data_len = (uint16_t)(seg->data_len - d);
+		n -= d;
+	}
+}
+
+static void chain_trim(struct rte_mbuf *m, uint32_t n)
+{
+	uint32_t keep = m->pkt_len - n;
+	m->pkt_len = keep;
+	for (struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
+		if (seg->data_len > keep)
+			seg->data_len = (uint16_t)keep;
+		keep -= seg->data_len;
+	}
 }
 
 /* Moves out-of-order segments that became in order to the receive queue. */
@@ -281,9 +320,9 @@ static bool ooo_insert(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq)
 static bool receive_data(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, bool fin, bool psh)
 {
 	struct tcp_stack *s = c->stack;
-	uint32_t len = m->data_len;
+	uint32_t len = rte_pktmbuf_pkt_len(m);
 	if (seq == c->rcv_nxt) {
-		if (c->rq_segs >= TCP_RQ_SEGS_MAX) {
+		if (c->rq_segs + m->nb_segs > TCP_RQ_SEGS_MAX) {
 			tcp_count(s, TCP_COUNTER_drop_rcv_window_full);
 			return false;
 		}
@@ -319,7 +358,22 @@ static bool receive_data(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, b
 		c->ooo_fin = true;
 		c->ooo_fin_seq = seq + len;
 	}
-	return ooo_insert(c, m, seq);
+	if (m->nb_segs == 1)
+		return ooo_insert(c, m, seq);
+	/* A chain: the queue holds single mbufs, each with its own sequence
+	 * number. */
+	while (m != NULL) {
+		struct rte_mbuf *next = m->next;
+		uint32_t n = m->data_len;
+		m->next = NULL;
+		m->nb_segs = 1;
+		m->pkt_len = n;
+		if (n == 0 || !ooo_insert(c, m, seq))
+			rte_pktmbuf_free(m);
+		seq += n;
+		m = next;
+	}
+	return true;
 }
 
 /* The RFC 5681 / 6675 reaction to an ACK, congestion control included. */
@@ -748,7 +802,7 @@ static void conn_input(struct tcp_conn *c, struct tcp_segment *seg, struct rte_m
 			d = len;
 			flags &= (uint8_t)~RTE_TCP_FIN_FLAG; /* the FIN is old too */
 		}
-		rte_pktmbuf_adj(m, (uint16_t)d);
+		chain_adj(m, d);
 		len -= d;
 		seq += d;
 	}
@@ -756,7 +810,7 @@ static void conn_input(struct tcp_conn *c, struct tcp_segment *seg, struct rte_m
 		len = 0, flags &= (uint8_t)~RTE_TCP_FIN_FLAG;
 	else if (seq_gt(seq + len, c->rcv_nxt + rcv_wnd)) {
 		uint32_t excess = seq + len - (c->rcv_nxt + rcv_wnd);
-		rte_pktmbuf_trim(m, (uint16_t)excess);
+		chain_trim(m, excess);
 		len -= excess;
 		flags &= (uint8_t)~RTE_TCP_FIN_FLAG;
 	}
@@ -882,38 +936,42 @@ drop:
 	rte_pktmbuf_free(m);
 }
 
-/* RFC 9293 3.1: the checksum over the pseudo-header and the segment. */
-static bool cksum_ok(const struct rte_ipv4_hdr *ip, const struct rte_tcp_hdr *th, uint32_t len)
+/* RFC 9293 3.1: the checksum over the pseudo-header and the segment (which
+ * may span a chain). */
+static bool cksum_ok(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip, uint32_t len)
 {
-	struct {
-		rte_be32_t src, dst;
-		uint8_t zero, proto;
-		rte_be16_t len;
-	} __rte_packed ph = {ip->src_addr, ip->dst_addr, 0, IPPROTO_TCP,
-	                     rte_cpu_to_be_16((uint16_t)len)};
-	uint64_t sum = (uint64_t)tcp_raw_sum(&ph, sizeof(ph)) + tcp_raw_sum(th, len);
-	return tcp_cksum_fold(sum) == 0xffff;
+	uint16_t sum;
+	if (net_checksum_mbuf(m, 0, len, &sum) != 0)
+		return false;
+	uint32_t total =
+	    (uint32_t)sum + net_ipv4_pseudo_sum(ip->src_addr, ip->dst_addr, IPPROTO_TCP, len);
+	return net_checksum_fold(total) == 0xffff;
 }
 
 void tcp_input_segment(struct tcp_stack *s, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
 {
 	tcp_count(s, TCP_COUNTER_rx_segments);
 	uint32_t total = rte_pktmbuf_pkt_len(m);
-	if (total < sizeof(struct rte_tcp_hdr) || m->data_len != total) {
+	/* The header and its options must sit in the first mbuf; the payload
+	 * may continue in a chain (large frames from net_memif). */
+	if (total < sizeof(struct rte_tcp_hdr) || m->data_len < sizeof(struct rte_tcp_hdr)) {
 		tcp_count(s, TCP_COUNTER_drop_short);
 		rte_pktmbuf_free(m);
 		return;
 	}
 	const struct rte_tcp_hdr *th = rte_pktmbuf_mtod(m, const struct rte_tcp_hdr *);
 	uint32_t hdr_len = (uint32_t)(th->data_off >> 4) * 4;
-	if (hdr_len < sizeof(struct rte_tcp_hdr) || hdr_len > total) {
+	if (hdr_len < sizeof(struct rte_tcp_hdr) || hdr_len > m->data_len) {
 		tcp_count(s, TCP_COUNTER_drop_short);
 		rte_pktmbuf_free(m);
 		return;
 	}
+	/* A trusted link (see net_lcore.l4_checksum_trusted) carries no L4
+	 * checksums, as Linux veth does with CHECKSUM_PARTIAL. */
 	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
-	if (ck == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
-	    (ck == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN && !cksum_ok(ip, th, total))) {
+	if (!s->l4_checksum_trusted &&
+	    (ck == RTE_MBUF_F_RX_L4_CKSUM_BAD ||
+	     (ck == RTE_MBUF_F_RX_L4_CKSUM_UNKNOWN && !cksum_ok(m, ip, total)))) {
 		tcp_count(s, TCP_COUNTER_drop_bad_checksum);
 		rte_pktmbuf_free(m);
 		return;

@@ -227,6 +227,8 @@ struct tcp_stack {
 	rte_be32_t local_address;
 	uint16_t mss_local; /* MTU - 40 */
 	bool tx_cksum_offload, tso;
+	/* Neither compute nor verify TCP checksums (net_lcore.l4_checksum_trusted). */
+	bool l4_checksum_trusted;
 	uint16_t tso_frame_max; /* 0, or the largest frame a TSO segment may produce */
 	tcp_output_fn output;
 	void *output_context;
@@ -235,8 +237,9 @@ struct tcp_stack {
 	uint64_t tsc_per_ms;
 	uint64_t now_tsc;
 	uint64_t tsc_base;
-	uint32_t tx_this_poll;  /* segments handed to IPv4 in this poll step */
-	uint32_t tx_poll_limit; /* adaptive: shrinks when the port's ring overflowed */
+	uint32_t tx_this_poll;    /* segments handed to IPv4 in this poll step */
+	uint32_t tx_poll_limit;   /* adaptive: shrinks when the port's ring overflowed */
+	uint32_t tx_backlog_room; /* frames the port's TX backlog can still take (this poll) */
 	uint64_t tx_ring_drops_seen;
 	uint64_t challenge_window_tsc; /* RFC 5961 7: start of the current second */
 	uint32_t challenge_count;

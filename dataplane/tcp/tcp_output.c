@@ -7,7 +7,7 @@
 #include <rte_ip.h>
 
 #include "ipv4.h"
-#include "tcp_cksum.h"
+#include "net_checksum.h"
 #include "tcp_internal.h"
 
 #define TCPOPT_EOL       0
@@ -121,31 +121,7 @@ static uint16_t advertise_window(struct tcp_conn *c)
 
 static uint16_t pseudo_header_sum(rte_be32_t src, rte_be32_t dst, uint32_t l4_len)
 {
-	struct {
-		rte_be32_t src, dst;
-		uint8_t zero, proto;
-		rte_be16_t len;
-	} __rte_packed ph = {src, dst, 0, IPPROTO_TCP, rte_cpu_to_be_16((uint16_t)l4_len)};
-	return rte_raw_cksum(&ph, sizeof(ph));
-}
-
-/* The one's-complement sum over a chain whose segments may have odd
- * lengths.  (rte_raw_cksum_mbuf of DPDK 22.11 truncates the partial sum of a
- * segment that starts at an odd offset before swapping it.) */
-static uint16_t chain_raw_cksum(const struct rte_mbuf *m, uint32_t len)
-{
-	uint32_t sum = 0, done = 0;
-	for (; m != NULL && done < len; m = m->next) {
-		uint32_t n = m->data_len < len - done ? m->data_len : len - done;
-		uint32_t part = tcp_raw_sum(rte_pktmbuf_mtod(m, const void *), n);
-		if (done & 1)
-			part = rte_bswap16((uint16_t)part);
-		sum += part;
-		done += n;
-	}
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+	return net_ipv4_pseudo_sum(src, dst, IPPROTO_TCP, l4_len);
 }
 
 /* Checksum (offload or software), TSO marking, and hand-off to IPv4. */
@@ -165,8 +141,14 @@ static void transmit(struct tcp_stack *s, struct rte_mbuf *m, rte_be32_t dst, ui
 	} else if (s->tx_cksum_offload && !sw_cksum) {
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
 		th->cksum = pseudo_header_sum(s->local_address, dst, hdr_len + payload);
+	} else if (s->l4_checksum_trusted) {
+		/* What Linux puts on the wire for CHECKSUM_PARTIAL over veth: the
+		 * pseudo-header sum only; the receiver on this link trusts it. */
+		th->cksum = pseudo_header_sum(s->local_address, dst, hdr_len + payload);
 	} else {
-		uint16_t raw = chain_raw_cksum(m, hdr_len + payload);
+		uint16_t raw = 0;
+		if (net_checksum_mbuf(m, 0, hdr_len + payload, &raw) != 0)
+			raw = 0; /* cannot happen: m was built hdr_len + payload long */
 		uint32_t sum =
 		    (uint32_t)raw + pseudo_header_sum(s->local_address, dst, hdr_len + payload);
 		sum = (sum & 0xffff) + (sum >> 16);
@@ -516,7 +498,8 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			}
 		}
 		uint32_t unsent = seq_lt(c->snd_nxt, data_end) ? data_end - c->snd_nxt : 0;
-		if (s->config.tx_segments_per_poll != 0 && s->tx_this_poll >= s->tx_poll_limit) {
+		if ((s->config.tx_segments_per_poll != 0 && s->tx_this_poll >= s->tx_poll_limit) ||
+		    s->tx_this_poll >= s->tx_backlog_room) {
 			/* Enough for this loop iteration: the port's ring drains
 			 * while we receive; continue in the next poll step. */
 			if (unsent > 0)

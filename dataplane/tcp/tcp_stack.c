@@ -165,6 +165,7 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 	s->local_address = nl->ip.address;
 	s->mss_local = (uint16_t)((nl->ip.mtu ? nl->ip.mtu : 1500) - 40);
 	s->tx_cksum_offload = nl->tx_tcp_checksum_offload;
+	s->l4_checksum_trusted = nl->l4_checksum_trusted;
 	s->tso = nl->tx_tcp_segmentation_offload && nl->tx_tcp_checksum_offload;
 	/* net_tap (DPDK 22.11) refuses a TSO packet when header lengths plus
 	 * tso_segsz exceed the MTU, counting the Ethernet header against the
@@ -218,6 +219,7 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 	}
 	tcp_wheel_init(&s->wheel, s->tsc_per_ms, s->now_tsc);
 	s->tx_poll_limit = config->tx_segments_per_poll;
+	s->tx_backlog_room = NET_TX_BACKLOG - NET_TX_BATCH;
 	s->tx_ring_drops_seen = nl->counters[NET_COUNTER_drop_tx_ring_full];
 	return s;
 }
@@ -434,6 +436,13 @@ unsigned int tcp_stack_poll(struct tcp_stack *s, uint64_t now_tsc)
 			s->tx_poll_limit++;
 		}
 	}
+	/* Backpressure from the port: frames its ring has not taken wait in
+	 * the sink's bounded backlog; new data goes out only while that
+	 * backlog has room, so a full ring slows us down instead of costing
+	 * drops and retransmissions. */
+	s->tx_backlog_room = (uint32_t)(NET_TX_BACKLOG - s->nl->tx_backlog_count);
+	s->tx_backlog_room =
+	    s->tx_backlog_room > NET_TX_BATCH ? s->tx_backlog_room - NET_TX_BATCH : 0;
 	if (s->wheel.armed_count > 0)
 		tcp_timers_run(s);
 	/* Callbacks may mark connections again; a second round sends what

@@ -477,6 +477,125 @@ static void test_chained_checksum(void)
 	CHECK_EQ(mismatches, 0);
 }
 
+static struct rte_mbuf *tcp_seen;
+static void capture_tcp(struct net_lcore *nl, struct rte_mbuf *m, const struct rte_ipv4_hdr *ip)
+{
+	(void)nl;
+	(void)ip;
+	if (tcp_seen != NULL)
+		rte_pktmbuf_free(tcp_seen);
+	tcp_seen = m;
+}
+
+/* Copies a flat frame into a chain: the first mbuf holds first bytes, the
+ * others piece bytes each. */
+static struct rte_mbuf *chain_from(const uint8_t *bytes, uint32_t len, uint32_t first,
+                                   uint32_t piece)
+{
+	struct rte_mbuf *head = NULL;
+	uint32_t done = 0, cut = first;
+	while (done < len) {
+		uint32_t n = len - done < cut ? len - done : cut;
+		struct rte_mbuf *m = frame_from(bytes + done, n);
+		if (head == NULL)
+			head = m;
+		else
+			CHECK_EQ(rte_pktmbuf_chain(head, m), 0);
+		done += n;
+		cut = piece;
+	}
+	return head;
+}
+
+/* A TCP/IPv4 frame of len bytes (IP total length ip_len <= len - 14; the
+ * rest is padding) with a counting payload. */
+static void tcp_frame_bytes(uint8_t *buf, uint32_t len, uint32_t ip_len)
+{
+	memset(buf, 0, len);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)buf;
+	eth->dst_addr = our_mac;
+	eth->src_addr = peer_mac;
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)ip_len);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_TCP;
+	ip->src_addr = rte_cpu_to_be_32(PEER_IP);
+	ip->dst_addr = rte_cpu_to_be_32(OUR_IP);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	for (uint32_t i = 34; i < 14 + ip_len; i++)
+		buf[i] = (uint8_t)(i * 13);
+}
+
+/* Frames that arrive as mbuf chains (net_memif, frames above an mbuf):
+ * delivered whole to TCP with padding trimmed across segments; dropped and
+ * counted when the headers do not fit the first mbuf, when too long for
+ * the MTU, or when ARP/ICMP (handled in one mbuf only). */
+static void test_chained_frames(void)
+{
+	struct net_lcore nl;
+	setup(&nl);
+	nl.ip.mtu = 9000;
+	nl.tcp_input = capture_tcp;
+	static uint8_t buf[9100];
+	unsigned int available = rte_mempool_avail_count(pool);
+	/* 8000-byte frame: 100 bytes first, then 1500-byte pieces. */
+	tcp_frame_bytes(buf, 8000, 8000 - 14);
+	eth_input(&nl, chain_from(buf, 8000, 100, 1500));
+	CHECK(tcp_seen != NULL);
+	if (tcp_seen != NULL) {
+		CHECK_EQ(rte_pktmbuf_pkt_len(tcp_seen), 8000 - 34);
+		CHECK_EQ(tcp_seen->nb_segs, 7);
+		uint8_t flat[8000];
+		CHECK(rte_pktmbuf_read(tcp_seen, 0, 8000 - 34, flat) != NULL);
+		CHECK(memcmp(flat, buf + 34, 8000 - 34) == 0);
+	}
+	CHECK_EQ(nl.counters[NET_COUNTER_rx_ipv4], 1);
+	/* Padding beyond the IP length spread over the last two segments: the
+	 * chain ends where the datagram does, emptied segments freed. */
+	tcp_frame_bytes(buf, 3000, 2600 - 14);
+	eth_input(&nl, chain_from(buf, 3000, 1000, 1000));
+	CHECK(tcp_seen != NULL);
+	if (tcp_seen != NULL) {
+		CHECK_EQ(rte_pktmbuf_pkt_len(tcp_seen), 2600 - 34);
+		CHECK_EQ(tcp_seen->nb_segs, 3);
+		CHECK_EQ(rte_pktmbuf_lastseg(tcp_seen)->data_len, 600);
+		uint8_t flat[3000];
+		CHECK(rte_pktmbuf_read(tcp_seen, 0, 2600 - 34, flat) != NULL);
+		CHECK(memcmp(flat, buf + 34, 2600 - 34) == 0);
+	}
+	/* IPv4 header beyond the first mbuf. */
+	tcp_frame_bytes(buf, 4000, 4000 - 14);
+	eth_input(&nl, chain_from(buf, 4000, 20, 2000));
+	CHECK_EQ(nl.counters[NET_COUNTER_drop_eth_segmented], 1);
+	/* Ethernet header beyond the first mbuf. */
+	eth_input(&nl, chain_from(buf, 4000, 10, 2000));
+	CHECK_EQ(nl.counters[NET_COUNTER_drop_eth_segmented], 2);
+	/* Longer than MTU 9000 allows. */
+	tcp_frame_bytes(buf, 9100, 9100 - 14);
+	eth_input(&nl, chain_from(buf, 9100, 2000, 2000));
+	CHECK_EQ(nl.counters[NET_COUNTER_drop_eth_oversized], 1);
+	/* ICMP echo and ARP in a chain. */
+	uint8_t echo[2048];
+	size_t len = echo_bytes(echo, OUR_IP, 1200);
+	eth_input(&nl, chain_from(echo, (uint32_t)len, 600, 600));
+	CHECK_EQ(nl.counters[NET_COUNTER_drop_eth_segmented], 3);
+	CHECK_EQ(nl.counters[NET_COUNTER_rx_icmp_echo], 0);
+	struct rte_mbuf *arp = arp_frame(RTE_ARP_OP_REQUEST, &broadcast_mac, PEER_IP, OUR_IP);
+	uint8_t arp_bytes[64];
+	uint32_t arp_len = rte_pktmbuf_data_len(arp);
+	memcpy(arp_bytes, rte_pktmbuf_mtod(arp, void *), arp_len);
+	rte_pktmbuf_free(arp);
+	eth_input(&nl, chain_from(arp_bytes, arp_len, 30, 30));
+	CHECK_EQ(nl.counters[NET_COUNTER_drop_eth_segmented], 4);
+	CHECK_EQ(captured_count, 0);
+	rte_pktmbuf_free(tcp_seen);
+	tcp_seen = NULL;
+	net_lcore_release(&nl);
+	CHECK_EQ(rte_mempool_avail_count(pool), available);
+}
+
 int main(void)
 {
 	if (test_eal_init("test_net") != 0)
@@ -491,6 +610,7 @@ int main(void)
 	test_malformed();
 	test_random_frames();
 	test_chained_checksum();
+	test_chained_frames();
 	CHECK_EQ(rte_mempool_avail_count(pool), start);
 	rte_mempool_free(pool);
 	rte_eal_cleanup();

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "net/port.h"
 #include "tcp.h"
+#include "tcp_link_opts.h"
 #include "tcp_pattern.h"
 #include "worker.h"
 
@@ -43,6 +44,8 @@ static struct {
 	struct pattern_buf *pbuf;
 	int error;
 	unsigned int cc;
+	bool verify; /* compare the download with the seed-1 pattern */
+	uint64_t mismatches;
 } B;
 
 static void finish_phase(int which)
@@ -106,6 +109,16 @@ static void on_readable(struct tcp_conn *c, void *context)
 {
 	(void)context;
 	struct rte_mbuf *m = tcp_recv(c);
+	if (m != NULL && B.verify && B.phase == PHASE_DOWNLOAD) {
+		uint64_t off = B.got;
+		for (const struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
+			uint32_t at = (uint32_t)(off % TCP_PATTERN_PERIOD);
+			if (memcmp(rte_pktmbuf_mtod(seg, const void *), B.pbuf->pattern.block + at,
+			           seg->data_len) != 0)
+				B.mismatches++;
+			off += seg->data_len;
+		}
+	}
 	if (m != NULL) {
 		B.got += rte_pktmbuf_pkt_len(m);
 		rte_pktmbuf_free(m);
@@ -176,17 +189,6 @@ static unsigned int control_poll(struct worker *w, void *context, uint64_t now)
 	}
 }
 
-/* Frames larger than the default mbuf (jumbo MTU) arrive in one segment. */
-static uint16_t mbuf_data_room(struct dataplane_config *config)
-{
-	uint32_t need = (uint32_t)config->ip.mtu + RTE_ETHER_HDR_LEN + 4 + RTE_PKTMBUF_HEADROOM;
-	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE)
-		return RTE_MBUF_DEFAULT_BUF_SIZE;
-	if (config->mbufs_per_worker > 16383)
-		config->mbufs_per_worker = 16383; /* keep the pool near 150 MB */
-	return (uint16_t)need;
-}
-
 int main(int argc, char **argv)
 {
 	int eal_args = rte_eal_init(argc, argv);
@@ -201,22 +203,48 @@ int main(int argc, char **argv)
 	config.mbufs_per_worker = 65535;
 	enum tcp_cc_algorithm cc = TCP_CC_CUBIC;
 	static const struct option options[] = {
-	    {"address", required_argument, NULL, 'a'}, {"peer", required_argument, NULL, 'p'},
-	    {"bytes", required_argument, NULL, 'b'},   {"mtu", required_argument, NULL, 'M'},
-	    {"cc", required_argument, NULL, 'c'},      {NULL, 0, NULL, 0},
+	    {"address", required_argument, NULL, 'a'},
+	    {"peer", required_argument, NULL, 'p'},
+	    {"bytes", required_argument, NULL, 'b'},
+	    {"mtu", required_argument, NULL, 'M'},
+	    {"cc", required_argument, NULL, 'c'},
+	    {"mbuf-room", required_argument, NULL, 'R'},
+	    {"trusted-link", no_argument, NULL, 'K'},
+	    {"verify", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
+	uint32_t room = 0;
+	uint16_t mtu = 1500;
+	bool trusted = false;
 	char error[512];
 	int opt;
 	B.bytes = 1ull << 30;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
-		case 'M':
-			if (dataplane_config_set(&config, "net", opt == 'a' ? "address" : "mtu",
-			                         optarg, error, sizeof(error)) != 0) {
+			if (dataplane_config_set(&config, "net", "address", optarg, error,
+			                         sizeof(error)) != 0) {
 				fprintf(stderr, "ftps-tcp-bench: %s\n", error);
 				return 2;
 			}
+			break;
+		case 'M':
+			if (link_parse_mtu(optarg, &mtu) != 0) {
+				fprintf(stderr, "ftps-tcp-bench: --mtu: 576 to %d\n", LINK_MTU_MAX);
+				return 2;
+			}
+			break;
+		case 'R':
+			if (link_parse_room(optarg, &room) != 0) {
+				fprintf(stderr, "ftps-tcp-bench: bad --mbuf-room\n");
+				return 2;
+			}
+			break;
+		case 'K':
+			trusted = true;
+			break;
+		case 'V':
+			B.verify = true;
 			break;
 		case 'p':
 			if (inet_pton(AF_INET, optarg, &B.peer) != 1) {
@@ -231,8 +259,10 @@ int main(int argc, char **argv)
 			cc = strcmp(optarg, "newreno") == 0 ? TCP_CC_NEWRENO : TCP_CC_CUBIC;
 			break;
 		default:
-			fprintf(stderr, "usage: ftps-tcp-bench [EAL] -- --address A/N --peer B "
-			                "[--bytes N] [--mtu N] [--cc cubic|newreno]\n");
+			fprintf(stderr,
+			        "usage: ftps-tcp-bench [EAL] -- --address A/N --peer B "
+			        "[--bytes N] [--mtu N] [--mbuf-room N] [--trusted-link] [--verify] "
+			        "[--cc cubic|newreno]\n");
 			return 2;
 		}
 	}
@@ -241,7 +271,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-bench: need --address and --peer\n");
 		return 2;
 	}
-	uint16_t data_room = mbuf_data_room(&config);
+	config.ip.mtu = mtu;
+	uint16_t data_room = link_mbuf_data_room(mtu, room, &config.mbufs_per_worker);
 	signal(SIGINT, SIG_DFL);
 	struct worker *w = rte_zmalloc("worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 	B.pool = rte_pktmbuf_pool_create("bench_mbufs", config.mbufs_per_worker, 256, 0, data_room,
@@ -255,7 +286,8 @@ int main(int argc, char **argv)
 	                         .queue_count = 1,
 	                         .rx_descriptors = config.rx_descriptors,
 	                         .tx_descriptors = config.tx_descriptors,
-	                         .mtu = config.ip.mtu};
+	                         .mtu = config.ip.mtu,
+	                         .trusted_link = trusted};
 	struct port_info port;
 	if (port_open(&pc, &B.pool, &port, error, sizeof(error)) != 0) {
 		fprintf(stderr, "ftps-tcp-bench: %s\n", error);
@@ -265,6 +297,7 @@ int main(int argc, char **argv)
 	w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
 	w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
 	w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
+	w->net.l4_checksum_trusted = port.trusted_link;
 	worker_init(w, rte_lcore_id(), 0);
 	struct tcp_stack_config tc;
 	tcp_stack_config_defaults(&tc);
@@ -288,7 +321,8 @@ int main(int argc, char **argv)
 	uint64_t hz = rte_get_tsc_hz();
 	double down_s = (double)(B.t_end[0] - B.t_begin[0]) / (double)hz;
 	double up_s = (double)(B.t_end[1] - B.t_begin[1]) / (double)hz;
-	bool ok = B.error == 0 && B.got == B.bytes && B.sent == B.bytes && B.t_end[1] != 0;
+	bool ok = B.error == 0 && B.got == B.bytes && B.sent == B.bytes && B.t_end[1] != 0 &&
+	          B.mismatches == 0;
 	const uint64_t *cnt = tcp_stack_counters(B.stack);
 	if (getenv("FTPS_BENCH_DEBUG") != NULL) {
 		for (unsigned int k = 0; k < NET_COUNTER_COUNT; k++)
@@ -304,13 +338,15 @@ int main(int argc, char **argv)
 	       ", \"download_s\": %.4f, \"download_gbit_s\": %.3f, \"download_cycles_per_byte\": "
 	       "%.3f, \"upload_bytes\": %" PRIu64 ", \"upload_s\": %.4f, \"upload_gbit_s\": %.3f, "
 	       "\"upload_cycles_per_byte\": %.3f, \"retransmits\": %" PRIu64
-	       ", \"tsc_hz\": %" PRIu64 ", \"run_s\": %.2f}\n",
+	       ", \"tsc_hz\": %" PRIu64
+	       ", \"run_s\": %.2f, \"verified\": %s, \"mismatches\": %" PRIu64 "}\n",
 	       ok ? "true" : "false", B.bytes, B.got, down_s,
 	       down_s > 0 ? (double)B.got * 8 / down_s / 1e9 : 0,
 	       B.got ? (double)(B.t_end[0] - B.t_begin[0]) / (double)B.got : 0, B.sent, up_s,
 	       up_s > 0 ? (double)B.sent * 8 / up_s / 1e9 : 0,
 	       B.sent ? (double)(B.t_end[1] - B.t_begin[1]) / (double)B.sent : 0,
-	       cnt[TCP_COUNTER_tx_retransmits], hz, (double)(rte_rdtsc() - t0) / (double)hz);
+	       cnt[TCP_COUNTER_tx_retransmits], hz, (double)(rte_rdtsc() - t0) / (double)hz,
+	       B.verify ? "true" : "false", B.mismatches);
 	fflush(stdout);
 	tcp_stack_destroy(B.stack);
 	net_lcore_release(&w->net);

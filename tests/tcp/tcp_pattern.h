@@ -11,6 +11,7 @@
 
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_memory.h>
 
 #define TCP_PATTERN_PERIOD 65521u
 
@@ -93,9 +94,11 @@ static inline struct rte_mbuf *pattern_buf_mbuf(struct pattern_buf *pb, struct r
 		return NULL;
 	uint8_t *addr = pb->pattern.block + offset % TCP_PATTERN_PERIOD;
 	rte_mbuf_ext_refcnt_update(&pb->shinfo, 1);
+	/* rte_malloc_virt2iova wants the start of an allocation; addr lies
+	 * inside one (it crashed with hugepages in IOVA-as-PA mode). */
 	rte_pktmbuf_attach_extbuf(m, addr,
 	                          rte_eal_iova_mode() == RTE_IOVA_VA ? (rte_iova_t)(uintptr_t)addr
-	                                                             : rte_malloc_virt2iova(addr),
+	                                                             : rte_mem_virt2iova(addr),
 	                          (uint16_t)n, &pb->shinfo);
 	m->data_len = (uint16_t)n;
 	m->pkt_len = n;

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "net/port.h"
 #include "tcp.h"
+#include "tcp_link_opts.h"
 #include "tcp_pattern.h"
 #include "worker.h"
 
@@ -52,6 +53,22 @@ static struct rte_mempool **pools;
 static struct tcp_stack **stacks;
 static unsigned int worker_count;
 static uint64_t sessions_open, sessions_done, session_errors;
+/* --verify-discard: the discard service compares what arrives with the
+ * seed-1 pattern from offset 0 (what ftps-tcp-bench uploads). */
+static struct tcp_pattern *verify_pattern;
+static uint64_t verified_bytes, verify_mismatches;
+
+static void verify_discard(struct session *s, const struct rte_mbuf *m)
+{
+	for (const struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
+		uint32_t at = (uint32_t)(s->bytes % TCP_PATTERN_PERIOD);
+		if (memcmp(rte_pktmbuf_mtod(seg, const void *), verify_pattern->block + at,
+		           seg->data_len) != 0)
+			verify_mismatches++;
+		s->bytes += seg->data_len;
+		verified_bytes += seg->data_len;
+	}
+}
 
 static void session_end(struct tcp_conn *c, struct session *s)
 {
@@ -129,11 +146,15 @@ static void on_readable(struct tcp_conn *c, void *context)
 	case SERVICE_ECHO:
 		echo_pump(c, s);
 		return;
-	case SERVICE_DISCARD:
-		rte_pktmbuf_free(tcp_recv(c));
+	case SERVICE_DISCARD: {
+		struct rte_mbuf *m = tcp_recv(c);
+		if (verify_pattern != NULL && m != NULL)
+			verify_discard(s, m);
+		rte_pktmbuf_free(m);
 		if (tcp_recv_eof(c))
 			session_end(c, s);
 		return;
+	}
 	case SERVICE_SINK: {
 		struct rte_mbuf *m = tcp_recv(c);
 		for (struct rte_mbuf *seg = m; seg != NULL; seg = seg->next) {
@@ -291,7 +312,8 @@ static void usage(const char *program)
 	fprintf(stderr,
 	        "usage: %s [EAL options] -- --address A.B.C.D/N [--impair-rx SPEC] "
 	        "[--impair-tx SPEC] [--impair-seed N] [--cc cubic|newreno] [--mbufs N] [--no-tso] "
-	        "[--no-offload] [--budget BYTES]\n",
+	        "[--no-offload] [--budget BYTES] [--mtu N] [--mbuf-room N] [--trusted-link] "
+	        "[--verify-discard]\n",
 	        program);
 }
 
@@ -301,17 +323,6 @@ static unsigned int mbufs_in_use(void)
 	for (unsigned int i = 0; i < worker_count; i++)
 		used += rte_mempool_in_use_count(pools[i]);
 	return used;
-}
-
-/* Frames larger than the default mbuf (jumbo MTU) arrive in one segment. */
-static uint16_t mbuf_data_room(struct dataplane_config *config)
-{
-	uint32_t need = (uint32_t)config->ip.mtu + RTE_ETHER_HDR_LEN + 4 + RTE_PKTMBUF_HEADROOM;
-	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE)
-		return RTE_MBUF_DEFAULT_BUF_SIZE;
-	if (config->mbufs_per_worker > 16383)
-		config->mbufs_per_worker = 16383; /* keep the pool near 150 MB */
-	return (uint16_t)need;
 }
 
 int main(int argc, char **argv)
@@ -340,8 +351,14 @@ int main(int argc, char **argv)
 	    {"no-offload", no_argument, NULL, 'O'},
 	    {"no-tso", no_argument, NULL, 'T'},
 	    {"budget", required_argument, NULL, 'B'},
+	    {"mbuf-room", required_argument, NULL, 'R'},
+	    {"trusted-link", no_argument, NULL, 'K'},
+	    {"verify-discard", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
+	uint32_t room = 0;
+	uint16_t mtu = 1500;
+	bool trusted = false;
 	int opt;
 	char error[512];
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -363,8 +380,26 @@ int main(int argc, char **argv)
 			section = "dataplane", key = "mbufs_per_worker";
 			break;
 		case 'M':
-			section = "net", key = "mtu";
-			break;
+			if (link_parse_mtu(optarg, &mtu) != 0) {
+				fprintf(stderr, "ftps-tcp-peer: --mtu: 576 to %d\n", LINK_MTU_MAX);
+				return 2;
+			}
+			continue;
+		case 'R':
+			if (link_parse_room(optarg, &room) != 0) {
+				fprintf(stderr, "ftps-tcp-peer: bad --mbuf-room\n");
+				return 2;
+			}
+			continue;
+		case 'K':
+			trusted = true;
+			continue;
+		case 'V':
+			verify_pattern = malloc(sizeof(*verify_pattern));
+			if (verify_pattern == NULL)
+				return 1;
+			tcp_pattern_init(verify_pattern, 1);
+			continue;
 		case 'O':
 			no_offload = true;
 			continue;
@@ -401,7 +436,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-peer: %s\n", error);
 		return 2;
 	}
-	uint16_t data_room = mbuf_data_room(&config);
+	config.ip.mtu = mtu;
+	uint16_t data_room = link_mbuf_data_room(mtu, room, &config.mbufs_per_worker);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
@@ -435,6 +471,7 @@ int main(int argc, char **argv)
 	    .rx_descriptors = config.rx_descriptors,
 	    .tx_descriptors = config.tx_descriptors,
 	    .mtu = config.ip.mtu,
+	    .trusted_link = trusted,
 	};
 	struct port_info port;
 	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
@@ -450,6 +487,7 @@ int main(int argc, char **argv)
 		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso && !no_tso && !no_offload;
 		if (no_offload)
 			w->net.tx_tcp_checksum_offload = false;
+		w->net.l4_checksum_trusted = port.trusted_link;
 		struct impair_config rx = config.impair_rx, tx = config.impair_tx;
 		rx.seed = tx.seed = config.impair_seed;
 		impair_init(&w->net.impair_rx, &rx, 2 * (uint64_t)i, pools[i], rte_get_tsc_hz());
@@ -536,6 +574,10 @@ int main(int argc, char **argv)
 	       "time-wait %u; mbufs-in-use start %u end %u\n",
 	       (unsigned long long)sessions_open, (unsigned long long)sessions_done,
 	       (unsigned long long)session_errors, open, time_wait, start_in_use, end_in_use);
+	if (verify_pattern != NULL)
+		printf("ftps-tcp-peer: discard verified %llu bytes, %llu mismatching mbufs\n",
+		       (unsigned long long)verified_bytes, (unsigned long long)verify_mismatches);
+	free(verify_pattern);
 	fflush(stdout);
 	port_close(&port);
 	for (unsigned int i = 0; i < worker_count; i++)

@@ -2,7 +2,7 @@
  * sequence arithmetic) and two stacks talking through an in-memory wire
  * with seeded loss, reordering, duplication and corruption: both
  * directions must arrive byte-exact, and everything must be released. */
-#include "tcp_cksum.h"
+#include "net_checksum.h"
 #include "tcp_harness.h"
 
 static void count_fire(struct tcp_timer *t, void *ctx)
@@ -79,8 +79,10 @@ static void test_siphash_and_seq(void)
 
 static void test_fast_checksum(void)
 {
-	/* Same folded sum as DPDK's reference for every length and alignment. */
-	static uint8_t buf[2100];
+	/* Same folded sum as DPDK's reference for every length and alignment,
+	 * through the portable and (on AVX2 CPUs) the vector path, up to the
+	 * largest segment, and with all-ones data (the worst case for carries). */
+	static uint8_t buf[70000];
 	uint64_t x = 88172645463325252ull;
 	for (size_t i = 0; i < sizeof(buf); i++) {
 		x ^= x << 13;
@@ -91,11 +93,18 @@ static void test_fast_checksum(void)
 	unsigned int bad = 0;
 	for (size_t off = 0; off < 9; off++)
 		for (size_t len = 0; len < 2000; len += (len < 64 ? 1 : 37))
-			if (tcp_raw_sum(buf + off, len) != rte_raw_cksum(buf + off, len))
+			if (net_checksum_raw(buf + off, len) != rte_raw_cksum(buf + off, len))
+				bad++;
+	for (size_t off = 0; off < 5; off++)
+		for (size_t len = 2000; len < 66000; len += 4093)
+			if (net_checksum_raw(buf + off, len) != rte_raw_cksum(buf + off, len) ||
+			    net_checksum_raw_scalar(buf + off, len) !=
+			        rte_raw_cksum(buf + off, len))
 				bad++;
 	CHECK_EQ(bad, 0);
 	memset(buf, 0xff, sizeof(buf));
-	CHECK_EQ(tcp_raw_sum(buf, sizeof(buf)), rte_raw_cksum(buf, sizeof(buf)));
+	CHECK_EQ(net_checksum_raw(buf, sizeof(buf)), rte_raw_cksum(buf, sizeof(buf)));
+	CHECK_EQ(net_checksum_raw(buf + 1, 65535), rte_raw_cksum(buf + 1, 65535));
 }
 
 /* ---- two stacks over a lossy in-memory wire ---- */

@@ -1,0 +1,57 @@
+/* Link options shared by ftps-tcp-peer and ftps-tcp-bench: an IP MTU up to
+ * 65000 (beyond the dataplane's [net] mtu range, for net_memif links, see
+ * port_open) and the data room of the mbufs (by default one frame fits one
+ * mbuf; a smaller room makes the port deliver large frames as chains). */
+#ifndef FTPS_TCP_LINK_OPTS_H
+#define FTPS_TCP_LINK_OPTS_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+
+#define LINK_MTU_MAX 65000
+/* Pools of large mbufs stay near this many bytes. */
+#define LINK_POOL_BYTES (160u << 20)
+
+/* Returns 0 and the MTU, or -1 for anything but 576..65000. */
+static inline int link_parse_mtu(const char *text, uint16_t *mtu)
+{
+	char *end;
+	unsigned long v = strtoul(text, &end, 10);
+	if (*text == '\0' || *end != '\0' || v < 576 || v > LINK_MTU_MAX)
+		return -1;
+	*mtu = (uint16_t)v;
+	return 0;
+}
+
+/* Returns 0 and the room, or -1 unless 1024..65535 minus the headroom. */
+static inline int link_parse_room(const char *text, uint32_t *room)
+{
+	char *end;
+	unsigned long v = strtoul(text, &end, 10);
+	if (*text == '\0' || *end != '\0' || v < 1024 || v > UINT16_MAX - RTE_PKTMBUF_HEADROOM)
+		return -1;
+	*room = (uint32_t)v;
+	return 0;
+}
+
+/* The mbuf data room (headroom included) for frames of this MTU, or for
+ * room bytes of data when room is not 0; shrinks *mbufs so the pool stays
+ * near LINK_POOL_BYTES when mbufs are large. */
+static inline uint16_t link_mbuf_data_room(uint16_t mtu, uint32_t room, unsigned int *mbufs)
+{
+	uint32_t need = room != 0 ? room : (uint32_t)mtu + RTE_ETHER_HDR_LEN + 4;
+	need += RTE_PKTMBUF_HEADROOM;
+	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE && room == 0)
+		return RTE_MBUF_DEFAULT_BUF_SIZE;
+	unsigned int cap = LINK_POOL_BYTES / need;
+	if (cap < 2047)
+		cap = 2047;
+	if (*mbufs > cap)
+		*mbufs = cap;
+	return (uint16_t)need;
+}
+
+#endif
