@@ -88,12 +88,17 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 		expect = "an IPv4 address";
 		rc = config_address(value, &config->ip.gateway);
 	} else if (IS("net", "mtu")) {
-		expect = "a number from 576 to 9000";
-		rc = config_unsigned(value, 576, 9000, &u);
+		/* Above 9000 only net_memif carries it; port_open says so. */
+		expect = "a number from 576 to 65000";
+		rc = config_unsigned(value, 576, 65000, &u);
 		config->ip.mtu = (uint16_t)u;
 	} else if (IS("port", "name")) {
 		expect = "an ethdev name of at most 63 characters";
 		rc = config_string(config->port_name, sizeof(config->port_name), value);
+	} else if (IS("port", "trusted_link")) {
+		expect = "yes or no";
+		rc = strcmp(value, "yes") == 0 || strcmp(value, "no") == 0 ? 0 : -1;
+		config->port_trusted_link = strcmp(value, "yes") == 0;
 	} else if (IS("port", "rx_descriptors")) {
 		expect = "a number from 64 to 16384";
 		rc = config_unsigned(value, 64, 16384, &u);

@@ -25,6 +25,9 @@ struct dataplane_config {
 	char impair_tx_spec[256];
 	unsigned int tcp_rto_min_ms;
 	bool tcp_newreno; /* congestion control: CUBIC unless set */
+	/* No L4 checksums on a shared-memory link between local processes
+	 * (net_memif only; port_open refuses it elsewhere). */
+	bool port_trusted_link;
 };
 
 void dataplane_config_defaults(struct dataplane_config *config);

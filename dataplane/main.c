@@ -35,7 +35,10 @@ static void usage(const char *program)
 	        "[impair])\n"
 	        "  --address A.B.C.D/N    our IPv4 address and prefix length\n"
 	        "  --gateway A.B.C.D      default gateway\n"
-	        "  --mtu N                IP MTU (576-9000, default 1500)\n"
+	        "  --mtu N                IP MTU (576-9000; net_memif up to 65000 with a\n"
+	        "                         memif bsize of at least MTU + 18; default 1500)\n"
+	        "  --trusted-link         no TCP checksums on this net_memif link (both ends\n"
+	        "                         local processes; [port] trusted_link)\n"
 	        "  --port NAME            ethdev to use (default: the first one)\n"
 	        "  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
 	        "                         dup=0.005,corrupt=0.001,delay_us=100\n"
@@ -64,6 +67,7 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 	    {"address", required_argument, NULL, 'a'},
 	    {"gateway", required_argument, NULL, 'g'},
 	    {"mtu", required_argument, NULL, 'm'},
+	    {"trusted-link", no_argument, NULL, 'T'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"impair-rx", required_argument, NULL, 'r'},
 	    {"impair-tx", required_argument, NULL, 't'},
@@ -105,6 +109,9 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			break;
 		case 'm':
 			section = "net", key = "mtu";
+			break;
+		case 'T':
+			section = "port", key = "trusted_link", optarg = "yes";
 			break;
 		case 'p':
 			section = "port", key = "name";
@@ -231,13 +238,7 @@ int main(int original_argc, char **original_argv)
 	for (unsigned int i = 0; i < worker_count; i++) {
 		char name[RTE_MEMPOOL_NAMESIZE];
 		snprintf(name, sizeof(name), "mbufs_worker_%u", i);
-		/* A whole frame fits one mbuf: the receive path expects no
-		 * chains from the port (jumbo frames get jumbo mbufs). */
-		uint32_t frame = (uint32_t)config.ip.mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */;
-		uint16_t data_room =
-		    (uint16_t)(RTE_PKTMBUF_HEADROOM + (frame > RTE_MBUF_DEFAULT_DATAROOM
-		                                           ? RTE_ALIGN_CEIL(frame, 1024)
-		                                           : RTE_MBUF_DEFAULT_DATAROOM));
+		uint16_t data_room = port_mbuf_data_room(config.ip.mtu);
 		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0, data_room,
 		                                   (int)rte_lcore_to_socket_id(lcores[i]));
 		if (pools[i] == NULL) {
@@ -255,6 +256,7 @@ int main(int original_argc, char **original_argv)
 	    .rx_descriptors = config.rx_descriptors,
 	    .tx_descriptors = config.tx_descriptors,
 	    .mtu = config.ip.mtu,
+	    .trusted_link = config.port_trusted_link,
 	};
 	struct port_info port;
 	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
@@ -267,10 +269,7 @@ int main(int original_argc, char **original_argv)
 		struct worker *w = &workers[i];
 		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip,
 		               pools[i]);
-		w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
-		w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
-		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
-		w->net.tx_chained_checksum_fixup = port.tx_chained_checksum_broken;
+		port_configure_lcore(&port, &w->net);
 		impair_init(&w->net.impair_rx, &config.impair_rx, 2 * (uint64_t)i, pools[i],
 		            rte_get_tsc_hz());
 		impair_init(&w->net.impair_tx, &config.impair_tx, 2 * (uint64_t)i + 1, pools[i],

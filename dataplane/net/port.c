@@ -1,6 +1,7 @@
 #include "port.h"
 
 #include "net_checksum.h"
+#include "net_lcore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,4 +251,22 @@ void port_close(const struct port_info *info)
 {
 	rte_eth_dev_stop(info->port_id);
 	rte_eth_dev_close(info->port_id);
+}
+
+void port_configure_lcore(const struct port_info *info, struct net_lcore *nl)
+{
+	nl->tx_ipv4_checksum_offload = info->tx_ipv4_checksum;
+	nl->tx_tcp_checksum_offload = info->tx_tcp_checksum;
+	nl->tx_tcp_segmentation_offload = info->tx_tcp_tso;
+	nl->tx_chained_checksum_fixup = info->tx_chained_checksum_broken;
+	nl->l4_checksum_trusted = info->trusted_link;
+}
+
+uint16_t port_mbuf_data_room(uint16_t mtu)
+{
+	uint32_t frame = (uint32_t)mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */;
+	uint32_t room = frame <= RTE_MBUF_DEFAULT_DATAROOM ? RTE_MBUF_DEFAULT_DATAROOM
+	                : frame <= 9216                    ? RTE_ALIGN_CEIL(frame, 1024)
+	                                                   : 16384;
+	return (uint16_t)(RTE_PKTMBUF_HEADROOM + room);
 }

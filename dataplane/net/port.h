@@ -53,6 +53,16 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 
 void port_close(const struct port_info *info);
 
+struct net_lcore;
+/* Gives an lcore's output path the port's offloads and link trust. */
+void port_configure_lcore(const struct port_info *info, struct net_lcore *nl);
+
+/* The data room (headroom included) of packet mbufs for this IP MTU:
+ * frames of MTUs up to 9000 fit one mbuf (fewest segments to walk); the
+ * larger frames net_memif can carry arrive as chains of 16 KiB mbufs,
+ * which the receive path takes, rather than 64 KiB mbufs for every ACK. */
+uint16_t port_mbuf_data_room(uint16_t mtu);
+
 /* Computes in software the TCP checksum of chained, non-TSO frames that
  * asked for the offload (for ports with tx_chained_checksum_broken). */
 void port_fix_chained_checksums(struct rte_mbuf **frames, uint16_t count);

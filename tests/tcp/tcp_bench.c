@@ -294,10 +294,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	net_lcore_init(&w->net, 0, port.port_id, 0, &port.mac, &config.ip, B.pool);
-	w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
-	w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
-	w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
-	w->net.l4_checksum_trusted = port.trusted_link;
+	port_configure_lcore(&port, &w->net);
 	worker_init(w, rte_lcore_id(), 0);
 	struct tcp_stack_config tc;
 	tcp_stack_config_defaults(&tc);

@@ -482,12 +482,11 @@ int main(int argc, char **argv)
 		struct worker *w = &workers[i];
 		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip,
 		               pools[i]);
-		w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
-		w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
-		w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso && !no_tso && !no_offload;
+		port_configure_lcore(&port, &w->net);
+		if (no_tso || no_offload)
+			w->net.tx_tcp_segmentation_offload = false;
 		if (no_offload)
 			w->net.tx_tcp_checksum_offload = false;
-		w->net.l4_checksum_trusted = port.trusted_link;
 		struct impair_config rx = config.impair_rx, tx = config.impair_tx;
 		rx.seed = tx.seed = config.impair_seed;
 		impair_init(&w->net.impair_rx, &rx, 2 * (uint64_t)i, pools[i], rte_get_tsc_hz());

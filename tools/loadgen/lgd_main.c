@@ -55,9 +55,13 @@ static int take_dpdk_options(int argc, char **argv, struct dpdk_options *d)
 	int out = 1;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL;
+		if (strcmp(arg, "--trusted-link") == 0) {
+			d->net.port_trusted_link = true; /* port_open allows it on memif only */
+			continue;
+		}
 		if (strcmp(arg, "--help") == 0)
 			printf("usage: ftps-loadgen-dpdk [EAL options] -- --address A.B.C.D/N "
-			       "[--mtu N]\n"
+			       "[--mtu N] [--trusted-link]\n"
 			       "         [--mbufs N] [--record-mbufs N] [--link-wait SECONDS]\n"
 			       "         [--idle-sleep-us N] [--budget BYTES]\n"
 			       "         LOADGEN OPTIONS (below; no --bind)\n");
@@ -141,13 +145,6 @@ static int take_dpdk_options(int argc, char **argv, struct dpdk_options *d)
 	return out;
 }
 
-/* Frames larger than the default mbuf (jumbo MTU) arrive in one segment. */
-static uint16_t packet_data_room(const struct dataplane_config *config)
-{
-	uint32_t need = (uint32_t)config->ip.mtu + RTE_ETHER_HDR_LEN + 4 + RTE_PKTMBUF_HEADROOM;
-	return need <= RTE_MBUF_DEFAULT_BUF_SIZE ? RTE_MBUF_DEFAULT_BUF_SIZE : (uint16_t)need;
-}
-
 static bool link_up(uint16_t port_id)
 {
 	struct rte_eth_link link;
@@ -193,8 +190,8 @@ int main(int argc, char **argv)
 
 	struct worker *w = rte_zmalloc("lg_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 	lr.leftover = malloc(LGD_LEFTOVER_MAX);
-	lr.pool = rte_pktmbuf_pool_create("lg_packets", d.mbufs, 256, 0, packet_data_room(&d.net),
-	                                  (int)rte_socket_id());
+	lr.pool = rte_pktmbuf_pool_create("lg_packets", d.mbufs, 256, 0,
+	                                  port_mbuf_data_room(d.net.ip.mtu), (int)rte_socket_id());
 	lr.record_pool = rte_pktmbuf_pool_create(
 	    "lg_records", d.record_mbufs, 64, 0,
 	    (uint16_t)(RTE_PKTMBUF_HEADROOM + TLS_MAX_SEAL_RECORD), (int)rte_socket_id());
@@ -206,17 +203,15 @@ int main(int argc, char **argv)
 	                         .queue_count = 1,
 	                         .rx_descriptors = d.net.rx_descriptors,
 	                         .tx_descriptors = d.net.tx_descriptors,
-	                         .mtu = d.net.ip.mtu};
+	                         .mtu = d.net.ip.mtu,
+	                         .trusted_link = d.net.port_trusted_link};
 	struct port_info port;
 	if (port_open(&pc, &lr.pool, &port, error, sizeof(error)) != 0) {
 		fprintf(stderr, "ftps-loadgen-dpdk: %s\n", error);
 		return 1;
 	}
 	net_lcore_init(&w->net, 0, port.port_id, 0, &port.mac, &d.net.ip, lr.pool);
-	w->net.tx_ipv4_checksum_offload = port.tx_ipv4_checksum;
-	w->net.tx_tcp_checksum_offload = port.tx_tcp_checksum;
-	w->net.tx_tcp_segmentation_offload = port.tx_tcp_tso;
-	w->net.tx_chained_checksum_fixup = port.tx_chained_checksum_broken;
+	port_configure_lcore(&port, &w->net);
 	worker_init(w, rte_lcore_id(), 0); /* for its frame sink */
 	struct tcp_stack_config tc;
 	tcp_stack_config_defaults(&tc);
