@@ -10,6 +10,7 @@
 #ifndef LGD_H
 #define LGD_H
 
+#include "lg_control.h"
 #include "loadgen.h"
 
 #include <stdbool.h>
@@ -60,31 +61,12 @@ struct lgd_conn {
 	struct rte_mbuf *out; /* bytes waiting for send space */
 };
 
+/* A session: the shared control state machine (lg_control.c) and this
+ * mode's two connections. */
 struct lgd_session {
-	int id;
+	struct lg_ctl ctl;
 	struct lgd_run *lr;
-	struct lg_run *run;
 	struct lgd_conn ctrl, data;
-	enum lg_cstate cs;
-	enum lg_dstate ds;
-	char out[512];
-	size_t out_len, out_off;
-	char in[8192];
-	size_t in_len;
-	int reply_code;
-	char reply_line[256];
-	SSL_SESSION *tls_session;
-	struct lg_xfer x; /* the transfer in progress */
-	uint64_t bytes;
-	int ctrl_done, data_done, first_byte_seen, clean_close;
-	EVP_MD_CTX *md;
-	struct lg_pattern *pattern;
-	uint8_t *buf;
-	double t_end_new;
-	double t_op, t_connect, t_handshake, t_cmd, last_activity;
-	uint64_t seq;
-	int small_retr_next;
-	uint16_t data_port;
 	bool close_sent;  /* upload: close_notify sealed and queued */
 	bool retry;       /* blocked on record mbufs: the poller drives it again */
 	bool in_drive;    /* lgd_session_drive is running (no re-entry) */

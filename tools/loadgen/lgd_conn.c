@@ -186,7 +186,7 @@ int lgd_conn_flush(struct lgd_conn *c)
 
 SSL *lgd_conn_tls_new(struct lgd_session *s, struct lgd_conn *c)
 {
-	SSL *ssl = SSL_new(s->run->ctx);
+	SSL *ssl = SSL_new(s->ctl.run->ctx);
 	BIO *in = BIO_new(BIO_s_mem()), *out = BIO_new(BIO_s_mem());
 	if (ssl == NULL || in == NULL || out == NULL) {
 		SSL_free(ssl);
@@ -197,9 +197,9 @@ SSL *lgd_conn_tls_new(struct lgd_session *s, struct lgd_conn *c)
 	/* An empty read BIO means "wait for more", not end of stream. */
 	BIO_set_mem_eof_return(in, -1);
 	SSL_set_bio(ssl, in, out);
-	if (s->run->opt.ca_file != NULL && !s->run->opt.insecure) {
+	if (s->ctl.run->opt.ca_file != NULL && !s->ctl.run->opt.insecure) {
 		X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-		if (!X509_VERIFY_PARAM_set1_ip_asc(vp, s->run->opt.server)) {
+		if (!X509_VERIFY_PARAM_set1_ip_asc(vp, s->ctl.run->opt.server)) {
 			SSL_free(ssl);
 			return NULL;
 		}

@@ -1,84 +1,131 @@
-/* One FTPS session of the DPDK load generator: the same FTP state machine as
- * lg_session.c (kernel mode), on TCP-stack connections.  OpenSSL runs over
- * memory BIOs: bytes from tcp_recv() are written into the read BIO, and
- * what OpenSSL writes is drained from the write BIO into mbufs for
- * tcp_send().  On a data connection, once the (resumed) handshake is done,
- * tls_import_export() hands the keys and the counted sequence numbers to
- * the record layer, which opens downloads straight from the RX mbufs and
- * seals uploads straight into one-record TX mbufs.
+/* TCP-stack transport of a DPDK load generator session: the state machine
+ * is lg_control.c's (the same as kernel mode); here are its connections on
+ * the userspace TCP stack.  OpenSSL runs over memory BIOs: bytes from
+ * tcp_recv() are written into the read BIO, and what OpenSSL writes is
+ * drained from the write BIO into mbufs for tcp_send().  On a data
+ * connection, once the (resumed) handshake is done, tls_import_export()
+ * hands the keys and the counted sequence numbers to the record layer,
+ * which opens downloads straight from the RX mbufs and seals uploads
+ * straight into one-record TX mbufs.
  *
  * Driving: TCP callbacks (connected, readable, writable, closed) call
  * lgd_session_drive(), which runs steps until none makes progress; a session
  * that waits for record mbufs sets `retry` and the poll loop drives it. */
 #include "lgd.h"
-#include "lg_ftp.h"
 
 #include <errno.h>
 #include <openssl/err.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "net_mbuf.h"
 
-/* ---- session bookkeeping (as lg_session.c) --------------------------- */
-
-static void data_reset(struct lgd_session *s)
+static struct lgd_session *session_of(struct lg_ctl *c)
 {
-	lgd_conn_close(&s->data);
-	s->ds = LG_D_NONE;
-	s->close_sent = false;
-	if (s->md != NULL) {
-		EVP_MD_CTX_free(s->md);
-		s->md = NULL;
-	}
+	return (struct lgd_session *)((char *)c - offsetof(struct lgd_session, ctl));
+}
+
+static struct lgd_conn *conn_of(struct lg_ctl *c, enum lg_link l)
+{
+	struct lgd_session *s = session_of(c);
+	return l == LG_LINK_CTRL ? &s->ctrl : &s->data;
 }
 
 static int fail(struct lgd_session *s, enum lg_error e, const char *why)
 {
-	if (s->cs != LG_C_DONE) {
-		s->run->errors[e]++;
-		if (!s->run->opt.json || getenv("LG_DEBUG") != NULL)
-			fprintf(stderr, "ftps-loadgen-dpdk: session %d: %s error: %s\n", s->id,
-			        lg_error_name(e), why);
-		data_reset(s);
-		lgd_conn_close(&s->ctrl);
-		s->cs = LG_C_DONE;
-		s->run->live_sessions--;
+	return lg_ctl_fail(&s->ctl, e, why);
+}
+
+/* ---- connections for the state machine ------------------------------ */
+
+static int conn_open(struct lg_ctl *c, enum lg_link l, uint16_t port)
+{
+	struct lgd_conn *conn = conn_of(c, l);
+	if (lgd_conn_open(session_of(c), conn, port) != 0)
+		return conn->error < 0 ? conn->error : -EIO;
+	return 0;
+}
+
+static int conn_connected(struct lg_ctl *c, enum lg_link l)
+{
+	struct lgd_conn *conn = conn_of(c, l);
+	if (conn->state == LGD_TCP_FAILED)
+		return -1;
+	return conn->state == LGD_TCP_OPEN;
+}
+
+static SSL *conn_tls_start(struct lg_ctl *c, enum lg_link l)
+{
+	struct lgd_conn *conn = conn_of(c, l);
+	if (lgd_conn_tls_new(session_of(c), conn) == NULL)
+		return NULL;
+	/* A data connection's keys go to the record layer afterwards. */
+	if (l == LG_LINK_DATA && tls_import_ssl_setup(conn->ssl) != 0)
+		return NULL;
+	return conn->ssl;
+}
+
+static int conn_handshake(struct lg_ctl *c, enum lg_link l)
+{
+	struct lgd_session *s = session_of(c);
+	struct lgd_conn *conn = conn_of(c, l);
+	bool ctrl = l == LG_LINK_CTRL;
+	int r = SSL_do_handshake(conn->ssl);
+	if (lgd_conn_flush(conn) < 0)
+		return ctrl ? fail(s, LG_ERR_CONNECT, "control send")
+		            : fail(s, LG_ERR_DATA, "data send");
+	if (r != 1) {
+		int e = SSL_get_error(conn->ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			return fail(s, LG_ERR_TLS, ctrl ? "control handshake" : "data handshake");
+		if (conn->state == LGD_TCP_FAILED || conn->eof)
+			return fail(s, LG_ERR_TLS,
+			            ctrl ? "control handshake: connection closed"
+			                 : "data handshake: connection closed");
+		return 0;
 	}
-	ERR_clear_error();
-	return -1;
+	if (!ctrl && BIO_ctrl_pending(conn->net_out) > 0) {
+		s->retry = true; /* the Finished waits for packet mbufs */
+		return 0;
+	}
+	return 1;
 }
 
-static void ctrl_send(struct lgd_session *s, enum lg_cstate next, const char *fmt, ...)
+static SSL *conn_ssl(struct lg_ctl *c, enum lg_link l)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(s->out, sizeof(s->out) - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(s->out) - 2)
-		n = 0; /* names are bounded well below this */
-	memcpy(s->out + n, "\r\n", 2);
-	s->out_len = (size_t)n + 2;
-	s->out_off = 0;
-	s->cs = next;
+	return conn_of(c, l)->ssl;
 }
 
-/* Hands the pending command to OpenSSL or the plain queue: 1 done, -1 error. */
-static int ctrl_flush(struct lgd_session *s)
+static void conn_close(struct lg_ctl *c, enum lg_link l)
 {
+	lgd_conn_close(conn_of(c, l));
+	if (l == LG_LINK_DATA)
+		session_of(c)->close_sent = false;
+}
+
+/* Hands the pending command to OpenSSL or the plain queue, then pushes
+ * the queue: 1 done, -1 error (TCP takes the bytes when it can). */
+static int ctrl_write(struct lg_ctl *ctl)
+{
+	struct lgd_session *s = session_of(ctl);
 	struct lgd_conn *c = &s->ctrl;
-	while (s->out_off < s->out_len) {
-		size_t left = s->out_len - s->out_off;
+	if (ctl->out_off == ctl->out_len) {
+		if (c->out != NULL && lgd_conn_flush(c) < 0)
+			return fail(s, LG_ERR_CONNECT, "control send");
+		return 1;
+	}
+	while (ctl->out_off < ctl->out_len) {
+		size_t left = ctl->out_len - ctl->out_off;
 		if (c->ssl != NULL) {
-			int n = SSL_write(c->ssl, s->out + s->out_off, (int)left);
+			int n = SSL_write(c->ssl, ctl->out + ctl->out_off, (int)left);
 			if (n <= 0)
 				return fail(s, LG_ERR_TLS, "control write");
-			s->out_off += (size_t)n;
+			ctl->out_off += (size_t)n;
 		} else {
-			if (lgd_conn_queue_copy(c, s->out + s->out_off, left) != 0)
+			if (lgd_conn_queue_copy(c, ctl->out + ctl->out_off, left) != 0)
 				return fail(s, LG_ERR_CONNECT, "control send: out of mbufs");
-			s->out_off = s->out_len;
+			ctl->out_off = ctl->out_len;
 		}
 	}
 	if (lgd_conn_flush(c) < 0)
@@ -86,261 +133,41 @@ static int ctrl_flush(struct lgd_session *s)
 	return 1;
 }
 
-static int ctrl_parse(struct lgd_session *s)
+/* > 0 bytes read into buf, 0 waiting, -1 error. */
+static int ctrl_read(struct lg_ctl *ctl, char *buf, size_t room)
 {
-	return lg_reply_take(s->in, &s->in_len, sizeof(s->in), &s->reply_code, s->reply_line,
-	                     sizeof(s->reply_line));
-}
-
-/* 1 a reply is ready, 0 waiting, -1 error. */
-static int ctrl_read(struct lgd_session *s)
-{
+	struct lgd_session *s = session_of(ctl);
 	struct lgd_conn *c = &s->ctrl;
-	for (;;) {
-		int r = ctrl_parse(s);
-		if (r < 0)
-			return fail(s, LG_ERR_PROTOCOL, "malformed reply");
-		if (r > 0)
-			return 1;
-		size_t room = sizeof(s->in) - s->in_len;
-		if (c->ssl != NULL) {
-			int n = SSL_read(c->ssl, s->in + s->in_len, (int)room);
-			if (n > 0) {
-				s->in_len += (size_t)n;
-				continue;
-			}
-			int e = SSL_get_error(c->ssl, n);
-			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-				return fail(s, LG_ERR_TLS, "control connection closed");
-		} else if (c->in != NULL) {
-			uint32_t n = c->in->pkt_len < room ? c->in->pkt_len : (uint32_t)room;
-			const void *p = rte_pktmbuf_read(c->in, 0, n, s->in + s->in_len);
-			if (p != s->in + s->in_len)
-				memcpy(s->in + s->in_len, p, n);
-			s->in_len += n;
-			c->in = net_chain_consume(c->in, n);
-			continue;
-		}
-		if (c->state == LGD_TCP_FAILED || c->eof)
-			return fail(s, LG_ERR_CONNECT, "control connection closed");
-		return 0;
+	if (c->ssl != NULL) {
+		int n = SSL_read(c->ssl, buf, (int)room);
+		if (n > 0)
+			return n;
+		int e = SSL_get_error(c->ssl, n);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			return fail(s, LG_ERR_TLS, "control connection closed");
+	} else if (c->in != NULL) {
+		uint32_t n = c->in->pkt_len < room ? c->in->pkt_len : (uint32_t)room;
+		const void *p = rte_pktmbuf_read(c->in, 0, n, buf);
+		if (p != buf)
+			memcpy(buf, p, n);
+		c->in = net_chain_consume(c->in, n);
+		if (n > 0)
+			return (int)n;
 	}
+	if (c->state == LGD_TCP_FAILED || c->eof)
+		return fail(s, LG_ERR_CONNECT, "control connection closed");
+	return 0;
 }
 
-static void start_next(struct lgd_session *s);
-
-static int finish_op(struct lgd_session *s)
+static int ctrl_wait(struct lg_ctl *ctl)
 {
-	enum lg_error err = LG_ERR_PROTOCOL;
-	const char *why = "";
-	if (lg_finish_transfer(s->run, &s->x, s->bytes, s->md, s->t_op, &err, &why) != 0)
-		return fail(s, err, why);
-	data_reset(s);
-	start_next(s);
-	return 1;
-}
-
-static void start_next(struct lgd_session *s)
-{
-	struct lg_run *run = s->run;
-	int r =
-	    lg_plan_next(run, s->id, &s->seq, &s->small_retr_next, s->t_end_new, s->pattern, &s->x);
-	if (r < 0) {
-		fail(s, LG_ERR_PROTOCOL, "SHA-256 failed");
-		return;
-	}
-	if (r == 0) {
-		ctrl_send(s, LG_C_QUIT, "QUIT");
-		return;
-	}
-	s->bytes = 0;
-	s->ctrl_done = s->data_done = s->first_byte_seen = s->clean_close = 0;
-	s->close_sent = false;
-	if (!run->opt.no_verify && s->x.op != LG_OP_LIST) {
-		s->md = EVP_MD_CTX_new();
-		if (s->md == NULL || !EVP_DigestInit_ex(s->md, EVP_sha256(), NULL)) {
-			fail(s, LG_ERR_PROTOCOL, "SHA-256 init failed");
-			return;
-		}
-	}
-	s->t_op = lg_now();
-	if (run->t_first_op == 0)
-		run->t_first_op = s->t_op;
-	ctrl_send(s, LG_C_EPSV, "EPSV");
-}
-
-static int on_reply(struct lgd_session *s)
-{
-	struct lg_run *run = s->run;
-	int code = s->reply_code;
-	switch (s->cs) {
-	case LG_C_BANNER:
-		if (code != 220)
-			break;
-		ctrl_send(s, LG_C_AUTH, "AUTH TLS");
-		return 1;
-	case LG_C_AUTH:
-		if (code != 234)
-			break;
-		if (s->in_len != 0)
-			return fail(s, LG_ERR_PROTOCOL, "data after 234");
-		if (lgd_conn_tls_new(s, &s->ctrl) == NULL)
-			return fail(s, LG_ERR_TLS, "SSL_new");
-		s->cs = LG_C_HANDSHAKE;
-		s->t_handshake = lg_now();
-		return 1;
-	case LG_C_USER:
-		if (code == 230) {
-			ctrl_send(s, LG_C_PBSZ, "PBSZ 0");
-			return 1;
-		}
-		if (code != 331)
-			break;
-		ctrl_send(s, LG_C_PASS, "PASS %s", run->opt.password);
-		return 1;
-	case LG_C_PASS:
-		if (code != 230)
-			break;
-		ctrl_send(s, LG_C_PBSZ, "PBSZ 0");
-		return 1;
-	case LG_C_PBSZ:
-		if (code != 200)
-			break;
-		ctrl_send(s, LG_C_PROT, "PROT P");
-		return 1;
-	case LG_C_PROT:
-		if (code != 200)
-			break;
-		ctrl_send(s, LG_C_TYPE, "TYPE I");
-		return 1;
-	case LG_C_TYPE:
-		if (code != 200)
-			break;
-		/* The login replies have been read, so a TLS 1.3 server's
-		 * tickets are in the session: data connections resume it. */
-		s->tls_session = SSL_get1_session(s->ctrl.ssl);
-		if (s->tls_session == NULL)
-			return fail(s, LG_ERR_TLS, "no TLS session to resume");
-		s->t_end_new = lg_now() + run->opt.duration;
-		start_next(s);
-		return 1;
-	case LG_C_EPSV: {
-		uint16_t port = 0;
-		if (code != 229)
-			break;
-		if (lg_parse_epsv(s->reply_line, &port) != 0)
-			return fail(s, LG_ERR_PROTOCOL, "bad EPSV reply");
-		s->t_connect = lg_now();
-		if (lgd_conn_open(s, &s->data, port) != 0)
-			return fail(s, LG_ERR_CONNECT, "data connect");
-		s->data_port = port;
-		s->ds = LG_D_CONNECTING;
-		s->cs = LG_C_XFER_CMD;
-		s->out_len = s->out_off = 0;
-		return 1;
-	}
-	case LG_C_XFER_CMD:
-		if (code == 226 || code == 250) {
-			s->ctrl_done = 1;
-			s->cs = LG_C_XFER_END;
-			return s->data_done ? finish_op(s) : 1;
-		}
-		if (code != 150 && code != 125)
-			break;
-		if (s->x.op == LG_OP_STOR && !s->first_byte_seen) {
-			s->first_byte_seen = 1;
-			lg_hist_add(&run->lat_first_byte, lg_now() - s->t_cmd);
-		}
-		s->cs = LG_C_XFER_END;
-		return 1;
-	case LG_C_XFER_END:
-		if (code != 226 && code != 250)
-			break;
-		s->ctrl_done = 1;
-		return s->data_done ? finish_op(s) : 1;
-	case LG_C_QUIT:
-		lgd_conn_close(&s->ctrl);
-		s->cs = LG_C_DONE;
-		run->live_sessions--;
-		return 1;
-	default:
-		break;
-	}
-	char why[300];
-	snprintf(why, sizeof(why), "unexpected reply: %s", s->reply_line);
-	size_t l = strlen(why);
-	while (l > 0 && (why[l - 1] == '\n' || why[l - 1] == '\r'))
-		why[--l] = '\0';
-	return fail(s, LG_ERR_REPLY, why);
-}
-
-static int step_ctrl(struct lgd_session *s)
-{
-	struct lg_run *run = s->run;
-	struct lgd_conn *c = &s->ctrl;
-	int progress = 0;
-	switch (s->cs) {
-	case LG_C_DONE:
-		return 0;
-	case LG_C_CONNECTING:
-		if (c->state == LGD_TCP_FAILED)
-			return fail(s, LG_ERR_CONNECT, "control connect");
-		if (c->state != LGD_TCP_OPEN)
-			return 0;
-		lg_hist_add(&run->lat_connect, lg_now() - s->t_connect);
-		s->cs = LG_C_BANNER;
-		return 1;
-	case LG_C_HANDSHAKE: {
-		int r = SSL_do_handshake(c->ssl);
-		if (lgd_conn_flush(c) < 0)
-			return fail(s, LG_ERR_CONNECT, "control send");
-		if (r != 1) {
-			int e = SSL_get_error(c->ssl, r);
-			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-				return fail(s, LG_ERR_TLS, "control handshake");
-			if (c->state == LGD_TCP_FAILED || c->eof)
-				return fail(s, LG_ERR_TLS, "control handshake: connection closed");
-			return 0;
-		}
-		lg_hist_add(&run->lat_handshake, lg_now() - s->t_handshake);
-		ctrl_send(s, LG_C_USER, "USER %s", run->opt.user);
-		return 1;
-	}
-	default:
-		break;
-	}
-	if (s->cs == LG_C_XFER_CMD && s->ds == LG_D_CONNECTING) {
-		/* The command goes out once the data connection is up. */
-		if (c->state == LGD_TCP_FAILED)
-			return fail(s, LG_ERR_CONNECT, "control connection lost");
-		return 0;
-	}
-	if (s->out_off < s->out_len) {
-		if (ctrl_flush(s) < 0)
-			return -1;
-		progress = 1;
-		if (s->cs == LG_C_XFER_CMD)
-			s->t_cmd = lg_now();
-	} else if (c->out != NULL && lgd_conn_flush(c) < 0) {
-		return fail(s, LG_ERR_CONNECT, "control send");
-	}
-	int r = ctrl_read(s);
-	if (r < 0)
-		return r;
-	if (r == 0)
-		return progress;
-	return on_reply(s) < 0 ? -1 : 1;
+	struct lgd_session *s = session_of(ctl);
+	if (s->ctrl.state == LGD_TCP_FAILED)
+		return fail(s, LG_ERR_CONNECT, "control connection lost");
+	return 0;
 }
 
 /* ---- data connection ------------------------------------------------ */
-
-static int data_finished(struct lgd_session *s)
-{
-	lgd_conn_close(&s->data);
-	s->ds = LG_D_NONE;
-	s->data_done = 1;
-	return s->ctrl_done ? finish_op(s) : 1;
-}
 
 /* Opens every complete record received, LGD_OPEN_BURST at a time, into
  * the session buffer and hashes the plaintext.  1 progress, 0 none, -1
@@ -348,7 +175,6 @@ static int data_finished(struct lgd_session *s)
 static int data_open_records(struct lgd_session *s)
 {
 	struct lgd_conn *c = &s->data;
-	struct lg_run *run = s->run;
 	int progress = 0;
 	for (;;) {
 		struct tls_open_job jobs[LGD_OPEN_BURST];
@@ -383,7 +209,7 @@ static int data_open_records(struct lgd_session *s)
 				src[n][0] = (struct iovec){s->lr->leftover, record_len};
 				segs = 1;
 			}
-			dst[n] = (struct iovec){s->buf + dst_off, record_len - TLS_HEADER_LEN};
+			dst[n] = (struct iovec){s->ctl.buf + dst_off, record_len - TLS_HEADER_LEN};
 			memset(&jobs[n], 0, sizeof(jobs[n]));
 			jobs[n].conn = &c->tls;
 			jobs[n].src = src[n];
@@ -407,7 +233,7 @@ static int data_open_records(struct lgd_session *s)
 				break; /* a KeyUpdate changed the key: open it again */
 			consumed += lens[i];
 			if (st == TLS_CLOSE_NOTIFY) {
-				s->clean_close = 1;
+				s->ctl.clean_close = 1;
 				continue;
 			}
 			if (st != TLS_OK) {
@@ -416,16 +242,9 @@ static int data_open_records(struct lgd_session *s)
 			}
 			if (jobs[i].plain_len == 0)
 				continue;
-			if (!s->first_byte_seen) {
-				s->first_byte_seen = 1;
-				lg_hist_add(&run->lat_first_byte, lg_now() - s->t_cmd);
-			}
-			s->bytes += jobs[i].plain_len;
-			if (s->md != NULL &&
-			    !EVP_DigestUpdate(s->md, dst[i].iov_base, jobs[i].plain_len)) {
-				c->in = net_chain_consume(c->in, consumed);
-				return fail(s, LG_ERR_PROTOCOL, "SHA-256 update");
-			}
+			/* On failure the session is closed, its queues freed. */
+			if (lg_ctl_data_in(&s->ctl, dst[i].iov_base, jobs[i].plain_len) != 0)
+				return -1;
 		}
 		c->in = net_chain_consume(c->in, consumed);
 		progress = 1;
@@ -442,12 +261,12 @@ static int data_read(struct lgd_session *s)
 		return fail(s, LG_ERR_DATA, "data connection lost");
 	if (!c->eof)
 		return progress;
-	if (!s->clean_close)
-		s->run->errors[LG_ERR_TRUNCATED]++; /* the size check decides the rest */
-	return data_finished(s);
+	if (!s->ctl.clean_close)
+		s->ctl.run->errors[LG_ERR_TRUNCATED]++; /* the size check decides the rest */
+	return lg_ctl_data_finished(&s->ctl);
 }
 
-/* Seals n bytes of s->buf into one-record mbufs queued on the connection. */
+/* Seals n bytes of s->ctl.buf into one-record mbufs queued on the connection. */
 static int data_seal(struct lgd_session *s, uint32_t n)
 {
 	struct lgd_conn *c = &s->data;
@@ -461,7 +280,7 @@ static int data_seal(struct lgd_session *s, uint32_t n)
 	for (unsigned int i = 0; i < records; i++) {
 		uint32_t off = i * TLS_MAX_PLAINTEXT;
 		uint32_t piece = n - off < TLS_MAX_PLAINTEXT ? n - off : TLS_MAX_PLAINTEXT;
-		src[i] = (struct iovec){s->buf + off, piece};
+		src[i] = (struct iovec){s->ctl.buf + off, piece};
 		dst[i] = (struct iovec){rte_pktmbuf_mtod(mbufs[i], void *),
 		                        tls_sealed_len(&c->tls, piece)};
 		memset(&jobs[i], 0, sizeof(jobs[i]));
@@ -520,7 +339,7 @@ static int data_write(struct lgd_session *s)
 			return fail(s, LG_ERR_DATA, "data connection lost while sending");
 		if (r == 0 || c->tc == NULL)
 			return progress;
-		if (s->bytes == s->x.expect_size || s->close_sent)
+		if (s->ctl.bytes == s->ctl.x.expect_size || s->close_sent)
 			break;
 		/* tcp_send takes a chain whenever the send queue is below its
 		 * budget; once it is full, writable() comes at half. */
@@ -533,20 +352,19 @@ static int data_write(struct lgd_session *s)
 			if (r == 0)
 				goto wait_mbufs;
 		}
-		uint64_t left = s->x.expect_size - s->bytes;
+		uint64_t left = s->ctl.x.expect_size - s->ctl.bytes;
 		uint32_t n = left < LGD_SEAL_CHUNK ? (uint32_t)left : LGD_SEAL_CHUNK;
 		if (rte_mempool_avail_count(s->lr->record_pool) <
 		    (n + TLS_MAX_PLAINTEXT - 1) / TLS_MAX_PLAINTEXT)
 			goto wait_mbufs;
-		lg_pattern_fill(s->pattern, s->bytes, s->buf, n);
-		if (s->md != NULL && !EVP_DigestUpdate(s->md, s->buf, n))
-			return fail(s, LG_ERR_PROTOCOL, "SHA-256 update");
+		if (lg_ctl_fill(&s->ctl, n) != 0)
+			return -1;
 		r = data_seal(s, n);
 		if (r < 0)
 			return fail(s, LG_ERR_TLS, "seal");
 		if (r == 0)
 			goto wait_mbufs;
-		s->bytes += n;
+		s->ctl.bytes += n;
 		progress = 1;
 	}
 	if (!s->close_sent) {
@@ -567,7 +385,7 @@ static int data_write(struct lgd_session *s)
 	/* The FIN follows the close_notify; the server's answer is drained. */
 	if (tcp_shutdown(c->tc) != 0)
 		return fail(s, LG_ERR_DATA, "shutdown");
-	s->ds = LG_D_DRAIN;
+	s->ctl.ds = LG_D_DRAIN;
 	return 1;
 wait_mbufs:
 	s->retry = true;
@@ -575,27 +393,25 @@ wait_mbufs:
 	return progress;
 }
 
-static int data_drain(struct lgd_session *s)
+static int data_drain(struct lg_ctl *ctl)
 {
-	struct lgd_conn *c = &s->data;
+	struct lgd_conn *c = &session_of(ctl)->data;
 	rte_pktmbuf_free(c->in); /* the upload's fate is in the reply */
 	c->in = NULL;
 	if (c->eof || c->state == LGD_TCP_FAILED)
-		return data_finished(s);
+		return lg_ctl_data_finished(ctl);
 	return 0;
 }
 
-/* Handshake done: export the keys and let the record layer take over. */
-static int data_take_over(struct lgd_session *s)
+/* Handshake done (and counted as resumed or not): export the keys and
+ * let the record layer take over. */
+static int data_take_over(struct lg_ctl *ctl)
 {
+	struct lgd_session *s = session_of(ctl);
 	struct lgd_conn *c = &s->data;
 	struct tls_conn_keys keys;
 	char err[160];
 	size_t leftover = 0;
-	if (SSL_session_reused(c->ssl))
-		s->run->resumed++;
-	else
-		s->run->not_resumed++;
 	int rc = tls_import_export(c->ssl, &keys, s->lr->leftover, LGD_LEFTOVER_MAX, &leftover, err,
 	                           sizeof(err));
 	if (rc != 0)
@@ -626,69 +442,30 @@ static int data_take_over(struct lgd_session *s)
 			return fail(s, LG_ERR_DATA, "chain too long");
 		}
 	}
-	s->ds = LG_D_XFER;
 	return 1;
 }
 
-static int step_data(struct lgd_session *s)
+static int data_xfer(struct lg_ctl *ctl)
 {
-	struct lg_run *run = s->run;
-	struct lgd_conn *c = &s->data;
-	switch (s->ds) {
-	case LG_D_NONE:
-		return 0;
-	case LG_D_CONNECTING: {
-		if (c->state == LGD_TCP_FAILED)
-			return fail(s, LG_ERR_CONNECT, "data connect");
-		if (c->state != LGD_TCP_OPEN)
-			return 0;
-		lg_hist_add(&run->lat_connect, lg_now() - s->t_connect);
-		if (lgd_conn_tls_new(s, c) == NULL || tls_import_ssl_setup(c->ssl) != 0)
-			return fail(s, LG_ERR_TLS, "data SSL_new");
-		/* Each data connection resumes its own copy of the control
-		 * session (OpenSSL marks a used TLS 1.3 session not resumable). */
-		SSL_SESSION *copy = SSL_SESSION_dup(s->tls_session);
-		int ok = copy != NULL && SSL_set_session(c->ssl, copy);
-		SSL_SESSION_free(copy);
-		if (!ok)
-			return fail(s, LG_ERR_TLS, "data SSL_set_session");
-		if (s->x.op == LG_OP_LIST)
-			ctrl_send(s, LG_C_XFER_CMD, "LIST");
-		else
-			ctrl_send(s, LG_C_XFER_CMD, "%s %s",
-			          s->x.op == LG_OP_RETR ? "RETR" : "STOR", s->x.name);
-		s->t_cmd = lg_now();
-		s->t_handshake = s->t_cmd;
-		s->ds = LG_D_HANDSHAKE;
-		return 1;
-	}
-	case LG_D_HANDSHAKE: {
-		int r = SSL_do_handshake(c->ssl);
-		int f = lgd_conn_flush(c);
-		if (f < 0)
-			return fail(s, LG_ERR_DATA, "data send");
-		if (r != 1) {
-			int e = SSL_get_error(c->ssl, r);
-			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-				return fail(s, LG_ERR_TLS, "data handshake");
-			if (c->state == LGD_TCP_FAILED || c->eof)
-				return fail(s, LG_ERR_TLS, "data handshake: connection closed");
-			return 0;
-		}
-		if (BIO_ctrl_pending(c->net_out) > 0) {
-			s->retry = true; /* the Finished waits for packet mbufs */
-			return 0;
-		}
-		lg_hist_add(&run->lat_handshake, lg_now() - s->t_handshake);
-		return data_take_over(s);
-	}
-	case LG_D_XFER:
-		return s->x.op == LG_OP_STOR ? data_write(s) : data_read(s);
-	case LG_D_DRAIN:
-		return data_drain(s);
-	}
-	return 0;
+	struct lgd_session *s = session_of(ctl);
+	return ctl->x.op == LG_OP_STOR ? data_write(s) : data_read(s);
 }
+
+static const struct lg_ctl_ops dpdk_ops = {
+    .name = "ftps-loadgen-dpdk",
+    .open = conn_open,
+    .connected = conn_connected,
+    .tls_start = conn_tls_start,
+    .handshake = conn_handshake,
+    .ssl = conn_ssl,
+    .close = conn_close,
+    .ctrl_write = ctrl_write,
+    .ctrl_read = ctrl_read,
+    .ctrl_wait = ctrl_wait,
+    .data_ready = data_take_over,
+    .data_xfer = data_xfer,
+    .data_drain = data_drain,
+};
 
 void lgd_session_drive(struct lgd_session *s)
 {
@@ -700,15 +477,12 @@ void lgd_session_drive(struct lgd_session *s)
 	s->retry = false;
 	for (;;) {
 		s->drive_again = false;
-		int p = step_ctrl(s);
-		if (p < 0)
+		int r = lg_ctl_step(&s->ctl);
+		if (r < 0)
 			break;
-		int q = step_data(s);
-		if (q < 0)
+		if (r == 0 && !s->drive_again)
 			break;
-		if (p == 0 && q == 0 && !s->drive_again)
-			break;
-		s->last_activity = lg_now();
+		s->ctl.last_activity = lg_now();
 	}
 	s->in_drive = false;
 }
@@ -718,36 +492,21 @@ struct lgd_session *lgd_session_start(struct lgd_run *lr, int id)
 	struct lgd_session *s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return NULL;
-	s->id = id;
 	s->lr = lr;
-	s->run = &lr->run;
 	s->ctrl.s = s->data.s = s;
-	s->pattern = malloc(sizeof(*s->pattern));
-	s->buf = malloc(LG_BUF_SIZE);
-	s->run->live_sessions++;
-	s->cs = LG_C_CONNECTING;
-	s->t_connect = s->last_activity = lg_now();
-	if (s->pattern == NULL || s->buf == NULL)
-		fail(s, LG_ERR_CONNECT, "out of memory");
-	else if (lgd_conn_open(s, &s->ctrl, s->run->opt.port) != 0)
-		fail(s, LG_ERR_CONNECT, strerror(-s->ctrl.error));
+	lg_ctl_start(&s->ctl, &lr->run, id, &dpdk_ops);
 	return s;
 }
 
 void lgd_session_check_timeout(struct lgd_session *s, double now)
 {
-	if (s->cs != LG_C_DONE && now - s->last_activity > s->run->opt.idle_timeout)
-		fail(s, LG_ERR_TIMEOUT, "no progress");
+	lg_ctl_check_timeout(&s->ctl, now);
 }
 
 void lgd_session_free(struct lgd_session *s)
 {
 	if (s == NULL)
 		return;
-	data_reset(s);
-	lgd_conn_close(&s->ctrl);
-	SSL_SESSION_free(s->tls_session);
-	free(s->pattern);
-	free(s->buf);
+	lg_ctl_release(&s->ctl);
 	free(s);
 }

@@ -63,57 +63,13 @@ struct lg_xfer {
 	uint8_t expect[32];
 };
 
+/* Kernel mode: one socket of a session (lg_session.c); epoll events point
+ * at it. */
 struct lg_session;
 struct lg_conn {
 	int fd;
 	SSL *ssl;
 	struct lg_session *s;
-};
-
-enum lg_cstate {
-	LG_C_CONNECTING,
-	LG_C_BANNER,
-	LG_C_AUTH,
-	LG_C_HANDSHAKE,
-	LG_C_USER,
-	LG_C_PASS,
-	LG_C_PBSZ,
-	LG_C_PROT,
-	LG_C_TYPE,
-	LG_C_EPSV,
-	LG_C_XFER_CMD,
-	LG_C_XFER_END,
-	LG_C_QUIT,
-	LG_C_DONE
-};
-enum lg_dstate { LG_D_NONE, LG_D_CONNECTING, LG_D_HANDSHAKE, LG_D_XFER, LG_D_DRAIN };
-
-struct lg_session {
-	int id;
-	struct lg_run *run;
-	struct lg_conn ctrl, data;
-	enum lg_cstate cs;
-	enum lg_dstate ds;
-	char out[512];
-	size_t out_len, out_off;
-	char in[8192];
-	size_t in_len;
-	int reply_code;
-	char reply_line[256];
-	SSL_SESSION *tls_session; /* the control session, resumed on data connections */
-	/* The transfer in progress. */
-	struct lg_xfer x;
-	uint64_t bytes;
-	int ctrl_done, data_done, first_byte_seen, clean_close;
-	EVP_MD_CTX *md;
-	struct lg_pattern *pattern;
-	uint8_t *buf;
-	size_t buf_len, buf_off;
-	double t_end_new; /* --duration: no transfer starts after this */
-	double t_op, t_connect, t_handshake, t_cmd, last_activity;
-	uint64_t seq;        /* transfers this session has started */
-	int small_retr_next; /* small workload: RETR of the file just stored */
-	uint16_t data_port;
 };
 
 #define LG_BUF_SIZE (256u * 1024u)
