@@ -37,7 +37,9 @@ class LoadgenDpdkTest(unittest.TestCase):
         os.chmod(cls.tmp, 0o755)
         cls.name = "lgd" + uuid.uuid4().hex[:6]
         r = subprocess.run([sys.executable, TOOL, "up", "--name", cls.name, "--json",
-                            "--port", "memif", "--memory-mb", "512",
+                            # Jumbo frames (the benchmark's default) through the
+                            # whole appliance: relay, control plane, transfer engine.
+                            "--port", "memif", "--mtu", "9000", "--memory-mb", "512",
                             "--data-dir", str(cls.tmp / "data"), "--log-dir", str(cls.tmp / "log"),
                             "--set", "limits.max_per_address=256",
                             "--set", "limits.max_per_user=256"],
@@ -47,7 +49,7 @@ class LoadgenDpdkTest(unittest.TestCase):
             raise RuntimeError(f"ftps-appliance up failed: {r.stderr[-2000:]}")
         cls.info = json.loads(r.stdout.strip().splitlines()[-1])
         cls.root = Path(cls.info["user"]["root"])
-        assert cls.info["port"] == "memif" and cls.info["memif_socket"]
+        assert cls.info["port"] == "memif" and cls.info["memif_client_vdev"]
 
     @classmethod
     def tearDownClass(cls):
@@ -64,10 +66,10 @@ class LoadgenDpdkTest(unittest.TestCase):
         i = self.info
         eal = ["--no-pci", "--no-huge", "-m", "512", "--log-level=error", "-l", "1",
                f"--file-prefix={self.name}-lg{uuid.uuid4().hex[:4]}",
-               f"--vdev=net_memif0,role=client,id=0,socket={i['memif_socket']},"
-               "socket-abstract=no"]
+               f"--vdev={i['memif_client_vdev']}"]
         cmd = [sys.executable, TOOL, "exec", "--name", self.name, "--", LOADGEN, *eal, "--",
-               "--address", f"{i['client_address']}/24",
+               "--address", f"{i['client_address']}/24", "--mtu", str(i["mtu"]),
+               "--mbufs", "16383",
                "--server", i["server_address"], "--user", i["user"]["name"],
                "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
                "--port", str(port),
