@@ -4,10 +4,14 @@ failure or a timeout.  Built on tools/lib/appliance.py, the same code that
 tools/ftps-appliance uses."""
 
 import atexit
+import hashlib
+import json
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -165,3 +169,68 @@ def wait_for(predicate, timeout=10.0, interval=0.1):
             return value
         time.sleep(interval)
     return predicate()
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+APPLIANCE_TOOL = str(REPO / "tools" / "ftps-appliance")
+
+
+class ApplianceUnderTest:
+    """The whole appliance brought up by tools/ftps-appliance (the user's
+    command) with its files in a temporary folder; down() stops it, keeps
+    the logs and fails on any sanitizer report in them."""
+
+    def __init__(self, tag, *extra):
+        self.name = f"{tag}{os.getpid() % 10000}"
+        self.data = tempfile.mkdtemp(prefix=f"ftps-{tag}-data-")
+        os.chmod(self.data, 0o755)
+        self.logs = log_dir() / f"appliance-{self.name}"
+        r = subprocess.run([sys.executable, APPLIANCE_TOOL, "up", "--name", self.name, "--json",
+                            "--data-dir", self.data, "--log-dir", str(self.logs), *extra],
+                           capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            shutil.rmtree(self.data, ignore_errors=True)
+            raise RuntimeError("appliance did not come up: " + r.stderr[-2000:])
+        self.info = json.loads(r.stdout.strip().splitlines()[-1])
+        self.ns = Namespace(self.info["namespace"])
+        self.root = Path(self.info["user"]["root"])
+        self.dataplane = Dataplane(self.ns, self.info["server_address"],
+                                   file_prefix=self.info["telemetry_prefix"])
+
+    def down(self):
+        subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
+                       capture_output=True, timeout=90)
+        logs = Path(self.info["logs"])
+        for name in ("session.log", "xferlog"):  # kept for a post-mortem
+            if (Path(self.data) / name).exists():
+                shutil.copy(Path(self.data) / name, logs / name)
+        shutil.rmtree(self.data, ignore_errors=True)
+        check_sanitizer_reports(logs / "dataplane.log", logs / "control.log")
+
+    def exec_args(self, *command):
+        """argv running command inside the appliance's namespace."""
+        return [sys.executable, APPLIANCE_TOOL, "exec", "--name", self.name, "--", *command]
+
+    def curl_args(self, *args, timeout=600):
+        user = self.info["user"]
+        return ["curl", "-sS", "--max-time", str(timeout), "--ssl-reqd", "--cacert",
+                self.info["ca_file"], "-u", f"{user['name']}:{user['password']}", *args]
+
+    def curl(self, *args, timeout=600):
+        return self.ns.run(self.curl_args(*args, timeout=timeout), timeout=timeout + 30)
+
+    def url(self, path=""):
+        return f"ftp://{self.info['server_address']}/{path}"
+
+    def telemetry(self, what):
+        return self.dataplane.telemetry(what)
+
+    def session_log(self):
+        return Path(self.info["session_log"]).read_text()

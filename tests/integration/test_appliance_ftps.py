@@ -2,14 +2,9 @@
 real curl and Python ftplib through the tap, the dataplane's TCP stack and
 relay, and ftps-control's TLS; files compared by SHA-256."""
 
-import ftplib
-import hashlib
-import json
 import os
-import socket
-import ssl
-import subprocess
 import sys
+import shutil
 import tempfile
 import unittest
 from pathlib import Path
@@ -17,42 +12,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
 import harness  # noqa: E402
 
-TOOL = str(harness.REPO / "tools" / "ftps-appliance")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256 = harness.sha256_file
 
 
 class ApplianceFtpsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.name = f"f{os.getpid() % 100000}"
-        cls.data = tempfile.mkdtemp(prefix="ftps-appliance-data-")
-        os.chmod(cls.data, 0o755)
-        r = subprocess.run([sys.executable, TOOL, "up", "--name", cls.name, "--json",
-                            "--data-dir", cls.data, "--log-dir",
-                            str(harness.log_dir() / f"appliance-{cls.name}")],
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            raise RuntimeError("appliance did not come up: " + r.stderr)
-        cls.info = json.loads(r.stdout.strip().splitlines()[-1])
-        cls.ns = harness.Namespace(cls.info["namespace"])
+        cls.app = harness.ApplianceUnderTest("f")
+        cls.info = cls.app.info
+        cls.ns = cls.app.ns
         cls.work = Path(tempfile.mkdtemp(prefix="ftps-appliance-test-"))
 
     @classmethod
     def tearDownClass(cls):
-        subprocess.run([sys.executable, TOOL, "down", "--name", cls.name], capture_output=True,
-                       timeout=60)
-        logs = Path(cls.info["logs"])
-        harness.check_sanitizer_reports(logs / "dataplane.log", logs / "control.log")
-        import shutil
         shutil.rmtree(cls.work, ignore_errors=True)
-        shutil.rmtree(cls.data, ignore_errors=True)
+        cls.app.down()
 
     def curl(self, *args, timeout=120):
         user = self.info["user"]
@@ -109,8 +83,7 @@ class ApplianceFtpsTest(unittest.TestCase):
     def test_copies_kept_for_data_connections_only(self):
         # The relay keeps copies of relayed bytes for the TAKEOVER replay:
         # a session without data connections must cost none, a transfer some.
-        dataplane = harness.Dataplane(self.ns, self.info["server_address"],
-                                      file_prefix=self.info["telemetry_prefix"])
+        dataplane = self.app.dataplane
         Path(self.info["user"]["root"], "sized.txt").write_text("12345")
         before = dataplane.telemetry("/ftps/relay")
         r = self.curl("--ssl-reqd", "-I", self.url("sized.txt"))
@@ -154,8 +127,7 @@ print('ok')
     def test_zz_files_moved_on_the_fast_path(self):
         # Runs last (alphabetical): every file transfer above went through
         # the dataplane's transfer engine, none failed.
-        dataplane = harness.Dataplane(self.ns, self.info["server_address"],
-                                      file_prefix=self.info["telemetry_prefix"])
+        dataplane = self.app.dataplane
         t = dataplane.telemetry("/ftps/transfer")
         self.assertGreaterEqual(t["started"], 20)
         self.assertEqual(t["completed"], t["started"])

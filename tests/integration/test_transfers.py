@@ -5,8 +5,6 @@ everything again with the impairment layer on.  Sizes scale with
 FTPS_TEST_LARGE_MB (default 1024: the 1 GiB of the acceptance list)."""
 
 import fcntl
-import hashlib
-import json
 import os
 import shutil
 import signal
@@ -14,26 +12,18 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
 import harness  # noqa: E402
 
-TOOL = str(harness.REPO / "tools" / "ftps-appliance")
 LARGE_MB = int(os.environ.get("FTPS_TEST_LARGE_MB", "1024"))
 IMPAIRED_MB = int(os.environ.get("FTPS_TEST_IMPAIRED_MB", str(LARGE_MB)))
 IMPAIRMENT = "loss=0.02,reorder=0.01,depth=3,dup=0.005,corrupt=0.001"
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256 = harness.sha256_file
 
 
 def make_file(path, size, seed=1):
@@ -54,48 +44,7 @@ def make_file(path, size, seed=1):
     return path
 
 
-class Appliance:
-    def __init__(self, tag, *extra):
-        self.name = f"{tag}{os.getpid() % 10000}"
-        self.data = tempfile.mkdtemp(prefix=f"ftps-{tag}-data-")
-        os.chmod(self.data, 0o755)
-        self.logs = harness.log_dir() / f"appliance-{self.name}"
-        r = subprocess.run([sys.executable, TOOL, "up", "--name", self.name, "--json",
-                            "--data-dir", self.data, "--log-dir", str(self.logs), *extra],
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            raise RuntimeError("appliance did not come up: " + r.stderr)
-        self.info = json.loads(r.stdout.strip().splitlines()[-1])
-        self.ns = harness.Namespace(self.info["namespace"])
-        self.root = Path(self.info["user"]["root"])
-        self.dataplane = harness.Dataplane(self.ns, self.info["server_address"],
-                                           file_prefix=self.info["telemetry_prefix"])
-
-    def down(self):
-        subprocess.run([sys.executable, TOOL, "down", "--name", self.name], capture_output=True,
-                       timeout=90)
-        logs = Path(self.info["logs"])
-        for name in ("session.log", "xferlog"):  # kept for a post-mortem
-            shutil.copy(Path(self.data) / name, logs / name)
-        harness.check_sanitizer_reports(logs / "dataplane.log", logs / "control.log")
-        shutil.rmtree(self.data, ignore_errors=True)
-
-    def curl_args(self, *args, timeout=600):
-        user = self.info["user"]
-        return ["curl", "-sS", "--max-time", str(timeout), "--ssl-reqd", "--cacert",
-                self.info["ca_file"], "-u", f"{user['name']}:{user['password']}", *args]
-
-    def curl(self, *args, timeout=600):
-        return self.ns.run(self.curl_args(*args, timeout=timeout), timeout=timeout + 30)
-
-    def url(self, path=""):
-        return f"ftp://{self.info['server_address']}/{path}"
-
-    def telemetry(self, what):
-        return self.dataplane.telemetry(what)
-
-    def session_log(self):
-        return Path(self.info["session_log"]).read_text()
+Appliance = harness.ApplianceUnderTest
 
 
 class FastPathTest(unittest.TestCase):

@@ -15,18 +15,15 @@ import uuid
 from pathlib import Path
 
 SOURCE = Path(os.environ.get("FTPS_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+import harness  # noqa: E402
+
 BUILD = Path(os.environ.get("FTPS_BUILD_DIR", SOURCE / "build"))
-TOOL = str(SOURCE / "tools" / "ftps-appliance")
 LOADGEN = str(BUILD / "tools" / "loadgen" / "ftps-loadgen")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256 = harness.sha256_file
 
 
 class LoadgenApplianceTest(unittest.TestCase):
@@ -34,33 +31,25 @@ class LoadgenApplianceTest(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-loadgen-test-"))
         os.chmod(cls.tmp, 0o755)
-        cls.name = "lg" + uuid.uuid4().hex[:6]
-        r = subprocess.run([sys.executable, TOOL, "up", "--name", cls.name, "--json",
-                            "--data-dir", str(cls.tmp / "data"), "--log-dir", str(cls.tmp / "log"),
-                            "--set", "limits.max_per_address=256",
-                            "--set", "limits.max_per_user=256"],
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            cls.tearDownClass()
-            raise RuntimeError(f"ftps-appliance up failed: {r.stderr[-2000:]}")
-        cls.info = json.loads(r.stdout.strip().splitlines()[-1])
-        cls.root = Path(cls.info["user"]["root"])
+        cls.app = harness.ApplianceUnderTest(
+            "lg", "--set", "limits.max_per_address=256",
+            "--set", "limits.max_per_user=256")
+        cls.name = cls.app.name
+        cls.info = cls.app.info
+        cls.root = cls.app.root
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            subprocess.run([sys.executable, TOOL, "down", "--name", cls.name],
-                           capture_output=True, timeout=60)
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.app.down()
 
     def loadgen(self, *args, expect_rc=0, password=None, port=21):
         manifest = self.tmp / f"manifest-{uuid.uuid4().hex[:8]}"
         i = self.info
-        cmd = [sys.executable, TOOL, "exec", "--name", self.name, "--", LOADGEN,
-               "--server", i["server_address"], "--port", str(port), "--user", i["user"]["name"],
-               "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
-               "--manifest", str(manifest), "--idle-timeout", "20", "--json", *args]
+        cmd = self.app.exec_args(LOADGEN,
+            "--server", i["server_address"], "--port", str(port), "--user", i["user"]["name"],
+            "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
+            "--manifest", str(manifest), "--idle-timeout", "20", "--json", *args)
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         for mark in SANITIZER_MARKS:
             self.assertNotIn(mark, r.stderr)

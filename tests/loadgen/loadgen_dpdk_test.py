@@ -16,48 +16,38 @@ import uuid
 from pathlib import Path
 
 SOURCE = Path(os.environ.get("FTPS_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+import harness  # noqa: E402
+
 BUILD = Path(os.environ.get("FTPS_BUILD_DIR", SOURCE / "build"))
-TOOL = str(SOURCE / "tools" / "ftps-appliance")
 LOADGEN = str(BUILD / "tools" / "loadgen" / "ftps-loadgen-dpdk")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256 = harness.sha256_file
 
 
 class LoadgenDpdkTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-loadgen-dpdk-test-"))
+        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-loadgen-test-"))
         os.chmod(cls.tmp, 0o755)
-        cls.name = "lgd" + uuid.uuid4().hex[:6]
-        r = subprocess.run([sys.executable, TOOL, "up", "--name", cls.name, "--json",
-                            # Jumbo frames (the benchmark's default) through the
-                            # whole appliance: relay, control plane, transfer engine.
-                            "--port", "memif", "--mtu", "9000", "--memory-mb", "512",
-                            "--data-dir", str(cls.tmp / "data"), "--log-dir", str(cls.tmp / "log"),
-                            "--set", "limits.max_per_address=256",
-                            "--set", "limits.max_per_user=256"],
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            cls.tearDownClass()
-            raise RuntimeError(f"ftps-appliance up failed: {r.stderr[-2000:]}")
-        cls.info = json.loads(r.stdout.strip().splitlines()[-1])
-        cls.root = Path(cls.info["user"]["root"])
+        cls.app = harness.ApplianceUnderTest(
+            "lgd",
+            # Jumbo frames (the benchmark's default) through the
+            # whole appliance: relay, control plane, transfer engine.
+            "--port", "memif", "--mtu", "9000", "--memory-mb", "512",
+            "--set", "limits.max_per_address=256",
+            "--set", "limits.max_per_user=256")
+        cls.name = cls.app.name
+        cls.info = cls.app.info
+        cls.root = cls.app.root
         assert cls.info["port"] == "memif" and cls.info["memif_client_vdev"]
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            subprocess.run([sys.executable, TOOL, "down", "--name", cls.name],
-                           capture_output=True, timeout=60)
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.app.down()
 
     def loadgen(self, *args, expect_rc=0, password=None, port=21):
         """One run inside the appliance's namespace (the memif socket is a
@@ -67,13 +57,13 @@ class LoadgenDpdkTest(unittest.TestCase):
         eal = ["--no-pci", "--no-huge", "-m", "512", "--log-level=error", "-l", "1",
                f"--file-prefix={self.name}-lg{uuid.uuid4().hex[:4]}",
                f"--vdev={i['memif_client_vdev']}"]
-        cmd = [sys.executable, TOOL, "exec", "--name", self.name, "--", LOADGEN, *eal, "--",
-               "--address", f"{i['client_address']}/24", "--mtu", str(i["mtu"]),
-               "--mbufs", "16383",
-               "--server", i["server_address"], "--user", i["user"]["name"],
-               "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
-               "--port", str(port),
-               "--manifest", str(manifest), "--idle-timeout", "20", "--json", *args]
+        cmd = self.app.exec_args(LOADGEN, *eal, "--",
+            "--address", f"{i['client_address']}/24", "--mtu", str(i["mtu"]),
+            "--mbufs", "16383",
+            "--server", i["server_address"], "--user", i["user"]["name"],
+            "--password", password or i["user"]["password"], "--ca-file", i["ca_file"],
+            "--port", str(port),
+            "--manifest", str(manifest), "--idle-timeout", "20", "--json", *args)
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         for mark in SANITIZER_MARKS:
             self.assertNotIn(mark, r.stderr)
@@ -170,7 +160,7 @@ class LoadgenDpdkTest(unittest.TestCase):
     def test_bad_options(self):
         r = subprocess.run([LOADGEN, "--no-pci", "--no-huge", "-m", "64", "--log-level=error",
                             f"--file-prefix={self.name}-bad", "--", "--server", "198.18.0.1",
-                            "--workload", "bogus"], capture_output=True, text=True, timeout=30)
+            "--workload", "bogus"], capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 2)
         self.assertIn("ftps-loadgen", r.stderr)
 
