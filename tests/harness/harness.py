@@ -232,5 +232,27 @@ class ApplianceUnderTest:
     def telemetry(self, what):
         return self.dataplane.telemetry(what)
 
+    def run_ftplib(self, body, timeout=120):
+        """Runs body as Python in the namespace after a Python ftplib login
+        as the demo user (variable f: explicit TLS, PROT P, TYPE I, the
+        control session resumed on data connections), then f.quit()."""
+        user = self.info["user"]
+        script = f"""
+import ftplib, hashlib, io, os, ssl, sys, time
+class F(ftplib.FTP_TLS):
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
+ctx = ssl.create_default_context(cafile={self.info['ca_file']!r})
+f = F({self.info['server_address']!r}, context=ctx, timeout=60)
+f.login({user['name']!r}, {user['password']!r}); f.prot_p(); f.voidcmd('TYPE I')
+{body}
+f.quit()
+"""
+        return self.ns.run([sys.executable, "-c", script], timeout=timeout)
+
     def session_log(self):
         return Path(self.info["session_log"]).read_text()

@@ -97,30 +97,16 @@ class ApplianceFtpsTest(unittest.TestCase):
                            after["bytes_kept_for_takeover"])
 
     def test_python_ftplib_with_session_reuse(self):
-        user = self.info["user"]
-        script = f"""
-import ftplib, io, hashlib, os, ssl, sys
-class ReusingFTP_TLS(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-        return conn, size
-ctx = ssl.create_default_context(cafile={self.info['ca_file']!r})
-ftp = ReusingFTP_TLS({self.info['server_address']!r}, context=ctx, timeout=30)
-ftp.login({user['name']!r}, {user['password']!r})
-ftp.prot_p()
+        r = self.app.run_ftplib("""
 data = os.urandom(200000)
-ftp.storbinary('STOR py.bin', io.BytesIO(data))
+f.storbinary('STOR py.bin', io.BytesIO(data))
 out = io.BytesIO()
-ftp.retrbinary('RETR py.bin', out.write)
+f.retrbinary('RETR py.bin', out.write)
 assert out.getvalue() == data, 'round trip differs'
-names = ftp.nlst()
+names = f.nlst()
 assert 'py.bin' in names, names
-ftp.quit()
 print('ok')
-"""
-        r = self.ns.run([sys.executable, "-c", script], timeout=120)
+""")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("ok", r.stdout)
 

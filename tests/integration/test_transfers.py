@@ -77,17 +77,7 @@ class FastPathTest(unittest.TestCase):
         src = self.app.root / "abor.bin"
         shutil.copy(self.large, src)
         os.chown(src, 65534, 65534)
-        user = self.app.info["user"]
-        script = f"""
-import ftplib, ssl, sys, time
-class F(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-        return conn, size
-ctx = ssl.create_default_context(cafile={self.app.info['ca_file']!r})
-f = F({self.app.info['server_address']!r}, context=ctx, timeout=60)
-f.login({user['name']!r}, {user['password']!r}); f.prot_p(); f.voidcmd('TYPE I')
+        r = self.app.run_ftplib("""
 conn = f.transfercmd('RETR abor.bin')
 got = 0
 while got < (4 << 20):
@@ -100,9 +90,7 @@ conn.close()
 print('|'.join(r[:3] for r in replies))
 f.voidcmd('NOOP')
 print('alive', f.size('abor.bin'))
-f.quit()
-"""
-        r = self.app.ns.run([sys.executable, "-c", script], timeout=120)
+""")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("426|226", r.stdout)
         self.assertIn(f"alive {LARGE_MB << 20}", r.stdout)
@@ -286,21 +274,7 @@ class DirectWriteTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def ftplib(self, body):
-        user = self.app.info["user"]
-        script = f"""
-import ftplib, ssl
-class F(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-        return conn, size
-ctx = ssl.create_default_context(cafile={self.app.info['ca_file']!r})
-f = F({self.app.info['server_address']!r}, context=ctx, timeout=60)
-f.login({user['name']!r}, {user['password']!r}); f.prot_p(); f.voidcmd('TYPE I')
-{body}
-f.quit()
-"""
-        r = self.app.ns.run([sys.executable, "-c", script], timeout=120)
+        r = self.app.run_ftplib(body)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     @staticmethod

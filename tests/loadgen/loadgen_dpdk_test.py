@@ -15,12 +15,10 @@ import unittest
 import uuid
 from pathlib import Path
 
-SOURCE = Path(os.environ.get("FTPS_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
 import harness  # noqa: E402
 
-BUILD = Path(os.environ.get("FTPS_BUILD_DIR", SOURCE / "build"))
-LOADGEN = str(BUILD / "tools" / "loadgen" / "ftps-loadgen-dpdk")
+LOADGEN = str(harness.appliance.build_dir() / "tools" / "loadgen" / "ftps-loadgen-dpdk")
 SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
 
