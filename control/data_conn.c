@@ -90,16 +90,18 @@ void data_reset_mode(struct session *s)
 	s->listen_pending = 0;
 }
 
+static const char *job_name(const struct session *s)
+{
+	return s->job.xfer_dir == 'o' ? "download" : s->job.xfer_dir == 'i' ? "upload" : "listing";
+}
+
 void data_finish_job(struct session *s, int code, const char *text)
 {
 	double secs = (double)(ev_now_ms() - s->job.start_ms) / 1000.0;
 	if (s->job.xfer_dir)
 		log_xfer(s->peer_str, s->job.bytes, s->job.vpath, s->job.xfer_dir, s->user_name,
 		         code == 226 ? 'c' : 'i', secs);
-	log_session(s->sid, s->peer_str, s->user_name, "%s %s: %d, %llu bytes",
-	            s->job.xfer_dir == 'o'   ? "download"
-	            : s->job.xfer_dir == 'i' ? "upload"
-	                                     : "listing",
+	log_session(s->sid, s->peer_str, s->user_name, "%s %s: %d, %llu bytes", job_name(s),
 	            s->job.vpath, code, (unsigned long long)s->job.bytes);
 	bool ok = code < 400;
 	s->last_activity_ms = ev_now_ms(); /* idle time starts after the transfer */
@@ -119,6 +121,12 @@ void data_abort(struct session *s, bool reply_426)
 			log_xfer(s->peer_str, s->job.bytes, s->job.vpath, s->job.xfer_dir,
 			         s->user_name, 'i',
 			         (double)(ev_now_ms() - s->job.start_ms) / 1000.0);
+		/* Every transfer ends with a line in the session log, including
+		 * those cut short by ABOR or a lost control connection. */
+		log_session(s->sid, s->peer_str, s->user_name, "%s %s: aborted (%s), %llu bytes",
+		            job_name(s), s->job.vpath,
+		            reply_426 ? "ABOR" : "control connection closed",
+		            (unsigned long long)s->job.bytes);
 		job_clear(s);
 		if (reply_426)
 			session_reply(s, 426, "Connection closed; transfer aborted");

@@ -107,8 +107,8 @@ void session_close(struct session *s, const char *why)
 {
 	if (s->closing)
 		return;
-	log_session(s->sid, s->peer_str, s->user_name[0] ? s->user_name : NULL, "closed: %s", why);
 	data_abort(s, false);
+	log_session(s->sid, s->peer_str, s->user_name[0] ? s->user_name : NULL, "closed: %s", why);
 	data_reset_mode(s);
 	if (s->ctrl != NULL) {
 		if (s->tls_on && s->tls.handshake_done) {

@@ -256,3 +256,9 @@ f.quit()
 
     def session_log(self):
         return Path(self.info["session_log"]).read_text()
+
+    def assert_logged(self, text, timeout=20):
+        """The client may see its data connection fail before ftps-control
+        has had the dataplane's report and logged the reply: wait for it."""
+        if not wait_for(lambda: text in self.session_log(), timeout):
+            raise AssertionError(f"{text!r} not in the session log:\n{self.session_log()[-4000:]}")

@@ -98,6 +98,7 @@ print('alive', f.size('abor.bin'))
             self.app.telemetry("/ftps/transfer")), 10)
         self.assertTrue(t, "aborted transfer still active")
         self.assertGreaterEqual(t["aborted"], 1)
+        self.app.assert_logged("download /abor.bin: aborted (ABOR)")
 
     def test_3_killed_upload_resumes(self):
         size = min(LARGE_MB, 256) << 20
@@ -117,6 +118,9 @@ print('alive', f.size('abor.bin'))
                                           if "resume.bin" in line], 30)
         self.assertTrue(entry, "no xferlog entry for the killed upload")
         self.assertTrue(entry[-1].split()[-1] in ("i",) or " i " in entry[-1], entry[-1])
+        # Whichever the control plane hears of first (the dataplane's report
+        # or the lost control connection), the session log says how it ended.
+        self.app.assert_logged("upload /resume.bin: ")
         harness.wait_for(lambda: self.app.telemetry("/ftps/transfer")["active"] == 0, 20)
         kept = partial.stat().st_size
         self.assertGreater(kept, 0)
@@ -136,7 +140,7 @@ print('alive', f.size('abor.bin'))
             src = make_file(self.work / "toobig.bin", 16 << 20, seed=9)
             r = self.app.curl("-T", str(src), self.app.url("small/toobig.bin"))
             self.assertNotEqual(r.returncode, 0)
-            self.assertIn("small/toobig.bin: 452", self.app.session_log())
+            self.app.assert_logged("small/toobig.bin: 452")
             # Others are served as before.
             ok = make_file(self.work / "after.bin", 1 << 20, seed=10)
             r = self.app.curl("-T", str(ok), self.app.url("after.bin"))
@@ -422,7 +426,7 @@ assert not errors, errors
         before = self.counters()
         r = self.app.curl("-T", str(src), self.app.url("ext4/full.bin"))
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("ext4/full.bin: 452", self.app.session_log())
+        self.app.assert_logged("ext4/full.bin: 452")
         d = self.delta(before)
         self.assertEqual(d["disk_full"], 1)
         self.assertGreater(d["direct_writes"], 0)
@@ -461,8 +465,7 @@ assert not errors, errors
                 proc.kill()
                 proc.wait()
         self.assertNotEqual(proc.returncode, 0)
-        self.assertTrue(harness.wait_for(
-            lambda: "shut/eio.bin: 451" in self.app.session_log(), 10), self.app.session_log())
+        self.app.assert_logged("shut/eio.bin: 451")
         d = self.delta(before)
         self.assertEqual(d["io_errors"], 1)
         self.assertEqual(d["disk_full"], 0)
