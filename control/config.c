@@ -160,6 +160,10 @@ static int handler(void *user, const char *section, const char *name, const char
 		if (strlen(value) >= sizeof(c->run_as))
 			return fail(st, "run_as: name too long%s%s", "", "");
 		snprintf(c->run_as, sizeof(c->run_as), "%s", value);
+	} else if (KEY("server", "realtime_priority")) {
+		if (parse_u32(value, 0, 99, &c->realtime_priority))
+			return fail(st, "%s: expected 0 (normal scheduling) to 99, got '%s'", name,
+			            value);
 	} else if (KEY("server", "pasv_ports")) {
 		unsigned a, b;
 		char tail;

@@ -25,6 +25,7 @@ struct ftps_config {
 	struct listen_spec implicit_listen;
 	char dataplane_socket[CFG_PATH_MAX];
 	char run_as[64];
+	uint32_t realtime_priority; /* 0: normal scheduling; 1..99: SCHED_FIFO event loop */
 	uint16_t pasv_min, pasv_max;
 	bool pasv_address_set;
 	struct in_addr pasv_address;

@@ -58,6 +58,17 @@ r = with_tls("client_ca = %s\nclient_crl = %s\n" % (env.ca, bad + ".missing"))
 ck.ok(r.returncode != 0 and "client_crl: cannot read" in r.stderr,
       "a missing client_crl file refused (%s)" % r.stderr.strip())
 
+def with_server(extra):
+    with open(bad, "w") as f:
+        f.write(open(env.config).read().replace("[server]\n", "[server]\n" + extra, 1))
+    return subprocess.run([binary, "-c", bad], capture_output=True, text=True, timeout=10)
+
+
+for value in ("100", "-1", "high"):
+    r = with_server("realtime_priority = %s\n" % value)
+    ck.ok(r.returncode != 0 and "realtime_priority: expected 0 (normal scheduling) to 99, got '%s'"
+          % value in r.stderr, "realtime_priority = %s refused (%s)" % (value, r.stderr.strip()))
+
 pid = env.procs["control"].pid
 status = open("/proc/%d/status" % pid).read()
 uid_line = [l for l in status.splitlines() if l.startswith("Uid:")][0]

@@ -96,6 +96,20 @@ class ApplianceFtpsTest(unittest.TestCase):
         self.assertGreater(dataplane.telemetry("/ftps/relay")["bytes_kept_for_takeover"],
                            after["bytes_kept_for_takeover"])
 
+    def test_control_plane_event_loop_preempts_pollers(self):
+        # ftps-appliance asks for [server] realtime_priority = 1: the event
+        # loop thread runs SCHED_FIFO at 1, the password-hashing thread and
+        # anything else it starts stays at normal scheduling.
+        pid = self.info["control_pid"]
+        threads = {}
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            # stat fields 40 (rt_priority) and 41 (policy), counted from 1
+            threads[int(task.name)] = (int(fields[37]), int(fields[38]))
+        self.assertEqual(threads.pop(pid), (1, 1), "main thread: SCHED_FIFO, priority 1")
+        self.assertTrue(threads, "the password-hashing thread is running")
+        self.assertTrue(all(t == (0, 0) for t in threads.values()), threads)
+
     def test_python_ftplib_with_session_reuse(self):
         r = self.app.run_ftplib("""
 data = os.urandom(200000)

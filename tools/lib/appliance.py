@@ -328,7 +328,11 @@ class Control:
             "server": {"listen": f"{self.server_address}:21",
                        "implicit_listen": f"{self.server_address}:990",
                        "dataplane_socket": self.control_socket, "run_as": "nobody",
-                       "pasv_ports": self.pasv_ports},
+                       "pasv_ports": self.pasv_ports,
+                       # The dataplane's lcores busy-poll CPUs the control
+                       # plane shares: without this each of its wake-ups
+                       # waits out a poller's time slice.
+                       "realtime_priority": "1"},
             "tls": {"certificate": self.certificate, "key": self.key},
             "auth": {"users_file": self.users_file},
             "log": {"session_log": self.session_log, "xferlog": self.xferlog},
