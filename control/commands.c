@@ -943,6 +943,7 @@ static void open_transfer(struct session *s, const char *arg, const char *cmd, i
 	if (!need_perm(s, perm, cmd) || !data_preconditions(s, cmd))
 		return;
 	int fd = -1;
+	bool created = kind == CMD_STOU;
 	if (kind == CMD_STOU) {
 		for (int i = 0; i < 100 && fd < 0; i++) {
 			char name[96];
@@ -957,7 +958,14 @@ static void open_transfer(struct session *s, const char *arg, const char *cmd, i
 	} else {
 		if (vpath_of(s, arg, vp))
 			return;
-		fd = path_open(s->root_fd, vp, flags, 0644);
+		/* Whether the upload creates the file decides whether 226 also
+		 * waits for its directory entry to be durable. */
+		if (flags & O_CREAT) {
+			fd = path_open(s->root_fd, vp, (flags & ~O_TRUNC) | O_EXCL, 0644);
+			created = fd >= 0;
+		}
+		if (fd < 0 && (!(flags & O_CREAT) || errno == EEXIST))
+			fd = path_open(s->root_fd, vp, flags, 0644);
 	}
 	if (fd < 0) {
 		refuse_path(s, cmd, vp, errno);
@@ -979,6 +987,7 @@ static void open_transfer(struct session *s, const char *arg, const char *cmd, i
 	s->job.offset = kind == CMD_APPE ? 0 : s->rest;
 	s->rest = 0;
 	s->job.xfer_dir = kind == CMD_RETR ? 'o' : 'i';
+	s->job.created = created;
 	snprintf(s->job.vpath, sizeof(s->job.vpath), "%s", vp);
 	if (kind == CMD_STOR && s->job.offset && ftruncate(fd, (off_t)s->job.offset) != 0) {
 		close(fd);

@@ -3,6 +3,7 @@
  * and the job lifecycle (150 ... 226/4xx). Bytes are moved by
  * transfer_relay.c. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "evloop.h"
 #include "log.h"
+#include "paths.h"
 #include "session.h"
 
 #define RAW_IN_MAX (64u * 1024u)
@@ -97,6 +99,15 @@ static const char *job_name(const struct session *s)
 
 void data_finish_job(struct session *s, int code, const char *text)
 {
+	char why[160];
+	/* A truncated upload (426) is kept for REST: its name must last too. */
+	bool sync_name = s->job.created && (code == 226 || code == 426);
+	if (sync_name && path_sync_parent(s->root_fd, s->job.vpath) != 0 && code == 226) {
+		snprintf(why, sizeof(why), "Could not make the new file's name durable: %s",
+		         strerror(errno));
+		code = 451;
+		text = why;
+	}
 	double secs = (double)(ev_now_ms() - s->job.start_ms) / 1000.0;
 	if (s->job.xfer_dir)
 		log_xfer(s->peer_str, s->job.bytes, s->job.vpath, s->job.xfer_dir, s->user_name,

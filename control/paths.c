@@ -84,3 +84,25 @@ int path_open_parent(int root_fd, const char *vpath, char *name, size_t cap)
 	snprintf(name, cap, "%s", slash + 1);
 	return path_open(root_fd, parent, O_PATH | O_DIRECTORY, 0);
 }
+
+int path_sync_parent(int root_fd, const char *vpath)
+{
+	char parent[VPATH_MAX];
+	const char *slash = strrchr(vpath, '/');
+	size_t plen = slash == NULL ? 0 : (size_t)(slash - vpath);
+	if (plen >= sizeof(parent)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(parent, vpath, plen);
+	parent[plen] = '\0';
+	/* fsync needs a real descriptor, not O_PATH */
+	int fd = path_open(root_fd, plen == 0 ? "/" : parent, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}

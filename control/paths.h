@@ -21,5 +21,9 @@ int path_open(int root_fd, const char *vpath, int flags, mode_t mode);
 /* Open the parent directory of vpath (O_PATH|O_DIRECTORY) and return the
  * last component in name. -1 for "/" itself or errors. */
 int path_open_parent(int root_fd, const char *vpath, char *name, size_t cap);
+/* fsync the directory holding vpath, so that a new file's name survives a
+ * crash as its data does (POSIX leaves that to the parent's fsync); -1 with
+ * errno. */
+int path_sync_parent(int root_fd, const char *vpath);
 
 #endif

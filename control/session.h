@@ -33,9 +33,10 @@ struct job {
 	uint64_t bytes;
 	uint64_t start_ms;
 	char vpath[VPATH_MAX];
-	char xfer_dir; /* 'o' or 'i' for xferlog; 0 for listings */
-	bool started;  /* 150 sent and data flowing */
+	char xfer_dir;   /* 'o' or 'i' for xferlog; 0 for listings */
+	bool started;    /* 150 sent and data flowing */
 	bool taken_over; /* the dataplane moves the file bytes (transfer_takeover.c) */
+	bool created;    /* the upload created the file: its directory is synced too */
 };
 
 enum data_mode { DM_NONE, DM_PASV, DM_PORT };

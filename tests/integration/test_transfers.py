@@ -419,6 +419,32 @@ assert not errors, errors
               f"direct_fallbacks {d['direct_fallbacks']}, direct_bytes {d['direct_bytes']}",
               file=sys.stderr)
 
+    def test_4c_new_names_are_synced(self):
+        # 226 for an upload that created its file also waits for the
+        # directory entry: ftps-control fsyncs the parent directory (the
+        # file's own fdatasync is the dataplane's).  Overwriting an existing
+        # file needs no directory sync.
+        pid = self.app.info["control_pid"]
+        trace = self.work / "control.strace"
+        strace = subprocess.Popen(["strace", "-f", "-e", "trace=fsync,fdatasync", "-o",
+                                   str(trace), "-p", str(pid)],
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertIn("attached", strace.stderr.readline())
+            src = make_file(self.work / "named.bin", 70000, seed=95)
+            self.stor(src, "ext4/named.bin")     # creates the file
+            self.stor(src, "ext4/named.bin")     # overwrites it
+            self.assertEqual(sha256(self.ext4 / "named.bin"), sha256(src))
+        finally:
+            strace.send_signal(signal.SIGINT)
+            strace.wait(timeout=20)
+            strace.stderr.close()
+        calls = [line for line in trace.read_text().splitlines() if "sync(" in line]
+        self.assertEqual(len(calls), 1, calls)
+        self.assertTrue(calls[0].split()[1].startswith("fsync("), calls)
+        self.assertTrue(calls[0].rstrip().endswith("= 0"), calls)
+        self.app.assert_logged("upload /ext4/named.bin: 226")
+
     def test_5_full_ext4_gives_452(self):
         # Direct writes hit ENOSPC (or come back short): 452, and the next
         # upload is served.
