@@ -62,7 +62,8 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(bytes_received, "file bytes received and written")                                       \
 	X(records_sealed, "TLS records sealed")                                                    \
 	X(records_opened, "TLS records opened")                                                    \
-	X(reads, "io_uring reads completed")                                                       \
+	X(reads, "file reads completed (io_uring or inline)")                                      \
+	X(inline_reads, "reads of tmpfs/ramfs files done on the lcore, not by an io_uring worker") \
 	X(writes, "io_uring writes completed")                                                     \
 	X(fsyncs, "io_uring fdatasyncs completed")                                                 \
 	X(direct_writes, "upload writes done with O_DIRECT (no page-cache copy)")                  \

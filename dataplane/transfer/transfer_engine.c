@@ -392,6 +392,7 @@ struct transfer *transfer_start(struct transfer_engine *e, struct tcp_conn *tcp,
 			uint64_t size = (uint64_t)st.st_size;
 			t->expected_end = size < t->limit_end ? size : t->limit_end;
 		}
+		t->inline_reads = transfer_file_in_memory(t->fd);
 	}
 	if (t->direction == TRANSFER_RECEIVE_FILE)
 		transfer_receive_prepare(t);

@@ -66,6 +66,7 @@ struct transfer {
 	bool close_notify_sent;
 	bool shut_down;
 	bool eof;
+	bool inline_reads; /* file on tmpfs/ramfs: read on the lcore (transfer_send.c) */
 	bool peer_eof;
 	uint64_t start_offset;
 	uint64_t offset;    /* next file offset to read or write */
@@ -146,6 +147,8 @@ void transfer_receive_prepare(struct transfer *t);
 /* Queues an upload's fill buffer for writing (O_DIRECT rules in
  * transfer_receive.c); false when it has to wait or the transfer failed. */
 bool transfer_submit_fill(struct transfer *t);
+/* The file lives in memory (tmpfs, ramfs): its reads are done inline. */
+bool transfer_file_in_memory(int fd);
 
 /* Fails an upload on a write, fdatasync or fcntl error: a full file system
  * or quota stays ENOSPC/EDQUOT (452) and EFBIG stays (552); anything else

@@ -382,6 +382,21 @@ class DirectWriteTest(unittest.TestCase):
         self.assertEqual(d["direct_writes"], 0)
         self.assertGreater(d["buffered_writes"], 0)
 
+    def test_4a_memory_files_are_read_inline(self):
+        # Downloads of ramfs files are read on the lcore (io_uring would
+        # hand each read to a worker thread); ext4 files through io_uring.
+        for where, inline in (("ramfs", True), ("ext4", False)):
+            src = make_file(self.work / f"get-{where}.bin", (3 << 20) + 17, seed=75)
+            shutil.copy(src, getattr(self, where) / "get.bin")
+            before = self.counters()
+            out = self.work / f"got-{where}.bin"
+            r = self.app.curl("-o", str(out), self.app.url(f"{where}/get.bin"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(sha256(out), sha256(src), where)
+            d = self.delta(before)
+            self.assertGreaterEqual(d["reads"], 48, where)  # 64 KiB each
+            self.assertEqual(d["inline_reads"], d["reads"] if inline else 0, where)
+
     def test_4b_many_odd_uploads_share_the_pool(self):
         # 40 uploads at once, each in 5000-byte records (a tail to carry
         # at every buffer) compete for the worker's 128 buffers: all must
