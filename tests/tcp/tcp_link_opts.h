@@ -5,7 +5,10 @@
 #ifndef FTPS_TCP_LINK_OPTS_H
 #define FTPS_TCP_LINK_OPTS_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <rte_ether.h>
@@ -35,6 +38,53 @@ static inline int link_parse_room(const char *text, uint32_t *room)
 		return -1;
 	*room = (uint32_t)v;
 	return 0;
+}
+
+/* The link options as both tools take them: put LINK_OPTIONS in the
+ * getopt_long table and hand every option to link_opts_take. */
+struct link_opts {
+	uint16_t mtu;
+	uint32_t room; /* --mbuf-room; 0: sized for the MTU */
+	bool trusted;  /* --trusted-link: no L4 checksums (net_memif only) */
+};
+
+/* clang-format off */
+#define LINK_OPTIONS                                     \
+	{"mtu", required_argument, NULL, 'M'},           \
+	{"mbuf-room", required_argument, NULL, 'R'},     \
+	{"trusted-link", no_argument, NULL, 'K'}
+/* clang-format on */
+
+static inline void link_opts_defaults(struct link_opts *o)
+{
+	o->mtu = 1500;
+	o->room = 0;
+	o->trusted = false;
+}
+
+/* Returns 1 when opt was a link option and is taken, 0 when it is none,
+ * -1 (with "<program>: <reason>" printed) when its value is bad. */
+static inline int link_opts_take(struct link_opts *o, int opt, const char *arg, const char *program)
+{
+	switch (opt) {
+	case 'M':
+		if (link_parse_mtu(arg, &o->mtu) != 0) {
+			fprintf(stderr, "%s: --mtu: 576 to %d\n", program, LINK_MTU_MAX);
+			return -1;
+		}
+		return 1;
+	case 'R':
+		if (link_parse_room(arg, &o->room) != 0) {
+			fprintf(stderr, "%s: bad --mbuf-room\n", program);
+			return -1;
+		}
+		return 1;
+	case 'K':
+		o->trusted = true;
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 /* The mbuf data room (headroom included) for frames of this MTU, or for
