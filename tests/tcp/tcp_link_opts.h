@@ -1,7 +1,8 @@
 /* Link options shared by ftps-tcp-peer and ftps-tcp-bench: an IP MTU up to
  * 65000 (beyond the dataplane's [net] mtu range, for net_memif links, see
- * port_open) and the data room of the mbufs (by default one frame fits one
- * mbuf; a smaller room makes the port deliver large frames as chains). */
+ * port_open) and the data room of the mbufs (by default the dataplane's,
+ * port_mbuf_data_room; a smaller room makes the port deliver frames as
+ * longer chains). */
 #ifndef FTPS_TCP_LINK_OPTS_H
 #define FTPS_TCP_LINK_OPTS_H
 
@@ -13,6 +14,8 @@
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
+
+#include "net/port.h"
 
 #define LINK_MTU_MAX 65000
 /* Pools of large mbufs stay near this many bytes. */
@@ -87,15 +90,14 @@ static inline int link_opts_take(struct link_opts *o, int opt, const char *arg, 
 	}
 }
 
-/* The mbuf data room (headroom included) for frames of this MTU, or for
- * room bytes of data when room is not 0; shrinks *mbufs so the pool stays
- * near LINK_POOL_BYTES when mbufs are large. */
+/* The mbuf data room (headroom included): the dataplane's for this MTU
+ * (port_mbuf_data_room), or room bytes of data when room is not 0; shrinks
+ * *mbufs so the pool stays near LINK_POOL_BYTES when mbufs are large. */
 static inline uint16_t link_mbuf_data_room(uint16_t mtu, uint32_t room, unsigned int *mbufs)
 {
-	uint32_t need = room != 0 ? room : (uint32_t)mtu + RTE_ETHER_HDR_LEN + 4;
-	need += RTE_PKTMBUF_HEADROOM;
+	uint32_t need = room != 0 ? RTE_PKTMBUF_HEADROOM + room : port_mbuf_data_room(mtu);
 	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE && room == 0)
-		return RTE_MBUF_DEFAULT_BUF_SIZE;
+		return (uint16_t)need;
 	unsigned int cap = LINK_POOL_BYTES / need;
 	if (cap < 2047)
 		cap = 2047;
