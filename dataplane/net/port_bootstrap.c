@@ -80,8 +80,13 @@ static int bootstrap_open(struct port_bootstrap *b, const struct port_bootstrap_
 		return -1;
 	struct port_config port_config = config->port;
 	port_config.queue_count = (uint16_t)b->worker_count;
-	if (port_open(&port_config, b->pools, &b->port, error, error_len) != 0)
+	if (port_open(&port_config, b->pools, &b->port, error, error_len) != 0) {
+		/* A port that got as far as its queues holds mbufs of the pools
+		 * about to be freed: close it first. */
+		if (b->port.name[0] != '\0')
+			port_close(&b->port);
 		return -1;
+	}
 	b->port_open = true;
 	return 0;
 }

@@ -253,23 +253,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-bench: need --address and --peer\n");
 		return 2;
 	}
-	config.ip.mtu = link.mtu;
 	signal(SIGINT, SIG_DFL);
-	struct port_bootstrap_config bootstrap_config = {
-	    .worker_count = 1,
-	    .pool_name = "bench_mbufs",
-	    .mbufs_per_worker = config.mbufs_per_worker,
-	    .port = {.name = config.port_name,
-	             .rx_descriptors = config.rx_descriptors,
-	             .tx_descriptors = config.tx_descriptors,
-	             .mtu = config.ip.mtu,
-	             .trusted_link = link.trusted},
-	};
-	bootstrap_config.mbuf_data_room =
-	    link_mbuf_data_room(link.mtu, link.room, &bootstrap_config.mbufs_per_worker);
 	struct port_bootstrap boot;
-	if (port_bootstrap_open(&boot, &bootstrap_config, error, sizeof(error)) != 0) {
-		fprintf(stderr, "ftps-tcp-bench: %s\n", error);
+	if (link_bootstrap_open(
+	        &boot, &config, &link,
+	        (struct port_bootstrap_config){.worker_count = 1, .pool_name = "bench_mbufs"},
+	        "ftps-tcp-bench") != 0) {
 		rte_eal_cleanup();
 		return 1;
 	}

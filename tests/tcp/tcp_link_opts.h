@@ -1,4 +1,5 @@
-/* Link options shared by ftps-tcp-peer and ftps-tcp-bench: an IP MTU up to
+/* Link options shared by ftps-tcp-peer and ftps-tcp-bench, and how they
+ * open the port with them: an IP MTU up to
  * 65000 (beyond the dataplane's [net] mtu range, for net_memif links, see
  * port_open) and the data room of the mbufs (by default the dataplane's,
  * port_mbuf_data_room; a smaller room makes the port deliver frames as
@@ -15,7 +16,8 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
-#include "net/port.h"
+#include "config.h"
+#include "net/port_bootstrap.h"
 
 #define LINK_MTU_MAX 65000
 /* Pools of large mbufs stay near this many bytes. */
@@ -104,6 +106,31 @@ static inline uint16_t link_mbuf_data_room(uint16_t mtu, uint32_t room, unsigned
 	if (*mbufs > cap)
 		*mbufs = cap;
 	return (uint16_t)need;
+}
+
+/* Opens the port of a tcp tool: the configuration's port name and
+ * descriptors with the link options' MTU (also set in config), trust and
+ * mbuf room.  Returns 0, or -1 with "<program>: <reason>" printed. */
+static inline int link_bootstrap_open(struct port_bootstrap *boot, struct dataplane_config *config,
+                                      const struct link_opts *link,
+                                      struct port_bootstrap_config bootstrap_config,
+                                      const char *program)
+{
+	config->ip.mtu = link->mtu;
+	bootstrap_config.mbufs_per_worker = config->mbufs_per_worker;
+	bootstrap_config.port = (struct port_config){.name = config->port_name,
+	                                             .rx_descriptors = config->rx_descriptors,
+	                                             .tx_descriptors = config->tx_descriptors,
+	                                             .mtu = link->mtu,
+	                                             .trusted_link = link->trusted};
+	bootstrap_config.mbuf_data_room =
+	    link_mbuf_data_room(link->mtu, link->room, &bootstrap_config.mbufs_per_worker);
+	char error[512];
+	if (port_bootstrap_open(boot, &bootstrap_config, error, sizeof(error)) != 0) {
+		fprintf(stderr, "%s: %s\n", program, error);
+		return -1;
+	}
+	return 0;
 }
 
 #endif

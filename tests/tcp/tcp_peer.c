@@ -418,25 +418,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-peer: %s\n", error);
 		return 2;
 	}
-	config.ip.mtu = link.mtu;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	struct port_bootstrap_config bootstrap_config = {
-	    .pool_name = "peer_mbufs",
-	    .mbufs_per_worker = config.mbufs_per_worker,
-	    .mbufs_option = "--mbufs",
-	    .port = {.name = config.port_name,
-	             .rx_descriptors = config.rx_descriptors,
-	             .tx_descriptors = config.tx_descriptors,
-	             .mtu = config.ip.mtu,
-	             .trusted_link = link.trusted},
-	};
-	bootstrap_config.mbuf_data_room =
-	    link_mbuf_data_room(link.mtu, link.room, &bootstrap_config.mbufs_per_worker);
 	struct port_bootstrap boot;
-	if (port_bootstrap_open(&boot, &bootstrap_config, error, sizeof(error)) != 0) {
-		fprintf(stderr, "ftps-tcp-peer: %s\n", error);
+	if (link_bootstrap_open(&boot, &config, &link,
+	                        (struct port_bootstrap_config){.pool_name = "peer_mbufs",
+	                                                       .mbufs_option = "--mbufs"},
+	                        "ftps-tcp-peer") != 0) {
 		rte_eal_cleanup();
 		return 1;
 	}
