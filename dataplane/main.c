@@ -23,7 +23,7 @@
 #include "relay.h"
 #include "transfer.h"
 #include "tcp.h"
-#include "net/port.h"
+#include "net/port_bootstrap.h"
 #include "telemetry.h"
 #include "worker.h"
 
@@ -194,19 +194,14 @@ int main(int original_argc, char **original_argv)
 		return 2;
 	}
 	/* rte_eal_init permutes argv; keep the vector we allocated to free it. */
+	char **built_argv = argv;
 	char **allocated_argv = calloc((size_t)argc, sizeof(char *));
 	int allocated_argc = argc;
 	if (allocated_argv == NULL)
 		return 1;
 	memcpy(allocated_argv, argv, sizeof(char *) * (size_t)argc);
-	int eal_args = rte_eal_init(argc, argv);
-	if (eal_args < 0) {
-		fprintf(stderr, "ftps-dataplane: EAL initialisation failed: %s\n",
-		        rte_strerror(rte_errno));
+	if (port_bootstrap_eal(&argc, &argv, "ftps-dataplane") < 0)
 		return 1;
-	}
-	argc -= eal_args;
-	argv += eal_args;
 	argv[0] = "ftps-dataplane";
 
 	struct dataplane_config config;
@@ -220,60 +215,37 @@ int main(int original_argc, char **original_argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 
-	unsigned int worker_count = rte_lcore_count();
-	struct worker *workers =
-	    rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
-	struct rte_mempool **pools = calloc(worker_count, sizeof(*pools));
-	unsigned int *lcores = calloc(worker_count, sizeof(*lcores));
-	if (workers == NULL || pools == NULL || lcores == NULL) {
-		fprintf(stderr, "ftps-dataplane: out of memory for %u workers\n", worker_count);
-		return 1;
-	}
-	unsigned int index = 0, lcore;
-	lcores[index++] = rte_get_main_lcore();
-	RTE_LCORE_FOREACH_WORKER(lcore)
-	{
-		lcores[index++] = lcore;
-	}
-	for (unsigned int i = 0; i < worker_count; i++) {
-		char name[RTE_MEMPOOL_NAMESIZE];
-		snprintf(name, sizeof(name), "mbufs_worker_%u", i);
-		uint16_t data_room = port_mbuf_data_room(config.ip.mtu);
-		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0, data_room,
-		                                   (int)rte_lcore_to_socket_id(lcores[i]));
-		if (pools[i] == NULL) {
-			fprintf(stderr,
-			        "ftps-dataplane: cannot allocate %u mbufs for worker %u: %s "
-			        "(more hugepages, or a smaller [dataplane] mbufs_per_worker)\n",
-			        config.mbufs_per_worker, i, rte_strerror(rte_errno));
-			return 1;
-		}
-	}
-
-	struct port_config port_config = {
-	    .name = config.port_name,
-	    .queue_count = (uint16_t)worker_count,
-	    .rx_descriptors = config.rx_descriptors,
-	    .tx_descriptors = config.tx_descriptors,
-	    .mtu = config.ip.mtu,
-	    .trusted_link = config.port_trusted_link,
+	const struct port_bootstrap_config bootstrap_config = {
+	    .pool_name = "mbufs_worker",
+	    .mbufs_per_worker = config.mbufs_per_worker,
+	    .mbufs_option = "[dataplane] mbufs_per_worker",
+	    .port = {.name = config.port_name,
+	             .rx_descriptors = config.rx_descriptors,
+	             .tx_descriptors = config.tx_descriptors,
+	             .mtu = config.ip.mtu,
+	             .trusted_link = config.port_trusted_link},
 	};
-	struct port_info port;
-	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
+	struct port_bootstrap boot;
+	if (port_bootstrap_open(&boot, &bootstrap_config, error, sizeof(error)) != 0) {
 		fprintf(stderr, "ftps-dataplane: %s\n", error);
 		rte_eal_cleanup();
+		return 1;
+	}
+	unsigned int worker_count = boot.worker_count;
+	struct rte_mempool **pools = boot.pools;
+	unsigned int *lcores = boot.lcores;
+	const struct port_info *port = &boot.port;
+	struct worker *workers =
+	    rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
+	if (workers == NULL) {
+		fprintf(stderr, "ftps-dataplane: out of memory for %u workers\n", worker_count);
 		return 1;
 	}
 
 	for (unsigned int i = 0; i < worker_count; i++) {
 		struct worker *w = &workers[i];
-		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip,
-		               pools[i]);
-		port_configure_lcore(&port, &w->net);
-		impair_init(&w->net.impair_rx, &config.impair_rx, 2 * (uint64_t)i, pools[i],
-		            rte_get_tsc_hz());
-		impair_init(&w->net.impair_tx, &config.impair_tx, 2 * (uint64_t)i + 1, pools[i],
-		            rte_get_tsc_hz());
+		port_bootstrap_lcore(&boot, i, &w->net, &config.ip, &config.impair_rx,
+		                     &config.impair_tx);
 		worker_init(w, lcores[i], config.idle_sleep_us);
 	}
 	for (unsigned int i = 0; i < worker_count; i++) {
@@ -284,9 +256,9 @@ int main(int original_argc, char **original_argv)
 		tcp_config.queue_count = (uint16_t)worker_count;
 		tcp_config.rto_min_ms = config.tcp_rto_min_ms;
 		tcp_config.cc = config.tcp_newreno ? TCP_CC_NEWRENO : TCP_CC_CUBIC;
-		if (port.rss && port.rss_key_len > 0) {
-			memcpy(tcp_config.rss_key, port.rss_key, port.rss_key_len);
-			tcp_config.rss_key_len = port.rss_key_len;
+		if (port->rss && port->rss_key_len > 0) {
+			memcpy(tcp_config.rss_key, port->rss_key, port->rss_key_len);
+			tcp_config.rss_key_len = port->rss_key_len;
 		}
 		w->tcp = tcp_stack_create(&tcp_config, &w->net, error, sizeof(error));
 		if (w->tcp == NULL) {
@@ -319,7 +291,7 @@ int main(int original_argc, char **original_argv)
 		        rte_strerror(rte_errno));
 		return 1;
 	}
-	dataplane_telemetry_register(workers, worker_count, &port, &config);
+	dataplane_telemetry_register(workers, worker_count, port, &config);
 
 	/* Announce ourselves so neighbours update stale caches (RFC 5227 2.3). */
 	arp_send_gratuitous(&workers[0].net);
@@ -329,11 +301,11 @@ int main(int original_argc, char **original_argv)
 
 	char address[INET_ADDRSTRLEN], mac[RTE_ETHER_ADDR_FMT_SIZE];
 	inet_ntop(AF_INET, &config.ip.address, address, sizeof(address));
-	rte_ether_format_addr(mac, sizeof(mac), &port.mac);
+	rte_ether_format_addr(mac, sizeof(mac), &port->mac);
 	printf("ftps-dataplane: ready: port %s (%s) mac %s address %s/%u workers %u "
 	       "offloads ipv4-cksum=%d tcp-cksum=%d tso=%d rss=%d impair-rx=%s impair-tx=%s\n",
-	       port.name, port.driver, mac, address, config.prefix_length, worker_count,
-	       port.tx_ipv4_checksum, port.tx_tcp_checksum, port.tx_tcp_tso, port.rss,
+	       port->name, port->driver, mac, address, config.prefix_length, worker_count,
+	       port->tx_ipv4_checksum, port->tx_tcp_checksum, port->tx_tcp_tso, port->rss,
 	       workers[0].net.impair_rx.enabled ? config.impair_rx_spec : "off",
 	       workers[0].net.impair_tx.enabled ? config.impair_tx_spec : "off");
 	fflush(stdout);
@@ -360,16 +332,12 @@ int main(int original_argc, char **original_argv)
 		tcp_stack_destroy(workers[i].tcp);
 		net_lcore_release(&workers[i].net);
 	}
-	port_close(&port);
-	for (unsigned int i = 0; i < worker_count; i++)
-		rte_mempool_free(pools[i]);
+	port_bootstrap_close(&boot);
 	if (config.pid_file[0] != '\0')
 		unlink(config.pid_file);
 	rte_free(workers);
-	free(pools);
-	free(lcores);
 	rte_eal_cleanup();
-	free(argv - eal_args);
+	free(built_argv);
 	eal_args_free(allocated_argc, allocated_argv);
 	printf("ftps-dataplane: stopped cleanly\n");
 	return 0;

@@ -21,7 +21,7 @@
 #include <rte_mbuf.h>
 
 #include "config.h"
-#include "net/port.h"
+#include "net/port_bootstrap.h"
 #include "tcp.h"
 #include "tcp_link_opts.h"
 #include "tcp_pattern.h"
@@ -191,13 +191,8 @@ static unsigned int control_poll(struct worker *w, void *context, uint64_t now)
 
 int main(int argc, char **argv)
 {
-	int eal_args = rte_eal_init(argc, argv);
-	if (eal_args < 0) {
-		fprintf(stderr, "ftps-tcp-bench: EAL initialisation failed\n");
+	if (port_bootstrap_eal(&argc, &argv, "ftps-tcp-bench") < 0)
 		return 1;
-	}
-	argc -= eal_args;
-	argv += eal_args;
 	struct dataplane_config config;
 	dataplane_config_defaults(&config);
 	config.mbufs_per_worker = 65535;
@@ -206,20 +201,22 @@ int main(int argc, char **argv)
 	    {"address", required_argument, NULL, 'a'},
 	    {"peer", required_argument, NULL, 'p'},
 	    {"bytes", required_argument, NULL, 'b'},
-	    {"mtu", required_argument, NULL, 'M'},
 	    {"cc", required_argument, NULL, 'c'},
-	    {"mbuf-room", required_argument, NULL, 'R'},
-	    {"trusted-link", no_argument, NULL, 'K'},
+	    LINK_OPTIONS,
 	    {"verify", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	uint32_t room = 0;
-	uint16_t mtu = 1500;
-	bool trusted = false;
+	struct link_opts link;
+	link_opts_defaults(&link);
 	char error[512];
 	int opt;
 	B.bytes = 1ull << 30;
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int taken = link_opts_take(&link, opt, optarg, "ftps-tcp-bench");
+		if (taken < 0)
+			return 2;
+		if (taken > 0)
+			continue;
 		switch (opt) {
 		case 'a':
 			if (dataplane_config_set(&config, "net", "address", optarg, error,
@@ -227,21 +224,6 @@ int main(int argc, char **argv)
 				fprintf(stderr, "ftps-tcp-bench: %s\n", error);
 				return 2;
 			}
-			break;
-		case 'M':
-			if (link_parse_mtu(optarg, &mtu) != 0) {
-				fprintf(stderr, "ftps-tcp-bench: --mtu: 576 to %d\n", LINK_MTU_MAX);
-				return 2;
-			}
-			break;
-		case 'R':
-			if (link_parse_room(optarg, &room) != 0) {
-				fprintf(stderr, "ftps-tcp-bench: bad --mbuf-room\n");
-				return 2;
-			}
-			break;
-		case 'K':
-			trusted = true;
 			break;
 		case 'V':
 			B.verify = true;
@@ -271,31 +253,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-bench: need --address and --peer\n");
 		return 2;
 	}
-	config.ip.mtu = mtu;
-	uint16_t data_room = link_mbuf_data_room(mtu, room, &config.mbufs_per_worker);
 	signal(SIGINT, SIG_DFL);
+	struct port_bootstrap boot;
+	if (link_bootstrap_open(
+	        &boot, &config, &link,
+	        (struct port_bootstrap_config){.worker_count = 1, .pool_name = "bench_mbufs"},
+	        "ftps-tcp-bench") != 0) {
+		rte_eal_cleanup();
+		return 1;
+	}
+	B.pool = boot.pools[0];
 	struct worker *w = rte_zmalloc("worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
-	B.pool = rte_pktmbuf_pool_create("bench_mbufs", config.mbufs_per_worker, 256, 0, data_room,
-	                                 (int)rte_socket_id());
 	B.pbuf = pattern_buf_new(1);
-	if (w == NULL || B.pool == NULL || B.pbuf == NULL) {
+	if (w == NULL || B.pbuf == NULL) {
 		fprintf(stderr, "ftps-tcp-bench: out of memory\n");
 		return 1;
 	}
-	struct port_config pc = {.name = config.port_name,
-	                         .queue_count = 1,
-	                         .rx_descriptors = config.rx_descriptors,
-	                         .tx_descriptors = config.tx_descriptors,
-	                         .mtu = config.ip.mtu,
-	                         .trusted_link = trusted};
-	struct port_info port;
-	if (port_open(&pc, &B.pool, &port, error, sizeof(error)) != 0) {
-		fprintf(stderr, "ftps-tcp-bench: %s\n", error);
-		return 1;
-	}
-	net_lcore_init(&w->net, 0, port.port_id, 0, &port.mac, &config.ip, B.pool);
-	port_configure_lcore(&port, &w->net);
-	worker_init(w, rte_lcore_id(), 0);
+	port_bootstrap_lcore(&boot, 0, &w->net, &config.ip, NULL, NULL);
+	worker_init(w, boot.lcores[0], 0);
 	struct tcp_stack_config tc;
 	tcp_stack_config_defaults(&tc);
 	tc.cc = cc;
@@ -348,8 +323,7 @@ int main(int argc, char **argv)
 	tcp_stack_destroy(B.stack);
 	net_lcore_release(&w->net);
 	pattern_buf_put(B.pbuf);
-	port_close(&port);
-	rte_mempool_free(B.pool);
+	port_bootstrap_close(&boot);
 	rte_free(w);
 	rte_eal_cleanup();
 	return ok ? 0 : 1;

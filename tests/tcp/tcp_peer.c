@@ -28,7 +28,7 @@
 #include <rte_mbuf.h>
 
 #include "config.h"
-#include "net/port.h"
+#include "net/port_bootstrap.h"
 #include "tcp.h"
 #include "tcp_link_opts.h"
 #include "tcp_pattern.h"
@@ -327,13 +327,8 @@ static unsigned int mbufs_in_use(void)
 
 int main(int argc, char **argv)
 {
-	int eal_args = rte_eal_init(argc, argv);
-	if (eal_args < 0) {
-		fprintf(stderr, "ftps-tcp-peer: EAL initialisation failed\n");
+	if (port_bootstrap_eal(&argc, &argv, "ftps-tcp-peer") < 0)
 		return 1;
-	}
-	argc -= eal_args;
-	argv += eal_args;
 	struct dataplane_config config;
 	dataplane_config_defaults(&config);
 	config.mbufs_per_worker = 65535;
@@ -347,21 +342,23 @@ int main(int argc, char **argv)
 	    {"impair-seed", required_argument, NULL, 's'},
 	    {"cc", required_argument, NULL, 'c'},
 	    {"mbufs", required_argument, NULL, 'm'},
-	    {"mtu", required_argument, NULL, 'M'},
 	    {"no-offload", no_argument, NULL, 'O'},
 	    {"no-tso", no_argument, NULL, 'T'},
 	    {"budget", required_argument, NULL, 'B'},
-	    {"mbuf-room", required_argument, NULL, 'R'},
-	    {"trusted-link", no_argument, NULL, 'K'},
+	    LINK_OPTIONS,
 	    {"verify-discard", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
-	uint32_t room = 0;
-	uint16_t mtu = 1500;
-	bool trusted = false;
+	struct link_opts link;
+	link_opts_defaults(&link);
 	int opt;
 	char error[512];
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		int taken = link_opts_take(&link, opt, optarg, "ftps-tcp-peer");
+		if (taken < 0)
+			return 2;
+		if (taken > 0)
+			continue;
 		const char *section = NULL, *key = NULL;
 		switch (opt) {
 		case 'a':
@@ -379,21 +376,6 @@ int main(int argc, char **argv)
 		case 'm':
 			section = "dataplane", key = "mbufs_per_worker";
 			break;
-		case 'M':
-			if (link_parse_mtu(optarg, &mtu) != 0) {
-				fprintf(stderr, "ftps-tcp-peer: --mtu: 576 to %d\n", LINK_MTU_MAX);
-				return 2;
-			}
-			continue;
-		case 'R':
-			if (link_parse_room(optarg, &room) != 0) {
-				fprintf(stderr, "ftps-tcp-peer: bad --mbuf-room\n");
-				return 2;
-			}
-			continue;
-		case 'K':
-			trusted = true;
-			continue;
 		case 'V':
 			verify_pattern = malloc(sizeof(*verify_pattern));
 			if (verify_pattern == NULL)
@@ -436,70 +418,41 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-tcp-peer: %s\n", error);
 		return 2;
 	}
-	config.ip.mtu = mtu;
-	uint16_t data_room = link_mbuf_data_room(mtu, room, &config.mbufs_per_worker);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
-	worker_count = rte_lcore_count();
+	struct port_bootstrap boot;
+	if (link_bootstrap_open(&boot, &config, &link,
+	                        (struct port_bootstrap_config){.pool_name = "peer_mbufs",
+	                                                       .mbufs_option = "--mbufs"},
+	                        "ftps-tcp-peer") != 0) {
+		rte_eal_cleanup();
+		return 1;
+	}
+	worker_count = boot.worker_count;
+	pools = boot.pools;
+	const struct port_info *port = &boot.port;
 	struct worker *workers =
 	    rte_zmalloc("workers", sizeof(struct worker) * worker_count, RTE_CACHE_LINE_SIZE);
-	pools = calloc(worker_count, sizeof(*pools));
 	stacks = calloc(worker_count, sizeof(*stacks));
-	unsigned int *lcores = calloc(worker_count, sizeof(*lcores));
-	if (workers == NULL || pools == NULL || stacks == NULL || lcores == NULL)
+	if (workers == NULL || stacks == NULL)
 		return 1;
-	unsigned int index = 0, lcore;
-	lcores[index++] = rte_get_main_lcore();
-	RTE_LCORE_FOREACH_WORKER(lcore)
-	{
-		lcores[index++] = lcore;
-	}
-	for (unsigned int i = 0; i < worker_count; i++) {
-		char name[RTE_MEMPOOL_NAMESIZE];
-		snprintf(name, sizeof(name), "peer_mbufs_%u", i);
-		pools[i] = rte_pktmbuf_pool_create(name, config.mbufs_per_worker, 256, 0, data_room,
-		                                   (int)rte_socket_id());
-		if (pools[i] == NULL) {
-			fprintf(stderr, "ftps-tcp-peer: cannot allocate mbufs\n");
-			return 1;
-		}
-	}
-	struct port_config port_config = {
-	    .name = config.port_name,
-	    .queue_count = (uint16_t)worker_count,
-	    .rx_descriptors = config.rx_descriptors,
-	    .tx_descriptors = config.tx_descriptors,
-	    .mtu = config.ip.mtu,
-	    .trusted_link = trusted,
-	};
-	struct port_info port;
-	if (port_open(&port_config, pools, &port, error, sizeof(error)) != 0) {
-		fprintf(stderr, "ftps-tcp-peer: %s\n", error);
-		return 1;
-	}
 	for (unsigned int i = 0; i < worker_count; i++) {
 		struct worker *w = &workers[i];
-		net_lcore_init(&w->net, i, port.port_id, (uint16_t)i, &port.mac, &config.ip,
-		               pools[i]);
-		port_configure_lcore(&port, &w->net);
+		port_bootstrap_lcore(&boot, i, &w->net, &config.ip, &config.impair_rx,
+		                     &config.impair_tx);
 		if (no_tso || no_offload)
 			w->net.tx_tcp_segmentation_offload = false;
 		if (no_offload)
 			w->net.tx_tcp_checksum_offload = false;
-		struct impair_config rx = config.impair_rx, tx = config.impair_tx;
-		rx.seed = tx.seed = config.impair_seed;
-		impair_init(&w->net.impair_rx, &rx, 2 * (uint64_t)i, pools[i], rte_get_tsc_hz());
-		impair_init(&w->net.impair_tx, &tx, 2 * (uint64_t)i + 1, pools[i],
-		            rte_get_tsc_hz());
-		worker_init(w, lcores[i], 0);
+		worker_init(w, boot.lcores[i], 0);
 		struct tcp_stack_config tc;
 		tcp_stack_config_defaults(&tc);
 		tc.cc = cc;
 		tc.queue_id = (uint16_t)i;
 		tc.queue_count = (uint16_t)worker_count;
-		memcpy(tc.rss_key, port.rss_key, sizeof(tc.rss_key));
-		tc.rss_key_len = port.rss_key_len;
+		memcpy(tc.rss_key, port->rss_key, sizeof(tc.rss_key));
+		tc.rss_key_len = port->rss_key_len;
 		tc.max_connections = 4096;
 		tc.time_wait_ms = 5000;
 		/* Budgets sized so 1000 connections fit the pool. */
@@ -532,13 +485,13 @@ int main(int argc, char **argv)
 	net_flush(&workers[0].net);
 	printf("ftps-tcp-peer: ready: port %s (%s) workers %u offloads tcp-cksum=%d tso=%d "
 	       "impair-rx=%s impair-tx=%s mbufs-in-use %u\n",
-	       port.name, port.driver, worker_count, port.tx_tcp_checksum, port.tx_tcp_tso,
+	       port->name, port->driver, worker_count, port->tx_tcp_checksum, port->tx_tcp_tso,
 	       workers[0].net.impair_rx.enabled ? config.impair_rx_spec : "off",
 	       workers[0].net.impair_tx.enabled ? config.impair_tx_spec : "off", start_in_use);
 	fflush(stdout);
 
 	for (unsigned int i = 1; i < worker_count; i++)
-		rte_eal_remote_launch(worker_main, &workers[i], lcores[i]);
+		rte_eal_remote_launch(worker_main, &workers[i], boot.lcores[i]);
 	worker_main(&workers[0]);
 	rte_eal_mp_wait_lcore();
 
@@ -578,13 +531,10 @@ int main(int argc, char **argv)
 		       (unsigned long long)verified_bytes, (unsigned long long)verify_mismatches);
 	free(verify_pattern);
 	fflush(stdout);
-	port_close(&port);
-	for (unsigned int i = 0; i < worker_count; i++)
-		rte_mempool_free(pools[i]);
+	port_bootstrap_close(&boot);
+	pools = NULL;
 	rte_free(workers);
-	free(pools);
 	free(stacks);
-	free(lcores);
 	rte_eal_cleanup();
 	return 0;
 }

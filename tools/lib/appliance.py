@@ -123,6 +123,23 @@ def eal_memory_args(prefix, megabytes=512, hugepages="auto"):
     return ["--no-huge", "-m", str(megabytes), f"--file-prefix={prefix}"], "no-huge"
 
 
+def stop_process(process, signo, timeout):
+    """Sends signo to a running process and waits up to timeout seconds,
+    then kills it.  Returns its exit code, or None when there was no
+    process or it had to be killed."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        process.send_signal(signo)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return None
+    return process.returncode
+
+
 class Dataplane:
     """One ftps-dataplane process on a net_tap (or memif) port in a namespace."""
 
@@ -211,22 +228,15 @@ class Dataplane:
 
     def stop(self, timeout=15):
         """SIGINT and wait; returns the exit code (None if it had to be killed)."""
-        if self.process is None:
+        code = stop_process(self.process, signal.SIGINT, timeout)
+        if code is None:
             return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                return None
         if self.process.stdout is not None:
             try:
                 self.process.stdout.close()
             except (OSError, ValueError):
                 pass
-        return self.process.returncode
+        return code
 
     def telemetry(self, command):
         """Runs one telemetry command and returns its JSON value."""
@@ -382,14 +392,5 @@ class Control:
                              f"see {self.log_path}")
 
     def stop(self, timeout=10):
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-                return None
-        return self.process.returncode
+        """SIGTERM and wait; returns the exit code (None if it had to be killed)."""
+        return stop_process(self.process, signal.SIGTERM, timeout)

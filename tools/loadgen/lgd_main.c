@@ -22,7 +22,7 @@
 #include <rte_malloc.h>
 
 #include "config.h"
-#include "net/port.h"
+#include "net/port_bootstrap.h"
 #include "worker.h"
 
 /* Loops without work before an idle loop naps (as the dataplane's worker). */
@@ -153,13 +153,8 @@ static bool link_up(uint16_t port_id)
 
 int main(int argc, char **argv)
 {
-	int eal_args = rte_eal_init(argc, argv);
-	if (eal_args < 0) {
-		fprintf(stderr, "ftps-loadgen-dpdk: EAL initialisation failed\n");
+	if (port_bootstrap_eal(&argc, &argv, "ftps-loadgen-dpdk") < 0)
 		return 2;
-	}
-	argc -= eal_args;
-	argv += eal_args;
 	static struct lgd_run lr; /* large; zeroed */
 	struct lg_run *run = &lr.run;
 	run->epfd = -1;
@@ -188,31 +183,36 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 
+	const struct port_bootstrap_config bootstrap_config = {
+	    .worker_count = 1,
+	    .pool_name = "lg_packets",
+	    .mbufs_per_worker = d.mbufs,
+	    .mbufs_option = "--mbufs",
+	    .port = {.name = d.net.port_name,
+	             .rx_descriptors = d.net.rx_descriptors,
+	             .tx_descriptors = d.net.tx_descriptors,
+	             .mtu = d.net.ip.mtu,
+	             .trusted_link = d.net.port_trusted_link},
+	};
+	struct port_bootstrap boot;
+	if (port_bootstrap_open(&boot, &bootstrap_config, error, sizeof(error)) != 0) {
+		fprintf(stderr, "ftps-loadgen-dpdk: %s\n", error);
+		rte_eal_cleanup();
+		return 1;
+	}
+	lr.pool = boot.pools[0];
+	const struct port_info *port = &boot.port;
 	struct worker *w = rte_zmalloc("lg_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 	lr.leftover = malloc(LGD_LEFTOVER_MAX);
-	lr.pool = rte_pktmbuf_pool_create("lg_packets", d.mbufs, 256, 0,
-	                                  port_mbuf_data_room(d.net.ip.mtu), (int)rte_socket_id());
 	lr.record_pool = rte_pktmbuf_pool_create(
 	    "lg_records", d.record_mbufs, 64, 0,
 	    (uint16_t)(RTE_PKTMBUF_HEADROOM + TLS_MAX_SEAL_RECORD), (int)rte_socket_id());
-	if (w == NULL || lr.leftover == NULL || lr.pool == NULL || lr.record_pool == NULL) {
+	if (w == NULL || lr.leftover == NULL || lr.record_pool == NULL) {
 		fprintf(stderr, "ftps-loadgen-dpdk: out of memory (more hugepages or -m)\n");
 		return 1;
 	}
-	struct port_config pc = {.name = d.net.port_name,
-	                         .queue_count = 1,
-	                         .rx_descriptors = d.net.rx_descriptors,
-	                         .tx_descriptors = d.net.tx_descriptors,
-	                         .mtu = d.net.ip.mtu,
-	                         .trusted_link = d.net.port_trusted_link};
-	struct port_info port;
-	if (port_open(&pc, &lr.pool, &port, error, sizeof(error)) != 0) {
-		fprintf(stderr, "ftps-loadgen-dpdk: %s\n", error);
-		return 1;
-	}
-	net_lcore_init(&w->net, 0, port.port_id, 0, &port.mac, &d.net.ip, lr.pool);
-	port_configure_lcore(&port, &w->net);
-	worker_init(w, rte_lcore_id(), 0); /* for its frame sink */
+	port_bootstrap_lcore(&boot, 0, &w->net, &d.net.ip, NULL, NULL);
+	worker_init(w, boot.lcores[0], 0); /* for its frame sink */
 	struct tcp_stack_config tc;
 	tcp_stack_config_defaults(&tc);
 	tc.max_connections = 16384;
@@ -231,12 +231,12 @@ int main(int argc, char **argv)
 	struct rte_mbuf *rx[WORKER_RX_BURST];
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t wait_end = rte_rdtsc() + (uint64_t)(d.link_wait * (double)hz);
-	while (!link_up(port.port_id) && rte_rdtsc() < wait_end && !stop_requested) {
-		uint16_t n = rte_eth_rx_burst(port.port_id, 0, rx, WORKER_RX_BURST);
+	while (!link_up(port->port_id) && rte_rdtsc() < wait_end && !stop_requested) {
+		uint16_t n = rte_eth_rx_burst(port->port_id, 0, rx, WORKER_RX_BURST);
 		rte_pktmbuf_free_bulk(rx, n);
 		rte_delay_us_sleep(1000);
 	}
-	if (!link_up(port.port_id))
+	if (!link_up(port->port_id))
 		fprintf(stderr, "ftps-loadgen-dpdk: warning: link still down; trying anyway\n");
 	arp_send_gratuitous(&w->net);
 	net_flush(&w->net);
@@ -258,7 +258,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		uint64_t now = rte_rdtsc();
 		unsigned int work = 0;
-		uint16_t n = rte_eth_rx_burst(port.port_id, 0, rx, WORKER_RX_BURST);
+		uint16_t n = rte_eth_rx_burst(port->port_id, 0, rx, WORKER_RX_BURST);
 		if (n > 0) {
 			net_receive_burst(&w->net, rx, n, now);
 			work += n;
@@ -347,9 +347,8 @@ int main(int argc, char **argv)
 	SSL_CTX_free(run->ctx);
 	tcp_stack_destroy(lr.stack);
 	net_lcore_release(&w->net);
-	port_close(&port);
+	port_bootstrap_close(&boot);
 	rte_mempool_free(lr.record_pool);
-	rte_mempool_free(lr.pool);
 	rte_free(w);
 	free(lr.leftover);
 	rte_eal_cleanup();
