@@ -1,9 +1,8 @@
 /* Link options shared by ftps-tcp-peer and ftps-tcp-bench, and how they
- * open the port with them: an IP MTU up to
- * 65000 (beyond the dataplane's [net] mtu range, for net_memif links, see
- * port_open) and the data room of the mbufs (by default the dataplane's,
- * port_mbuf_data_room; a smaller room makes the port deliver frames as
- * longer chains). */
+ * open the port with them: an IP MTU up to 65000 (beyond the dataplane's
+ * [net] mtu range, for net_memif links, see port_open) and the data room of
+ * the mbufs (by default one frame fits one mbuf; a smaller room makes the
+ * port deliver large frames as chains). */
 #ifndef FTPS_TCP_LINK_OPTS_H
 #define FTPS_TCP_LINK_OPTS_H
 
@@ -92,14 +91,19 @@ static inline int link_opts_take(struct link_opts *o, int opt, const char *arg, 
 	}
 }
 
-/* The mbuf data room (headroom included): the dataplane's for this MTU
- * (port_mbuf_data_room), or room bytes of data when room is not 0; shrinks
- * *mbufs so the pool stays near LINK_POOL_BYTES when mbufs are large. */
+/* The mbuf data room (headroom included): by default one whole frame per
+ * mbuf, or room bytes of data when room is not 0; shrinks *mbufs so the
+ * pool stays near LINK_POOL_BYTES when mbufs are large.  Unlike the
+ * dataplane (port_mbuf_data_room: 16 KiB chains above that, its pools serve
+ * thousands of connections) the test tools hold a 64000-byte frame in one
+ * mbuf, as the kernel holds a 64 KB GSO packet: tools/bench-tcp's
+ * like-for-like figures are measured so; --mbuf-room gives chains. */
 static inline uint16_t link_mbuf_data_room(uint16_t mtu, uint32_t room, unsigned int *mbufs)
 {
-	uint32_t need = room != 0 ? RTE_PKTMBUF_HEADROOM + room : port_mbuf_data_room(mtu);
+	uint32_t need =
+	    RTE_PKTMBUF_HEADROOM + (room != 0 ? room : (uint32_t)mtu + RTE_ETHER_HDR_LEN + 4);
 	if (need <= RTE_MBUF_DEFAULT_BUF_SIZE && room == 0)
-		return (uint16_t)need;
+		return RTE_MBUF_DEFAULT_BUF_SIZE;
 	unsigned int cap = LINK_POOL_BYTES / need;
 	if (cap < 2047)
 		cap = 2047;
