@@ -558,6 +558,7 @@ static void listen_input(struct tcp_stack *s, struct tcp_segment *seg, struct rt
 			apply_syn_options(c, &o);
 			c->syn_cookie = true;
 			c->listener = l;
+			l->attached++;
 			c->irs = seg->seq - 1;
 			c->rcv_nxt = seg->seq;
 			c->rcv_adv = seg->seq +
@@ -603,6 +604,7 @@ static void listen_input(struct tcp_stack *s, struct tcp_segment *seg, struct rt
 	}
 	apply_syn_options(c, &seg->opt);
 	c->listener = l;
+	l->attached++;
 	l->half_open++;
 	c->irs = seg->seq;
 	c->rcv_nxt = seg->seq + 1;

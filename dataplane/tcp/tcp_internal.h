@@ -104,6 +104,9 @@ struct tcp_listener {
 	const struct tcp_callbacks *cb;
 	void *context;
 	uint32_t half_open;
+	/* Connections not yet accepted that point at it: tcp_unlisten scans
+	 * the connection table only when there are some. */
+	uint32_t attached;
 	bool active;
 };
 #define TCP_MAX_LISTENERS 1024 /* every passive data port of every session */

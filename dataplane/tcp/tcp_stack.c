@@ -327,6 +327,8 @@ void tcp_conn_terminate(struct tcp_conn *c, int error)
 		return;
 	if (c->state == TCP_SYN_RECEIVED && c->listener != NULL && c->listener->half_open > 0)
 		c->listener->half_open--;
+	if (c->listener != NULL && c->listener->attached > 0)
+		c->listener->attached--;
 	tcp_conn_set_state(c, TCP_CLOSED);
 	rte_hash_del_key(s->table, &c->key);
 	c->rto_at = c->delack_at = c->persist_at = c->keepalive_at = c->time_wait_at = 0;
@@ -369,6 +371,8 @@ static void deliver(struct tcp_conn *c)
 	if ((ev & TCP_EV_ACCEPTED) && c->state != TCP_CLOSED && c->listener != NULL) {
 		struct tcp_listener *l = c->listener;
 		c->listener = NULL;
+		if (l->attached > 0)
+			l->attached--;
 		c->cb = l->cb;
 		c->context = l->context;
 		c->app_owned = true;
@@ -512,7 +516,8 @@ int tcp_listen(struct tcp_stack *s, uint16_t port, rte_be32_t peer,
 	}
 	if (free_slot == NULL)
 		return -ENOSPC;
-	*free_slot = (struct tcp_listener){port, peer, callbacks, context, 0, true};
+	*free_slot = (struct tcp_listener){
+	    .port = port, .peer = peer, .cb = callbacks, .context = context, .active = true};
 	return 0;
 }
 
@@ -524,7 +529,7 @@ int tcp_unlisten(struct tcp_stack *s, uint16_t port)
 			l->active = false;
 			/* Half-open connections lose their listener: they are
 			 * reset rather than accepted. */
-			for (uint32_t k = 0; k < s->config.max_connections; k++)
+			for (uint32_t k = 0; k < s->config.max_connections && l->attached > 0; k++)
 				if (s->conns[k].stack == s && s->conns[k].listener == l &&
 				    s->conns[k].state != TCP_CLOSED) {
 					tcp_send_rst(&s->conns[k]);

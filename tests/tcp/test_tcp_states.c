@@ -447,6 +447,37 @@ static void test_rss_ports(void)
 	h_fini(&h);
 }
 
+/* Closing a listener resets the connections it has not handed over yet
+ * (half-open) and leaves accepted ones alone; with none left pending it has
+ * nothing to reset. */
+static void test_unlisten(void)
+{
+	struct harness h;
+	h_init(&h);
+	h_establish(&h, 3000, 1460, -1, false, false); /* accepted */
+	h_inject(&h, H_SPORT + 1, H_LPORT, RTE_TCP_SYN_FLAG, 9000, 0, 65535, NULL, 0, NULL, 0);
+	h_poll(&h);
+	struct h_seg synack = h_last(&h);
+	CHECK_EQ(synack.flags, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
+	CHECK_EQ(tcp_stack_connection_count(h.s), 2);
+	h_free_out(&h);
+	CHECK_EQ(tcp_unlisten(h.s, H_LPORT), 0);
+	CHECK_EQ(h.n_out, 1); /* one RST, for the half-open one */
+	CHECK_EQ(h_last(&h).flags & RTE_TCP_RST_FLAG, RTE_TCP_RST_FLAG);
+	CHECK_EQ(h_last(&h).seq, synack.seq + 1); /* the half-open one's */
+	h_poll(&h); /* the closed connection is released */
+	CHECK_EQ(tcp_stack_connection_count(h.s), 1);
+	CHECK_EQ(tcp_unlisten(h.s, H_LPORT), -ENOENT);
+	/* Listening again on the port: its SYN, then closing with nothing
+	 * pending resets nobody. */
+	h_free_out(&h);
+	CHECK_EQ(tcp_listen(h.s, H_LPORT, 0, &h_callbacks, &h), 0);
+	CHECK_EQ(tcp_unlisten(h.s, H_LPORT), 0);
+	CHECK_EQ(h.n_out, 0);
+	CHECK_EQ(tcp_stack_connection_count(h.s), 1);
+	h_fini(&h);
+}
+
 int main(void)
 {
 	h_eal();
@@ -461,6 +492,7 @@ int main(void)
 	test_refused_accept_and_limits();
 	test_challenge_ack_limit();
 	test_rss_ports();
+	test_unlisten();
 	/* Every mbuf back in the pool. */
 	CHECK_EQ(rte_mempool_avail_count(h_pool), start);
 	return check_finish("tcp-states");
