@@ -64,8 +64,9 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(records_opened, "TLS records opened")                                                    \
 	X(reads, "file reads completed (io_uring or inline)")                                      \
 	X(inline_reads, "reads of tmpfs/ramfs files done on the lcore, not by an io_uring worker") \
+	X(inline_writes, "writes to tmpfs/ramfs files done on the lcore")                          \
 	X(writes, "io_uring writes completed")                                                     \
-	X(fsyncs, "io_uring fdatasyncs completed")                                                 \
+	X(fsyncs, "fdatasyncs completed (io_uring or inline)")                                     \
 	X(direct_writes, "upload writes done with O_DIRECT (no page-cache copy)")                  \
 	X(direct_bytes, "upload bytes written with O_DIRECT")                                      \
 	X(buffered_writes, "upload writes done through the page cache")                            \

@@ -38,6 +38,7 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 	}
 	e->worker_id = worker_id;
 	e->tsc_hz = rte_get_tsc_hz();
+	e->inline_done_tail = &e->inline_done;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "records_w%u", worker_id);
 	/* One mbuf holds one whole sealed record: a TX segment then refers to
@@ -100,6 +101,19 @@ void transfer_buffer_put(struct transfer_engine *e, struct transfer_buffer *b)
 	b->next_free = e->free_buffers;
 	e->free_buffers = b;
 	e->free_count++;
+}
+
+void transfer_io_inline(struct transfer *t, struct transfer_io *io, long result)
+{
+	struct transfer_engine *e = t->engine;
+	io->transfer = t;
+	io->in_use = true;
+	io->done = false;
+	io->result = (int32_t)result;
+	io->next_inline = NULL;
+	*e->inline_done_tail = io;
+	e->inline_done_tail = &io->next_inline;
+	t->inflight++;
 }
 
 struct io_uring_sqe *transfer_sqe(struct transfer *t, struct transfer_io *io)
@@ -392,8 +406,8 @@ struct transfer *transfer_start(struct transfer_engine *e, struct tcp_conn *tcp,
 			uint64_t size = (uint64_t)st.st_size;
 			t->expected_end = size < t->limit_end ? size : t->limit_end;
 		}
-		t->inline_reads = transfer_file_in_memory(t->fd);
 	}
+	t->inline_io = transfer_file_in_memory(t->fd);
 	if (t->direction == TRANSFER_RECEIVE_FILE)
 		transfer_receive_prepare(t);
 	t->out_pending = p->pending_output;
@@ -465,6 +479,16 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 	unsigned int work = 0;
 	if (e->active == NULL)
 		return 0;
+	while (e->inline_done != NULL) {
+		struct transfer_io *io = e->inline_done;
+		e->inline_done = io->next_inline;
+		if (e->inline_done == NULL)
+			e->inline_done_tail = &e->inline_done;
+		io->done = true;
+		io->transfer->inflight--;
+		transfer_io_complete(io->transfer, io);
+		work++;
+	}
 	struct io_uring_cqe *cqes[64];
 	unsigned int n = io_uring_peek_batch_cqe(&e->ring, cqes, RTE_DIM(cqes));
 	for (unsigned int i = 0; i < n; i++) {
@@ -512,6 +536,12 @@ void transfer_engine_destroy(struct transfer_engine *e)
 		return;
 	for (struct transfer *t = e->active; t != NULL; t = t->next)
 		transfer_abort(t);
+	for (struct transfer_io *io = e->inline_done; io != NULL; io = io->next_inline) {
+		io->done = true;
+		io->transfer->inflight--;
+	}
+	e->inline_done = NULL;
+	e->inline_done_tail = &e->inline_done;
 	if (e->ring_ready) {
 		/* Wait for what the kernel still holds before freeing buffers. */
 		for (struct transfer *t = e->active; t != NULL; t = t->next) {

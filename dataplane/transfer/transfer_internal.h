@@ -41,6 +41,7 @@ struct transfer_io {
 	bool direct; /* a write issued while the fd had O_DIRECT */
 	bool in_use;
 	bool done;
+	struct transfer_io *next_inline; /* transfer_engine.inline_done */
 };
 
 enum transfer_state {
@@ -66,7 +67,7 @@ struct transfer {
 	bool close_notify_sent;
 	bool shut_down;
 	bool eof;
-	bool inline_reads; /* file on tmpfs/ramfs: read on the lcore (transfer_send.c) */
+	bool inline_io; /* file on tmpfs/ramfs: I/O on the lcore (transfer_io_inline) */
 	bool peer_eof;
 	uint64_t start_offset;
 	uint64_t offset;    /* next file offset to read or write */
@@ -113,6 +114,8 @@ struct transfer_engine {
 	unsigned int free_count;
 	struct transfer *active;
 	unsigned int active_count;
+	/* I/O done on the lcore, its completion handled with the CQEs. */
+	struct transfer_io *inline_done, **inline_done_tail;
 	uint64_t tsc_hz;
 	uint64_t counters[TRANSFER_COUNTER_COUNT];
 	uint8_t bounce[TLS_MAX_OPEN_RECORD];
@@ -147,8 +150,11 @@ void transfer_receive_prepare(struct transfer *t);
 /* Queues an upload's fill buffer for writing (O_DIRECT rules in
  * transfer_receive.c); false when it has to wait or the transfer failed. */
 bool transfer_submit_fill(struct transfer *t);
-/* The file lives in memory (tmpfs, ramfs): its reads are done inline. */
+/* The file lives in memory (tmpfs, ramfs): its I/O is done inline. */
 bool transfer_file_in_memory(int fd);
+/* An I/O done on the lcore with this result (bytes, or -errno): queued to
+ * complete at the next poll exactly as if io_uring had done it. */
+void transfer_io_inline(struct transfer *t, struct transfer_io *io, long result);
 
 /* Fails an upload on a write, fdatasync or fcntl error: a full file system
  * or quota stays ENOSPC/EDQUOT (452) and EFBIG stays (552); anything else

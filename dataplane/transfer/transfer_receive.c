@@ -170,14 +170,24 @@ bool transfer_submit_fill(struct transfer *t)
 	io->offset = t->offset;
 	io->len = len;
 	io->direct = t->direct_on;
-	struct io_uring_sqe *sqe = transfer_sqe(t, io);
-	if (sqe == NULL) {
-		io->buffer = NULL;
-		if (carry != NULL)
-			transfer_buffer_put(t->engine, carry);
-		return false;
+	if (t->inline_io) {
+		ssize_t n;
+		do {
+			n = pwrite(t->fd, t->fill->data, io->len, (off_t)io->offset);
+		} while (n < 0 && errno == EINTR);
+		transfer_io_inline(t, io, n < 0 ? -errno : (long)n);
+		transfer_count(t, TRANSFER_COUNTER_inline_writes, 1);
+	} else {
+		struct io_uring_sqe *sqe = transfer_sqe(t, io);
+		if (sqe == NULL) {
+			io->buffer = NULL;
+			if (carry != NULL)
+				transfer_buffer_put(t->engine, carry);
+			return false;
+		}
+		io_uring_prep_write_fixed(sqe, t->fd, t->fill->data, io->len, io->offset,
+		                          t->fill->index);
 	}
-	io_uring_prep_write_fixed(sqe, t->fd, t->fill->data, io->len, io->offset, t->fill->index);
 	t->offset += len;
 	t->writes_inflight++;
 	t->fill = NULL;
@@ -322,11 +332,15 @@ void transfer_receive_step(struct transfer *t, uint64_t now_tsc)
 			return;
 		if (t->writes_inflight > 0)
 			return;
-		struct io_uring_sqe *sqe = transfer_sqe(t, &t->sync);
-		if (sqe == NULL)
-			return;
 		t->sync.kind = TRANSFER_IO_FSYNC;
-		io_uring_prep_fsync(sqe, t->fd, IORING_FSYNC_DATASYNC);
+		if (t->inline_io) {
+			transfer_io_inline(t, &t->sync, fdatasync(t->fd) != 0 ? -errno : 0);
+		} else {
+			struct io_uring_sqe *sqe = transfer_sqe(t, &t->sync);
+			if (sqe == NULL)
+				return;
+			io_uring_prep_fsync(sqe, t->fd, IORING_FSYNC_DATASYNC);
+		}
 		t->sync_issued = true;
 		return;
 	}

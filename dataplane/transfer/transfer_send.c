@@ -107,31 +107,16 @@ static bool transfer_flush_output(struct transfer *t)
 
 bool transfer_file_in_memory(int fd)
 {
-	/* tmpfs and ramfs lack FMODE_NOWAIT, so io_uring sends every read of
-	 * theirs to an io-wq worker thread: a wake-up and two context switches
-	 * per 64 KiB, on the lcore's own CPU, for what is a memory copy that
-	 * cannot wait on a device.  Their files are read on the lcore
-	 * instead (a swapped-out page would stall it: no swap on an
-	 * appliance). */
+	/* tmpfs and ramfs lack FMODE_NOWAIT, so io_uring sends every read and
+	 * write of theirs to an io-wq worker thread: a wake-up and two context
+	 * switches per 64 KiB, on the lcore's own CPU, for what is a memory
+	 * copy that cannot wait on a device.  Their files are read and written
+	 * on the lcore instead (a swapped-out page would stall it: no swap on
+	 * an appliance). */
 	struct statfs fs;
 	if (fstatfs(fd, &fs) != 0)
 		return false;
 	return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
-}
-
-/* The read done at once, its completion handled as io_uring's would be. */
-static void transfer_read_inline(struct transfer *t, struct transfer_io *io)
-{
-	ssize_t n;
-	do {
-		n = pread(t->fd, io->buffer->data, io->len, (off_t)io->offset);
-	} while (n < 0 && errno == EINTR);
-	io->transfer = t;
-	io->in_use = true;
-	io->result = n < 0 ? -errno : (int32_t)n;
-	io->done = true;
-	transfer_count(t, TRANSFER_COUNTER_inline_reads, 1);
-	transfer_io_complete(t, io);
 }
 
 static void transfer_issue_reads(struct transfer *t)
@@ -152,10 +137,15 @@ static void transfer_issue_reads(struct transfer *t)
 		io->buffer = b;
 		io->offset = t->offset;
 		io->len = (uint32_t)len;
-		if (t->inline_reads) {
+		if (t->inline_io) {
+			ssize_t n;
+			do {
+				n = pread(t->fd, b->data, io->len, (off_t)io->offset);
+			} while (n < 0 && errno == EINTR);
+			transfer_io_inline(t, io, n < 0 ? -errno : (long)n);
+			transfer_count(t, TRANSFER_COUNTER_inline_reads, 1);
 			t->offset += len;
 			t->read_count++;
-			transfer_read_inline(t, io);
 			continue;
 		}
 		struct io_uring_sqe *sqe = transfer_sqe(t, io);
