@@ -194,7 +194,9 @@ class Env:
             cmd = [sys.executable, os.path.join(SOURCE, "tests/control/kernel-relay"),
                    "--socket", self.socket, "--workers", str(self.workers)]
         self._spawn("dataplane", cmd)
-        for _ in range(200):
+        # 30 s: the real dataplane's EAL start on a loaded 2-core machine
+        # (the ASan build, other tests) took longer than the 10 s here before.
+        for _ in range(600):
             if os.path.exists(self.socket):
                 if REAL_DATAPLANE:
                     self._configure_tap()
@@ -204,7 +206,7 @@ class Env:
 
     def _configure_tap(self):
         """The real dataplane's tap: clients live on its kernel end."""
-        for _ in range(100):
+        for _ in range(600):
             if run(["ip", "link", "show", "ftps0"], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
                 break
@@ -226,7 +228,7 @@ class Env:
         if wait:
             self.wait_ready()
 
-    def wait_ready(self, timeout=10):
+    def wait_ready(self, timeout=30):
         end = time.time() + timeout
         while time.time() < end:
             try:
@@ -250,6 +252,34 @@ class Env:
                 p.kill()
                 p.wait()
         return p.returncode
+
+    def log_text(self, key="control"):
+        p = os.path.join(self.dir, key + ".log")
+        if not os.path.exists(p):
+            return ""
+        with open(p, errors="replace") as f:
+            return f.read()
+
+    def reload_control(self, timeout=30):
+        """SIGHUP to the control plane, then waits until it has logged the
+        outcome ("reloaded ..." or "reload refused: ...", written once the
+        new configuration is in force or rejected): the reload is
+        asynchronous, a fixed sleep raced it on a loaded machine.  Returns
+        "reloaded", "refused" or None if neither was logged in time."""
+        def counts():
+            text = self.log_text("control")
+            return text.count("ftps-control info: reloaded "), text.count("reload refused")
+        before = counts()
+        self.procs["control"].send_signal(signal.SIGHUP)
+
+        def outcome():
+            now = counts()
+            if now[0] > before[0]:
+                return "reloaded"
+            if now[1] > before[1]:
+                return "refused"
+            return None
+        return wait_for(outcome, timeout)
 
     def alive(self, key):
         p = self.procs.get(key)
@@ -315,6 +345,18 @@ class Checker:
             print(self.env.logs())
         print("%d checks passed, %d failed" % (self.passed, self.failed))
         sys.exit(1 if self.failed or self.passed == 0 else 0)
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1):
+    """Polls predicate until it returns something true or timeout passes;
+    returns its last value (so a state that never arrives stays false)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
 
 
 def curl(args, timeout=30):
