@@ -171,6 +171,21 @@ def wait_for(predicate, timeout=10.0, interval=0.1):
     return predicate()
 
 
+def settle(read, predicate, timeout=30.0, interval=0.1):
+    """Reads a value (a telemetry dict, a log) until predicate(value) holds
+    or timeout passes and returns the last value read: the caller asserts
+    on it as before, so a state that never arrives still fails, with the
+    values seen last.  For counters that move after the event a client sees
+    (a transfer is freed, its buffers returned, a frame counted, only after
+    the reply that ended the client's command)."""
+    deadline = time.time() + timeout
+    value = read()
+    while not predicate(value) and time.time() < deadline:
+        time.sleep(interval)
+        value = read()
+    return value
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -231,6 +246,15 @@ class ApplianceUnderTest:
 
     def telemetry(self, what):
         return self.dataplane.telemetry(what)
+
+    def transfers_settled(self, timeout=30):
+        """/ftps/transfer once no transfer is active and every I/O buffer
+        is back (the dataplane frees a transfer on its next poll after
+        reporting DONE, so right after a client's 226 it may still count
+        as active); the last reading if that never happens."""
+        return settle(lambda: self.telemetry("/ftps/transfer"),
+                      lambda t: t["active"] == 0 and t["io_buffers_free"] == t["io_buffers"],
+                      timeout)
 
     def run_ftplib(self, body, timeout=120):
         """Runs body as Python in the namespace after a Python ftplib login

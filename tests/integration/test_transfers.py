@@ -94,9 +94,8 @@ print('alive', f.size('abor.bin'))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("426|226", r.stdout)
         self.assertIn(f"alive {LARGE_MB << 20}", r.stdout)
-        t = harness.wait_for(lambda: (lambda x: x if x["active"] == 0 else None)(
-            self.app.telemetry("/ftps/transfer")), 10)
-        self.assertTrue(t, "aborted transfer still active")
+        t = self.app.transfers_settled()
+        self.assertEqual(t["active"], 0, "aborted transfer still active")
         self.assertGreaterEqual(t["aborted"], 1)
         self.app.assert_logged("download /abor.bin: aborted (ABOR)")
 
@@ -107,9 +106,11 @@ print('alive', f.size('abor.bin'))
                                                     self.app.url("resume.bin")),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         partial = self.app.root / "resume.bin"
-        harness.wait_for(lambda: partial.exists() and partial.stat().st_size > (4 << 20), 60)
+        started = harness.wait_for(
+            lambda: partial.exists() and partial.stat().st_size > (4 << 20), 60)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
+        self.assertTrue(started, "the upload did not get 4 MiB in within 60 s")
         # The interrupted upload ends as incomplete (xferlog status "i": the
         # client's control connection went too, so no reply is owed), the
         # transfer is gone from the dataplane, and what arrived stays.
@@ -121,7 +122,9 @@ print('alive', f.size('abor.bin'))
         # Whichever the control plane hears of first (the dataplane's report
         # or the lost control connection), the session log says how it ended.
         self.app.assert_logged("upload /resume.bin: ")
-        harness.wait_for(lambda: self.app.telemetry("/ftps/transfer")["active"] == 0, 20)
+        # Only once the dataplane has freed the transfer is the kept size final.
+        t = self.app.transfers_settled()
+        self.assertEqual(t["active"], 0, "the killed upload is still active")
         kept = partial.stat().st_size
         self.assertGreater(kept, 0)
         self.assertLess(kept, size)
@@ -179,9 +182,8 @@ print('alive', f.size('abor.bin'))
         for i, p in enumerate(files):
             self.assertEqual(sha256(self.app.root / f"u{i}.bin"), sha256(p), f"upload {i}")
             self.assertEqual(sha256(self.work / f"r{i}.bin"), sha256(p), f"download {i}")
-        t = harness.wait_for(lambda: (lambda x: x if x["active"] == 0 else None)(
-            self.app.telemetry("/ftps/transfer")), 20)
-        self.assertTrue(t, "transfers still active")
+        t = self.app.transfers_settled(60)
+        self.assertEqual(t["active"], 0, "transfers still active")
         self.assertEqual(t["io_buffers_free"], t["io_buffers"])
         print(f"\n  pool: buffer_waits {t['buffer_waits']}, direct_fallbacks "
               f"{t['direct_fallbacks']}, tail_carries {t['tail_carries']}", file=sys.stderr)
@@ -268,9 +270,8 @@ class DirectWriteTest(unittest.TestCase):
         return self.app.telemetry("/ftps/transfer")
 
     def delta(self, before):
-        after = harness.wait_for(lambda: (lambda x: x if x["active"] == 0 else None)(
-            self.counters()), 20)
-        self.assertTrue(after, "transfers still active")
+        after = self.app.transfers_settled()
+        self.assertEqual(after["active"], 0, "transfers still active")
         return {k: after[k] - before[k] for k in after}
 
     def stor(self, src, name, *curl_args):
