@@ -52,6 +52,18 @@ def run(cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, **kw)
 
 
+def remove_stale_netns(name):
+    if not os.path.exists("/run/netns/" + name):
+        return
+    r = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    for pid in r.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    run(["ip", "netns", "del", name], check=False, stderr=subprocess.DEVNULL)
+
+
 def require(*tools):
     """Skip (exit 77, meson's skip code) without root or a needed client."""
     if os.geteuid() != 0:
@@ -86,6 +98,10 @@ class Env:
 
     # ---- namespace ----
     def _netns(self):
+        # The name holds this process's id: a namespace of that name can
+        # only be the leftover of a killed earlier test (pids wrap at
+        # 32768 here); remove it and what still runs in it.
+        remove_stale_netns(self.name)
         run(["ip", "netns", "add", self.name])
         libc = ctypes.CDLL(None, use_errno=True)
         fd = os.open("/run/netns/" + self.name, os.O_RDONLY)

@@ -203,25 +203,60 @@ class ApplianceUnderTest:
     the logs and fails on any sanitizer report in them."""
 
     def __init__(self, tag, *extra):
-        self.name = f"{tag}{os.getpid() % 10000}"
+        # The whole process id: pid_max is 32768 here, so "% 10000" gave two
+        # live tests (other worktrees run theirs on this machine too) the
+        # same appliance name now and then.  Only a dead process can have
+        # left an appliance of this name: see _tool_down() below.
+        self.name = f"{tag}{os.getpid()}"
         self.data = tempfile.mkdtemp(prefix=f"ftps-{tag}-data-")
         os.chmod(self.data, 0o755)
         self.logs = log_dir() / f"appliance-{self.name}"
-        r = subprocess.run([sys.executable, APPLIANCE_TOOL, "up", "--name", self.name, "--json",
-                            "--data-dir", self.data, "--log-dir", str(self.logs), *extra],
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
+        self.is_down = False
+        # A leftover of this name (a test killed before its tear-down that
+        # had this process id) would make `up` refuse: remove it.
+        self._tool_down()
+        try:
+            # 120 s: the sanitizer build on a loaded machine (key generation,
+            # the dataplane's EAL start, the control plane) needs more than
+            # the tool's default 60 s now and then.
+            r = subprocess.run([sys.executable, APPLIANCE_TOOL, "up", "--name", self.name, "--json",
+                                "--timeout", "120", "--data-dir", self.data,
+                                "--log-dir", str(self.logs), *extra],
+                               capture_output=True, text=True, timeout=180)
+        except subprocess.TimeoutExpired:
+            r = None
+        if r is None or r.returncode != 0:
+            self._tool_down()  # whatever came half way up
             shutil.rmtree(self.data, ignore_errors=True)
-            raise RuntimeError("appliance did not come up: " + r.stderr[-2000:])
+            raise RuntimeError("appliance did not come up: "
+                               + (r.stderr[-2000:] if r is not None else "timeout"))
+        # From here on a SIGTERM (meson's timeout) takes it down too: a
+        # leftover appliance busy-polling through the rest of the suite
+        # slowed every later test.
+        _live.append(self)
         self.info = json.loads(r.stdout.strip().splitlines()[-1])
         self.ns = Namespace(self.info["namespace"])
         self.root = Path(self.info["user"]["root"])
         self.dataplane = Dataplane(self.ns, self.info["server_address"],
                                    file_prefix=self.info["telemetry_prefix"])
 
+    def _tool_down(self):
+        try:
+            subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
+                           capture_output=True, timeout=90)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self):
+        self.down()
+
     def down(self):
-        subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
-                       capture_output=True, timeout=90)
+        if self.is_down:
+            return
+        self.is_down = True
+        if self in _live:
+            _live.remove(self)
+        self._tool_down()
         logs = Path(self.info["logs"])
         for name in ("session.log", "xferlog"):  # kept for a post-mortem
             if (Path(self.data) / name).exists():

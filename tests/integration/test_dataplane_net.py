@@ -235,7 +235,8 @@ class ApplianceCommandTest(unittest.TestCase):
                               timeout=timeout)
 
     def test_up_status_down(self):
-        name = f"t{os.getpid() % 100000}"
+        name = f"t{os.getpid()}"
+        self._tool("down", "--name", name)  # a leftover of a killed run with this pid
         try:
             r = self._tool("up", "--name", name, "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -269,7 +270,8 @@ class ApplianceCommandTest(unittest.TestCase):
         self.fail("foreground appliance did not come up")
 
     def test_ctrl_c_in_foreground(self):
-        name = f"c{os.getpid() % 100000}"
+        name = f"c{os.getpid()}"
+        self._tool("down", "--name", name)  # a leftover of a killed run with this pid
         try:
             proc = self._foreground(name)
             proc.send_signal(signal.SIGINT)
@@ -283,7 +285,8 @@ class ApplianceCommandTest(unittest.TestCase):
     def test_killed_processes_restart(self):
         # A connected client gets a clean failure (reset or 421, never a
         # hang); the supervisor restarts the dead process and new logins work.
-        name = f"k{os.getpid() % 100000}"
+        name = f"k{os.getpid()}"
+        self._tool("down", "--name", name)  # a leftover of a killed run with this pid
         try:
             r = self._tool("up", "--name", name, "--json")
             self.assertEqual(r.returncode, 0, r.stderr)

@@ -40,6 +40,17 @@ class Namespace:
         self.log = None
 
     def __enter__(self):
+        # The name holds this process's id: an existing namespace of that
+        # name is the leftover of a killed earlier run (pids wrap at 32768).
+        if os.path.exists("/run/netns/" + self.name):
+            pids = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True,
+                                  text=True).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "del", self.name], stderr=subprocess.DEVNULL)
         subprocess.run(["ip", "netns", "add", self.name], check=True)
         return self
 
