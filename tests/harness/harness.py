@@ -197,6 +197,46 @@ def sha256_file(path):
 APPLIANCE_TOOL = str(REPO / "tools" / "ftps-appliance")
 
 
+class OnExit:
+    """Runs fn once: at close(), or on exit / meson's SIGTERM if the test
+    never got there."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        _live.append(self)
+
+    def close(self):
+        if self in _live:
+            _live.remove(self)
+            self.fn()
+
+
+class ToolAppliance:
+    """An appliance a test runs `ftps-appliance` for itself under this
+    name: close() (also run on exit and on meson's SIGTERM) takes it down,
+    so a test stopped by its timeout leaves no dataplane busy-polling
+    through the rest of the suite.  Creating one first removes a leftover
+    of the name (names hold the test's pid, so only a killed earlier test
+    can have left one)."""
+
+    def __init__(self, name):
+        self.name = name
+        self._down()
+        _live.append(self)
+
+    def _down(self):
+        try:
+            subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
+                           capture_output=True, timeout=90)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self):
+        if self in _live:
+            _live.remove(self)
+        self._down()
+
+
 class ApplianceUnderTest:
     """The whole appliance brought up by tools/ftps-appliance (the user's
     command) with its files in a temporary folder; down() stops it, keeps

@@ -236,7 +236,7 @@ class ApplianceCommandTest(unittest.TestCase):
 
     def test_up_status_down(self):
         name = f"t{os.getpid()}"
-        self._tool("down", "--name", name)  # a leftover of a killed run with this pid
+        guard = harness.ToolAppliance(name)
         try:
             r = self._tool("up", "--name", name, "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -258,7 +258,7 @@ class ApplianceCommandTest(unittest.TestCase):
             r = self._tool("status", "--name", name, "--json")
             self.assertEqual(json.loads(r.stdout)["status"], "down")
         finally:
-            self._tool("down", "--name", name)
+            guard.close()
 
     def _foreground(self, name):
         proc = subprocess.Popen([sys.executable, self.TOOL, "up", "--foreground", "--name", name],
@@ -271,7 +271,7 @@ class ApplianceCommandTest(unittest.TestCase):
 
     def test_ctrl_c_in_foreground(self):
         name = f"c{os.getpid()}"
-        self._tool("down", "--name", name)  # a leftover of a killed run with this pid
+        guard = harness.ToolAppliance(name)
         try:
             proc = self._foreground(name)
             proc.send_signal(signal.SIGINT)
@@ -280,13 +280,13 @@ class ApplianceCommandTest(unittest.TestCase):
             self.assertIn("removed", out)
             self.assertFalse(harness.Namespace(f"ftps-{name}").exists())
         finally:
-            self._tool("down", "--name", name)
+            guard.close()
 
     def test_killed_processes_restart(self):
         # A connected client gets a clean failure (reset or 421, never a
         # hang); the supervisor restarts the dead process and new logins work.
         name = f"k{os.getpid()}"
-        self._tool("down", "--name", name)  # a leftover of a killed run with this pid
+        guard = harness.ToolAppliance(name)
         try:
             r = self._tool("up", "--name", name, "--json")
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -321,7 +321,7 @@ class ApplianceCommandTest(unittest.TestCase):
             r = self._tool("status", "--name", name, "--json")
             self.assertEqual(json.loads(r.stdout)["status"], "running")
         finally:
-            self._tool("down", "--name", name)
+            guard.close()
         self.assertFalse(harness.Namespace(f"ftps-{name}").exists())
 
 
@@ -331,6 +331,8 @@ class MemifTopologyTest(unittest.TestCase):
         sock = f"/run/ftps/{ns.name}.memif"
         Path("/run/ftps").mkdir(parents=True, exist_ok=True)
         a = b = None
+        # Destroying the namespace also stops both dataplanes in it.
+        remove = harness.OnExit(ns.destroy)
         try:
             ns.create()
             a = harness.Dataplane(ns, "198.18.2.1", 24, vdev=f"net_memif0,role=server,socket={sock}",
@@ -352,7 +354,7 @@ class MemifTopologyTest(unittest.TestCase):
             for d in (b, a):
                 if d:
                     d.stop()
-            ns.destroy()
+            remove.close()
             Path(sock).unlink(missing_ok=True)
 
 
