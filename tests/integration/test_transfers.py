@@ -139,6 +139,7 @@ print('alive', f.size('abor.bin'))
         small.mkdir(exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,uid=65534,gid=65534", "tmpfs",
                         str(small)], check=True)
+        unmount = harness.OnExit(lambda: subprocess.run(["umount", "-l", str(small)], check=False))
         try:
             src = make_file(self.work / "toobig.bin", 16 << 20, seed=9)
             r = self.app.curl("-T", str(src), self.app.url("small/toobig.bin"))
@@ -150,7 +151,7 @@ print('alive', f.size('abor.bin'))
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(sha256(self.app.root / "after.bin"), sha256(ok))
         finally:
-            subprocess.run(["umount", "-l", str(small)], check=False)
+            unmount.close()
 
     def test_5_concurrent_transfers(self):
         count = int(os.environ.get("FTPS_TEST_CONCURRENT", "200"))
@@ -262,7 +263,10 @@ class DirectWriteTest(unittest.TestCase):
         path = cls.app.root / name
         path.mkdir()
         subprocess.run(["mount", *args, str(path)], check=True)
-        cls.addClassCleanup(subprocess.run, ["umount", str(path)], check=False)
+        # Also unmounted when meson's timeout stops the test (a loop device
+        # and a mount would otherwise stay behind).
+        unmount = harness.OnExit(lambda: subprocess.run(["umount", str(path)], check=False))
+        cls.addClassCleanup(unmount.close)
         os.chown(path, 65534, 65534)
         return path
 
