@@ -29,13 +29,29 @@ _live = []
 
 
 def _cleanup_all(*_):
+    # Everything is closed even if one close() fails (a sanitizer report
+    # found at tear-down); the first failure is raised at the end.
+    failure = None
     while _live:
-        _live.pop().close()
+        try:
+            _live.pop().close()
+        except Exception as e:  # noqa: BLE001 - re-raised below
+            failure = failure or e
+    if failure is not None:
+        raise failure
+
+
+def _on_sigterm(signo, frame):
+    try:
+        _cleanup_all()
+    except Exception as e:  # noqa: BLE001 - exiting anyway
+        print(f"clean-up after SIGTERM: {e}", file=sys.stderr)
+    os._exit(124)
 
 
 atexit.register(_cleanup_all)
 # meson test stops a test that runs too long with SIGTERM: clean up then too.
-signal.signal(signal.SIGTERM, lambda signo, frame: (_cleanup_all(), os._exit(124)))
+signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def log_dir():
@@ -206,9 +222,11 @@ class OnExit:
         _live.append(self)
 
     def close(self):
-        if self in _live:
+        if self in _live:  # (already taken off by _cleanup_all)
             _live.remove(self)
-            self.fn()
+        fn, self.fn = self.fn, None
+        if fn is not None:
+            fn()
 
 
 class ToolAppliance:
@@ -252,9 +270,14 @@ class ApplianceUnderTest:
         os.chmod(self.data, 0o755)
         self.logs = log_dir() / f"appliance-{self.name}"
         self.is_down = False
+        self.info = None
         # A leftover of this name (a test killed before its tear-down that
         # had this process id) would make `up` refuse: remove it.
         self._tool_down()
+        # From here on a SIGTERM (meson's timeout) takes it down too: a
+        # leftover appliance busy-polling through the rest of the suite
+        # slowed every later test.
+        _live.append(self)
         try:
             # 120 s: the sanitizer build on a loaded machine (key generation,
             # the dataplane's EAL start, the control plane) needs more than
@@ -266,14 +289,9 @@ class ApplianceUnderTest:
         except subprocess.TimeoutExpired:
             r = None
         if r is None or r.returncode != 0:
-            self._tool_down()  # whatever came half way up
-            shutil.rmtree(self.data, ignore_errors=True)
+            self.down()  # whatever came half way up
             raise RuntimeError("appliance did not come up: "
                                + (r.stderr[-2000:] if r is not None else "timeout"))
-        # From here on a SIGTERM (meson's timeout) takes it down too: a
-        # leftover appliance busy-polling through the rest of the suite
-        # slowed every later test.
-        _live.append(self)
         self.info = json.loads(r.stdout.strip().splitlines()[-1])
         self.ns = Namespace(self.info["namespace"])
         self.root = Path(self.info["user"]["root"])
@@ -297,6 +315,9 @@ class ApplianceUnderTest:
         if self in _live:
             _live.remove(self)
         self._tool_down()
+        if self.info is None:  # it never came up
+            shutil.rmtree(self.data, ignore_errors=True)
+            return
         logs = Path(self.info["logs"])
         for name in ("session.log", "xferlog"):  # kept for a post-mortem
             if (Path(self.data) / name).exists():

@@ -47,6 +47,13 @@ def make_file(path, size, seed=1):
 Appliance = harness.ApplianceUnderTest
 
 
+def work_dir(prefix):
+    """A scratch folder removed at close(), or on exit / meson's SIGTERM:
+    the 1 GiB sources must not pile up in /tmp run after killed run."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    return path, harness.OnExit(lambda: shutil.rmtree(path, ignore_errors=True))
+
+
 class FastPathTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -54,14 +61,14 @@ class FastPathTest(unittest.TestCase):
                             "--set", "limits.max_per_address=128",
                             "--set", "limits.max_per_user=512",
                             "--set", "limits.max_sessions=512")
-        cls.work = Path(tempfile.mkdtemp(prefix="ftps-transfers-"))
+        cls.work, cls.remove_work = work_dir("ftps-transfers-")
         cls.large = make_file(cls.work / "large.bin", LARGE_MB << 20, seed=3)
         cls.pools_before = cls.app.telemetry("/ftps/mempools")
 
     @classmethod
     def tearDownClass(cls):
         cls.app.down()
-        shutil.rmtree(cls.work, ignore_errors=True)
+        cls.remove_work.close()
 
     def test_1_large_stor_and_retr(self):
         r = self.app.curl("-T", str(self.large), self.app.url("large.bin"))
@@ -249,8 +256,8 @@ class DirectWriteTest(unittest.TestCase):
         cls.app = Appliance("d", "--set", "limits.max_per_address=64",
                             "--set", "limits.max_per_user=64")
         cls.addClassCleanup(cls.app.down)
-        cls.work = Path(tempfile.mkdtemp(prefix="ftps-direct-"))
-        cls.addClassCleanup(shutil.rmtree, cls.work, ignore_errors=True)
+        cls.work, remove_work = work_dir("ftps-direct-")
+        cls.addClassCleanup(remove_work.close)
         image = cls.work / "ext4.img"
         with open(image, "wb") as f:
             f.truncate(64 << 20)
@@ -264,8 +271,9 @@ class DirectWriteTest(unittest.TestCase):
         path.mkdir()
         subprocess.run(["mount", *args, str(path)], check=True)
         # Also unmounted when meson's timeout stops the test (a loop device
-        # and a mount would otherwise stay behind).
-        unmount = harness.OnExit(lambda: subprocess.run(["umount", str(path)], check=False))
+        # and a mount would otherwise stay behind); lazily, since then the
+        # dataplane may still hold a file there open.
+        unmount = harness.OnExit(lambda: subprocess.run(["umount", "-l", str(path)], check=False))
         cls.addClassCleanup(unmount.close)
         os.chown(path, 65534, 65534)
         return path
@@ -493,8 +501,8 @@ class TakeoverStallTest(unittest.TestCase):
     def setUpClass(cls):
         cls.app = Appliance("s", "--set", "limits.data_timeout=3")
         cls.addClassCleanup(cls.app.down)
-        cls.work = Path(tempfile.mkdtemp(prefix="ftps-stall-"))
-        cls.addClassCleanup(shutil.rmtree, cls.work, ignore_errors=True)
+        cls.work, remove_work = work_dir("ftps-stall-")
+        cls.addClassCleanup(remove_work.close)
         cls.src = make_file(cls.work / "slow.bin", 12 << 20, seed=95)
 
     @unittest.expectedFailure
@@ -527,7 +535,7 @@ class ImpairedTest(unittest.TestCase):
         app = Appliance("i", "--impair-rx", IMPAIRMENT, "--impair-tx", IMPAIRMENT,
                         "--impair-seed", "7", "--dataplane-option=--tcp-rto-min-ms=10",
                         "--set", "limits.data_timeout=600")
-        work = Path(tempfile.mkdtemp(prefix="ftps-impaired-"))
+        work, remove_work = work_dir("ftps-impaired-")
         try:
             src = make_file(work / "imp.bin", IMPAIRED_MB << 20, seed=31)
             r = app.curl("-T", str(src), app.url("imp.bin"), timeout=1500)
@@ -542,7 +550,7 @@ class ImpairedTest(unittest.TestCase):
             self.assertGreater(c["impair_tx_corrupted"] + c["impair_rx_corrupted"], 0)
         finally:
             app.down()
-            shutil.rmtree(work, ignore_errors=True)
+            remove_work.close()
 
 
 if __name__ == "__main__":
