@@ -264,8 +264,10 @@ class ApplianceUnderTest:
         # The whole process id: pid_max is 32768 here, so "% 10000" gave two
         # live tests (other worktrees run theirs on this machine too) the
         # same appliance name now and then.  Only a dead process can have
-        # left an appliance of this name: see _tool_down() below.
-        self.name = f"{tag}{os.getpid()}"
+        # left an appliance of this name: see _tool_down() below.  The "p"
+        # keeps these names apart from the old tag+digits ones that
+        # worktrees without this change still use.
+        self.name = f"{tag}p{os.getpid()}"
         self.data = tempfile.mkdtemp(prefix=f"ftps-{tag}-data-")
         os.chmod(self.data, 0o755)
         self.logs = log_dir() / f"appliance-{self.name}"

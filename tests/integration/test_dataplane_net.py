@@ -235,7 +235,7 @@ class ApplianceCommandTest(unittest.TestCase):
                               timeout=timeout)
 
     def test_up_status_down(self):
-        name = f"t{os.getpid()}"
+        name = f"cmdt{os.getpid()}"  # the pid: unique among live tests
         guard = harness.ToolAppliance(name)
         try:
             r = self._tool("up", "--name", name, "--json")
@@ -270,7 +270,7 @@ class ApplianceCommandTest(unittest.TestCase):
         self.fail("foreground appliance did not come up")
 
     def test_ctrl_c_in_foreground(self):
-        name = f"c{os.getpid()}"
+        name = f"cmdc{os.getpid()}"  # the pid: unique among live tests
         guard = harness.ToolAppliance(name)
         try:
             proc = self._foreground(name)
@@ -285,7 +285,7 @@ class ApplianceCommandTest(unittest.TestCase):
     def test_killed_processes_restart(self):
         # A connected client gets a clean failure (reset or 421, never a
         # hang); the supervisor restarts the dead process and new logins work.
-        name = f"k{os.getpid()}"
+        name = f"cmdk{os.getpid()}"  # the pid: unique among live tests
         guard = harness.ToolAppliance(name)
         try:
             r = self._tool("up", "--name", name, "--json")
