@@ -52,6 +52,18 @@ def run(cmd, check=True, **kw):
     return subprocess.run(cmd, check=check, **kw)
 
 
+def remove_stale_netns(name):
+    if not os.path.exists("/run/netns/" + name):
+        return
+    r = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True)
+    for pid in r.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    run(["ip", "netns", "del", name], check=False, stderr=subprocess.DEVNULL)
+
+
 def require(*tools):
     """Skip (exit 77, meson's skip code) without root or a needed client."""
     if os.geteuid() != 0:
@@ -86,6 +98,10 @@ class Env:
 
     # ---- namespace ----
     def _netns(self):
+        # The name holds this process's id: a namespace of that name can
+        # only be the leftover of a killed earlier test (pids wrap at
+        # 32768 here); remove it and what still runs in it.
+        remove_stale_netns(self.name)
         run(["ip", "netns", "add", self.name])
         libc = ctypes.CDLL(None, use_errno=True)
         fd = os.open("/run/netns/" + self.name, os.O_RDONLY)
@@ -194,7 +210,9 @@ class Env:
             cmd = [sys.executable, os.path.join(SOURCE, "tests/control/kernel-relay"),
                    "--socket", self.socket, "--workers", str(self.workers)]
         self._spawn("dataplane", cmd)
-        for _ in range(200):
+        # 30 s: the real dataplane's EAL start on a loaded 2-core machine
+        # (the ASan build, other tests) took longer than the 10 s here before.
+        for _ in range(600):
             if os.path.exists(self.socket):
                 if REAL_DATAPLANE:
                     self._configure_tap()
@@ -204,7 +222,7 @@ class Env:
 
     def _configure_tap(self):
         """The real dataplane's tap: clients live on its kernel end."""
-        for _ in range(100):
+        for _ in range(600):
             if run(["ip", "link", "show", "ftps0"], check=False,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
                 break
@@ -226,7 +244,7 @@ class Env:
         if wait:
             self.wait_ready()
 
-    def wait_ready(self, timeout=10):
+    def wait_ready(self, timeout=30):
         end = time.time() + timeout
         while time.time() < end:
             try:
@@ -250,6 +268,34 @@ class Env:
                 p.kill()
                 p.wait()
         return p.returncode
+
+    def log_text(self, key="control"):
+        p = os.path.join(self.dir, key + ".log")
+        if not os.path.exists(p):
+            return ""
+        with open(p, errors="replace") as f:
+            return f.read()
+
+    def reload_control(self, timeout=30):
+        """SIGHUP to the control plane, then waits until it has logged the
+        outcome ("reloaded ..." or "reload refused: ...", written once the
+        new configuration is in force or rejected): the reload is
+        asynchronous, a fixed sleep raced it on a loaded machine.  Returns
+        "reloaded", "refused" or None if neither was logged in time."""
+        def counts():
+            text = self.log_text("control")
+            return text.count("ftps-control info: reloaded "), text.count("reload refused")
+        before = counts()
+        self.procs["control"].send_signal(signal.SIGHUP)
+
+        def outcome():
+            now = counts()
+            if now[0] > before[0]:
+                return "reloaded"
+            if now[1] > before[1]:
+                return "refused"
+            return None
+        return wait_for(outcome, timeout)
 
     def alive(self, key):
         p = self.procs.get(key)
@@ -315,6 +361,18 @@ class Checker:
             print(self.env.logs())
         print("%d checks passed, %d failed" % (self.passed, self.failed))
         sys.exit(1 if self.failed or self.passed == 0 else 0)
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1):
+    """Polls predicate until it returns something true or timeout passes;
+    returns its last value (so a state that never arrives stays false)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
 
 
 def curl(args, timeout=30):

@@ -29,13 +29,29 @@ _live = []
 
 
 def _cleanup_all(*_):
+    # Everything is closed even if one close() fails (a sanitizer report
+    # found at tear-down); the first failure is raised at the end.
+    failure = None
     while _live:
-        _live.pop().close()
+        try:
+            _live.pop().close()
+        except Exception as e:  # noqa: BLE001 - re-raised below
+            failure = failure or e
+    if failure is not None:
+        raise failure
+
+
+def _on_sigterm(signo, frame):
+    try:
+        _cleanup_all()
+    except Exception as e:  # noqa: BLE001 - exiting anyway
+        print(f"clean-up after SIGTERM: {e}", file=sys.stderr)
+    os._exit(124)
 
 
 atexit.register(_cleanup_all)
 # meson test stops a test that runs too long with SIGTERM: clean up then too.
-signal.signal(signal.SIGTERM, lambda signo, frame: (_cleanup_all(), os._exit(124)))
+signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def log_dir():
@@ -171,6 +187,21 @@ def wait_for(predicate, timeout=10.0, interval=0.1):
     return predicate()
 
 
+def settle(read, predicate, timeout=30.0, interval=0.1):
+    """Reads a value (a telemetry dict, a log) until predicate(value) holds
+    or timeout passes and returns the last value read: the caller asserts
+    on it as before, so a state that never arrives still fails, with the
+    values seen last.  For counters that move after the event a client sees
+    (a transfer is freed, its buffers returned, a frame counted, only after
+    the reply that ended the client's command)."""
+    deadline = time.time() + timeout
+    value = read()
+    while not predicate(value) and time.time() < deadline:
+        time.sleep(interval)
+        value = read()
+    return value
+
+
 def sha256_file(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -182,31 +213,113 @@ def sha256_file(path):
 APPLIANCE_TOOL = str(REPO / "tools" / "ftps-appliance")
 
 
+class OnExit:
+    """Runs fn once: at close(), or on exit / meson's SIGTERM if the test
+    never got there."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        _live.append(self)
+
+    def close(self):
+        if self in _live:  # (already taken off by _cleanup_all)
+            _live.remove(self)
+        fn, self.fn = self.fn, None
+        if fn is not None:
+            fn()
+
+
+class ToolAppliance:
+    """An appliance a test runs `ftps-appliance` for itself under this
+    name: close() (also run on exit and on meson's SIGTERM) takes it down,
+    so a test stopped by its timeout leaves no dataplane busy-polling
+    through the rest of the suite.  Creating one first removes a leftover
+    of the name (names hold the test's pid, so only a killed earlier test
+    can have left one)."""
+
+    def __init__(self, name):
+        self.name = name
+        self._down()
+        _live.append(self)
+
+    def _down(self):
+        try:
+            subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
+                           capture_output=True, timeout=90)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self):
+        if self in _live:
+            _live.remove(self)
+        self._down()
+
+
 class ApplianceUnderTest:
     """The whole appliance brought up by tools/ftps-appliance (the user's
     command) with its files in a temporary folder; down() stops it, keeps
     the logs and fails on any sanitizer report in them."""
 
     def __init__(self, tag, *extra):
-        self.name = f"{tag}{os.getpid() % 10000}"
+        # The whole process id: pid_max is 32768 here, so "% 10000" gave two
+        # live tests (other worktrees run theirs on this machine too) the
+        # same appliance name now and then.  Only a dead process can have
+        # left an appliance of this name: see _tool_down() below.  The "p"
+        # keeps these names apart from the old tag+digits ones that
+        # worktrees without this change still use.
+        self.name = f"{tag}p{os.getpid()}"
         self.data = tempfile.mkdtemp(prefix=f"ftps-{tag}-data-")
         os.chmod(self.data, 0o755)
         self.logs = log_dir() / f"appliance-{self.name}"
-        r = subprocess.run([sys.executable, APPLIANCE_TOOL, "up", "--name", self.name, "--json",
-                            "--data-dir", self.data, "--log-dir", str(self.logs), *extra],
-                           capture_output=True, text=True, timeout=120)
-        if r.returncode != 0:
-            shutil.rmtree(self.data, ignore_errors=True)
-            raise RuntimeError("appliance did not come up: " + r.stderr[-2000:])
+        self.is_down = False
+        self.info = None
+        # A leftover of this name (a test killed before its tear-down that
+        # had this process id) would make `up` refuse: remove it.
+        self._tool_down()
+        # From here on a SIGTERM (meson's timeout) takes it down too: a
+        # leftover appliance busy-polling through the rest of the suite
+        # slowed every later test.
+        _live.append(self)
+        try:
+            # 120 s: the sanitizer build on a loaded machine (key generation,
+            # the dataplane's EAL start, the control plane) needs more than
+            # the tool's default 60 s now and then.
+            r = subprocess.run([sys.executable, APPLIANCE_TOOL, "up", "--name", self.name, "--json",
+                                "--timeout", "120", "--data-dir", self.data,
+                                "--log-dir", str(self.logs), *extra],
+                               capture_output=True, text=True, timeout=180)
+        except subprocess.TimeoutExpired:
+            r = None
+        if r is None or r.returncode != 0:
+            self.down()  # whatever came half way up
+            raise RuntimeError("appliance did not come up: "
+                               + (r.stderr[-2000:] if r is not None else "timeout"))
         self.info = json.loads(r.stdout.strip().splitlines()[-1])
         self.ns = Namespace(self.info["namespace"])
         self.root = Path(self.info["user"]["root"])
         self.dataplane = Dataplane(self.ns, self.info["server_address"],
                                    file_prefix=self.info["telemetry_prefix"])
 
+    def _tool_down(self):
+        try:
+            subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
+                           capture_output=True, timeout=90)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self):
+        self.down()
+
     def down(self):
-        subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
-                       capture_output=True, timeout=90)
+        if self.is_down:
+            return
+        self.is_down = True
+        if self in _live:
+            _live.remove(self)
+        self._tool_down()
+        if self.info is None:  # it never came up
+            shutil.rmtree(self.data, ignore_errors=True)
+            return
         logs = Path(self.info["logs"])
         for name in ("session.log", "xferlog"):  # kept for a post-mortem
             if (Path(self.data) / name).exists():
@@ -231,6 +344,15 @@ class ApplianceUnderTest:
 
     def telemetry(self, what):
         return self.dataplane.telemetry(what)
+
+    def transfers_settled(self, timeout=30):
+        """/ftps/transfer once no transfer is active and every I/O buffer
+        is back (the dataplane frees a transfer on its next poll after
+        reporting DONE, so right after a client's 226 it may still count
+        as active); the last reading if that never happens."""
+        return settle(lambda: self.telemetry("/ftps/transfer"),
+                      lambda t: t["active"] == 0 and t["io_buffers_free"] == t["io_buffers"],
+                      timeout)
 
     def run_ftplib(self, body, timeout=120):
         """Runs body as Python in the namespace after a Python ftplib login

@@ -106,7 +106,27 @@ class Env:
         self.close()
         raise SystemExit(128 + signum)
 
+    def _remove_stale(self):
+        """The namespace, /etc/netns entry and user names hold this
+        process's id: if they exist, a killed earlier test with the same id
+        (pids wrap at 32768 here) left them, and they would make
+        `ip netns add`, makedirs and useradd fail."""
+        if os.path.exists(os.path.join("/run/netns", self.ns)):
+            r = subprocess.run(["ip", "netns", "pids", self.ns], capture_output=True, text=True)
+            for pid in r.stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        shutil.rmtree(os.path.join("/etc/netns", self.ns), ignore_errors=True)
+        if self.local_user and subprocess.run(["id", "-u", self.user],
+                                              capture_output=True).returncode == 0:
+            subprocess.run(["pkill", "-KILL", "-u", self.user], capture_output=True)
+            subprocess.run(["userdel", self.user], capture_output=True)
+
     def _setup(self):
+        self._remove_stale()
         run(["ip", "netns", "add", self.ns])
         self.ns_added = True
         # `ip netns exec` bind-mounts /etc/netns/NAME/hosts over /etc/hosts, so
