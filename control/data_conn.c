@@ -515,7 +515,10 @@ static void dc_on_connected(void *owner, struct rconn *c, int status)
 
 void data_tick(struct session *s, uint64_t now)
 {
-	if (s->job.kind == JOB_NONE || now < s->data_deadline_ms)
+	/* Once the dataplane moves the bytes, only it sees them flow: its own
+	 * idle timeout ends a transfer that stops, with a DONE like any other
+	 * failure (the stall clock here would cut healthy long transfers). */
+	if (s->job.kind == JOB_NONE || s->job.taken_over || now < s->data_deadline_ms)
 		return;
 	struct data_conn *dc = s->dc;
 	bool waiting = dc == NULL || !dc->connected || (dc->tls_on && !dc->tls.handshake_done);
