@@ -515,9 +515,9 @@ static void dc_on_connected(void *owner, struct rconn *c, int status)
 
 void data_tick(struct session *s, uint64_t now)
 {
-	/* Once the dataplane moves the bytes, only it sees them flow: its own
-	 * idle timeout ends a transfer that stops, with a DONE like any other
-	 * failure (the stall clock here would cut healthy long transfers). */
+	/* Once the dataplane moves the bytes, only it sees them flow: TAKEOVER
+	 * gave it data_timeout, and a transfer that stops comes back as a DONE
+	 * with ETIMEDOUT (the clock here would cut healthy long transfers). */
 	if (s->job.kind == JOB_NONE || s->job.taken_over || now < s->data_deadline_ms)
 		return;
 	struct data_conn *dc = s->dc;

@@ -66,6 +66,9 @@ int transfer_takeover_try(struct session *s)
 	}
 	m->flags = g_cfg->allow_truncated_uploads ? 0 : FTPS_IPC_TAKEOVER_REQUIRE_CLOSE_NOTIFY;
 	m->leftover_len = (uint32_t)leftover;
+	/* The stall clock moves to the dataplane with the bytes (data_tick
+	 * stops at TAKEOVER). */
+	m->idle_timeout_s = g_cfg->data_timeout;
 	takeover_copy_dir(&m->tx, keys.tx_key, keys.tx_iv, keys.tx_secret, keys.tx_seq, &keys);
 	takeover_copy_dir(&m->rx, keys.rx_key, keys.rx_iv, keys.rx_secret, keys.rx_seq, &keys);
 	int rc = rconn_takeover(dc->rc, m, len, s->job.fd);
@@ -115,7 +118,7 @@ void transfer_takeover_done(struct session *s, const struct ftps_ipc_done *done)
 		text = "TLS error on the data connection; transfer aborted";
 		break;
 	case ETIMEDOUT:
-		text = "Data connection timed out; transfer aborted";
+		text = "Data connection stalled; transfer aborted";
 		break;
 	case EOPNOTSUPP:
 		code = 451;

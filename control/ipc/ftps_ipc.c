@@ -211,6 +211,9 @@ static enum ftps_ipc_check fields_ok(const void *buf, size_t len, unsigned n_fds
 		if ((m->flags & ~FTPS_IPC_TAKEOVER_REQUIRE_CLOSE_NOTIFY) ||
 		    m->file_offset > (UINT64_C(1) << 62) || m->leftover_len != len - sizeof(*m))
 			return FTPS_IPC_ERR_FIELD;
+		if (m->idle_timeout_s == 0 || m->idle_timeout_s > FTPS_IPC_MAX_IDLE_TIMEOUT ||
+		    m->reserved != 0)
+			return FTPS_IPC_ERR_FIELD;
 		if (!tls_dir_ok(&m->rx, m->tls_version) || !tls_dir_ok(&m->tx, m->tls_version))
 			return FTPS_IPC_ERR_FIELD;
 		return FTPS_IPC_OK;

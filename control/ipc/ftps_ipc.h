@@ -170,6 +170,7 @@ struct ftps_ipc_reset {
 enum ftps_ipc_direction { FTPS_IPC_DIR_SEND_FILE = 1, FTPS_IPC_DIR_RECV_FILE = 2 };
 
 #define FTPS_IPC_TAKEOVER_REQUIRE_CLOSE_NOTIFY 1u
+#define FTPS_IPC_MAX_IDLE_TIMEOUT              86400u
 
 /* One direction of TLS record protection, as crypto/tls_import exports it. */
 struct ftps_ipc_tls_dir {
@@ -198,6 +199,11 @@ struct ftps_ipc_takeover {
 	uint64_t bytes_seen;
 	uint32_t flags; /* FTPS_IPC_TAKEOVER_* */
 	uint32_t leftover_len;
+	/* Seconds without progress after which the dataplane fails the
+	 * transfer (ETIMEDOUT): the control plane's [limits] data_timeout,
+	 * 1..FTPS_IPC_MAX_IDLE_TIMEOUT. */
+	uint32_t idle_timeout_s;
+	uint32_t reserved; /* 0 */
 	struct ftps_ipc_tls_dir rx;
 	struct ftps_ipc_tls_dir tx;
 	uint8_t leftover[];
@@ -226,7 +232,7 @@ _Static_assert(sizeof(struct ftps_ipc_credit) == 24, "credit");
 _Static_assert(sizeof(struct ftps_ipc_fin) == 16, "fin");
 _Static_assert(sizeof(struct ftps_ipc_reset) == 24, "reset");
 _Static_assert(sizeof(struct ftps_ipc_tls_dir) == 104, "tls_dir");
-_Static_assert(sizeof(struct ftps_ipc_takeover) == 264, "takeover");
+_Static_assert(sizeof(struct ftps_ipc_takeover) == 272, "takeover");
 _Static_assert(sizeof(struct ftps_ipc_done) == 48, "done");
 
 #define FTPS_IPC_MAX_MSG (sizeof(struct ftps_ipc_takeover) + FTPS_IPC_MAX_LEFTOVER)

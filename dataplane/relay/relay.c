@@ -716,6 +716,7 @@ static void relay_handle_takeover(struct relay *r, const struct ftps_ipc_takeove
 	p.fd = fd;
 	p.file_offset = m->file_offset;
 	p.byte_limit = m->byte_limit;
+	p.idle_timeout_s = m->idle_timeout_s;
 	p.require_close_notify = (m->flags & FTPS_IPC_TAKEOVER_REQUIRE_CLOSE_NOTIFY) != 0;
 	p.keys.version = m->tls_version;
 	p.keys.suite = m->suite;

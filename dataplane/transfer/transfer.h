@@ -33,6 +33,7 @@ struct transfer_params {
 	uint64_t file_offset; /* REST, or the append position */
 	uint64_t byte_limit;  /* 0: to the end of the file / of the stream */
 	bool require_close_notify;
+	uint32_t idle_timeout_s; /* no progress for this long: ETIMEDOUT (0: 120 s) */
 	struct tls_conn_keys keys;
 	/* Ciphertext that reached the control plane after the handshake, and
 	 * bytes the relay still held in either direction: taken over in that

@@ -393,6 +393,8 @@ struct transfer *transfer_start(struct transfer_engine *e, struct tcp_conn *tcp,
 	t->start_offset = p->file_offset;
 	t->limit_end = p->byte_limit ? p->file_offset + p->byte_limit : UINT64_MAX;
 	t->require_close_notify = p->require_close_notify;
+	t->idle_limit_tsc =
+	    e->tsc_hz * (p->idle_timeout_s != 0 ? p->idle_timeout_s : TRANSFER_IDLE_TIMEOUT_S);
 	t->start_ns = transfer_now_ns();
 	t->last_progress_tsc = rte_get_tsc_cycles();
 	t->done = done;
@@ -501,13 +503,12 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 	if (n > 0)
 		io_uring_cq_advance(&e->ring, n);
 	work += n;
-	uint64_t idle_limit = e->tsc_hz * TRANSFER_IDLE_TIMEOUT_S;
 	for (struct transfer **p = &e->active; *p != NULL;) {
 		struct transfer *t = *p;
 		if (t->state != TRANSFER_FINISHED && t->state != TRANSFER_ABORTED) {
 			transfer_step(t, now_tsc);
 			if (now_tsc > t->last_progress_tsc &&
-			    now_tsc - t->last_progress_tsc > idle_limit &&
+			    now_tsc - t->last_progress_tsc > t->idle_limit_tsc &&
 			    (t->state == TRANSFER_RUNNING || t->state == TRANSFER_CLOSING)) {
 				transfer_count(t, TRANSFER_COUNTER_idle_timeouts, 1);
 				transfer_finish(t, ETIMEDOUT);

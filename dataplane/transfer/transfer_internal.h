@@ -67,7 +67,8 @@ struct transfer {
 	bool close_notify_sent;
 	bool shut_down;
 	bool eof;
-	bool inline_io; /* file on tmpfs/ramfs: I/O on the lcore (transfer_io_inline) */
+	uint64_t idle_limit_tsc; /* TAKEOVER's idle_timeout_s in TSC cycles */
+	bool inline_io;          /* file on tmpfs/ramfs: I/O on the lcore (transfer_io_inline) */
 	bool peer_eof;
 	uint64_t start_offset;
 	uint64_t offset;    /* next file offset to read or write */

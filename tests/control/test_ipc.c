@@ -121,10 +121,19 @@ static void test_takeover_fd(void)
 	t->suite = 0x1301; /* TLS_AES_128_GCM_SHA256 */
 	t->direction = FTPS_IPC_DIR_SEND_FILE;
 	t->leftover_len = 10;
+	t->idle_timeout_s = 60;
 	t->rx.key_len = t->tx.key_len = 16;
 	t->rx.iv_len = t->tx.iv_len = 12;
 	t->rx.secret_len = t->tx.secret_len = 32;
 	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_OK);
+	t->idle_timeout_s = 0; /* the stall timeout is required, and bounded */
+	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_ERR_FIELD);
+	t->idle_timeout_s = FTPS_IPC_MAX_IDLE_TIMEOUT + 1;
+	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_ERR_FIELD);
+	t->idle_timeout_s = 60;
+	t->reserved = 1;
+	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_ERR_FIELD);
+	t->reserved = 0;
 	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 0), FTPS_IPC_ERR_FDS);
 	t->leftover_len = 11;
 	CHECK_EQ(ftps_ipc_validate(t, sizeof(*t) + 10, 1), FTPS_IPC_ERR_FIELD);

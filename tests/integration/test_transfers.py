@@ -536,10 +536,12 @@ assert not errors, errors
 class TakeoverStallTest(unittest.TestCase):
     """Transfers on the fast path outlive limits.data_timeout: the control
     plane's stall clock sees only bytes it relays itself, so it stops at
-    TAKEOVER and the dataplane's own idle timeout takes over (it aborted
-    any fast-path transfer longer than data_timeout with "426 Data
-    connection stalled" while its bytes flowed; found by the races audit).
-    Here data_timeout 3 s and 12 MiB at 2 MiB/s."""
+    TAKEOVER, which hands data_timeout to the dataplane as the transfer's
+    idle timeout (it aborted any fast-path transfer longer than
+    data_timeout with "426 Data connection stalled" while its bytes flowed;
+    found by the races audit).  Here data_timeout 3 s and 12 MiB at
+    2 MiB/s; a client that stops reading still gets 426 "stalled" after
+    data_timeout (tests/control/itest_transfer.py on the dataplane)."""
 
     @classmethod
     def setUpClass(cls):
