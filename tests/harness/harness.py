@@ -229,6 +229,15 @@ class OnExit:
             fn()
 
 
+def appliance_tool_down(name):
+    """`ftps-appliance down --name NAME`, bounded; nothing to stop is fine."""
+    try:
+        subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", name],
+                       capture_output=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 class ToolAppliance:
     """An appliance a test runs `ftps-appliance` for itself under this
     name: close() (also run on exit and on meson's SIGTERM) takes it down,
@@ -243,11 +252,7 @@ class ToolAppliance:
         _live.append(self)
 
     def _down(self):
-        try:
-            subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
-                           capture_output=True, timeout=90)
-        except subprocess.TimeoutExpired:
-            pass
+        appliance_tool_down(self.name)
 
     def close(self):
         if self in _live:
@@ -301,11 +306,7 @@ class ApplianceUnderTest:
                                    file_prefix=self.info["telemetry_prefix"])
 
     def _tool_down(self):
-        try:
-            subprocess.run([sys.executable, APPLIANCE_TOOL, "down", "--name", self.name],
-                           capture_output=True, timeout=90)
-        except subprocess.TimeoutExpired:
-            pass
+        appliance_tool_down(self.name)
 
     def close(self):
         self.down()

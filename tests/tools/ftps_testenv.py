@@ -112,18 +112,22 @@ class Env:
         (pids wrap at 32768 here) left them, and they would make
         `ip netns add`, makedirs and useradd fail."""
         if os.path.exists(os.path.join("/run/netns", self.ns)):
-            r = subprocess.run(["ip", "netns", "pids", self.ns], capture_output=True, text=True)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+            self._remove_namespace()
         shutil.rmtree(os.path.join("/etc/netns", self.ns), ignore_errors=True)
         if self.local_user and subprocess.run(["id", "-u", self.user],
                                               capture_output=True).returncode == 0:
             subprocess.run(["pkill", "-KILL", "-u", self.user], capture_output=True)
             subprocess.run(["userdel", self.user], capture_output=True)
+
+    def _remove_namespace(self):
+        """Kills whatever still runs inside the namespace, then deletes it."""
+        r = subprocess.run(["ip", "netns", "pids", self.ns], capture_output=True, text=True)
+        for pid in r.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
 
     def _setup(self):
         self._remove_stale()
@@ -261,14 +265,7 @@ vsftpd_log_file={self.tmp}/{name}.log
             proc.wait()
         self.servers = []
         if self.ns_added:
-            # Anything still running inside the namespace (session children).
-            r = subprocess.run(["ip", "netns", "pids", self.ns], capture_output=True, text=True)
-            for pid in r.stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+            self._remove_namespace()  # with any session children still in it
             shutil.rmtree(os.path.join("/etc/netns", self.ns), ignore_errors=True)
         if self.user_added:
             subprocess.run(["pkill", "-KILL", "-u", self.user], capture_output=True)
