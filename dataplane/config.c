@@ -92,6 +92,11 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 		expect = "a number from 576 to 65000";
 		rc = config_unsigned(value, 576, 65000, &u);
 		config->ip.mtu = (uint16_t)u;
+	} else if (IS("net", "receive_mtu")) {
+		/* Above the MTU only on net_tap; port_open says so. */
+		expect = "a number from 576 to 65000";
+		rc = config_unsigned(value, 576, 65000, &u);
+		config->receive_mtu = (uint16_t)u;
 	} else if (IS("port", "name")) {
 		expect = "an ethdev name of at most 63 characters";
 		rc = config_string(config->port_name, sizeof(config->port_name), value);

@@ -28,6 +28,8 @@ struct dataplane_config {
 	/* No L4 checksums on a shared-memory link between local processes
 	 * (net_memif only; port_open refuses it elsewhere). */
 	bool port_trusted_link;
+	/* 0: the link's default (port_config.receive_mtu). */
+	uint16_t receive_mtu;
 };
 
 void dataplane_config_defaults(struct dataplane_config *config);

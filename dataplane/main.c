@@ -37,6 +37,8 @@ static void usage(const char *program)
 	        "  --gateway A.B.C.D      default gateway\n"
 	        "  --mtu N                IP MTU (576-9000; net_memif up to 65000 with a\n"
 	        "                         memif bsize of at least MTU + 18; default 1500)\n"
+	        "  --receive-mtu N        largest IP packet accepted (default: the MTU; on\n"
+	        "                         net_tap 65000, which its kernel end is set to)\n"
 	        "  --trusted-link         no TCP checksums on this net_memif link (both ends\n"
 	        "                         local processes; [port] trusted_link)\n"
 	        "  --port NAME            ethdev to use (default: the first one)\n"
@@ -67,6 +69,7 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 	    {"address", required_argument, NULL, 'a'},
 	    {"gateway", required_argument, NULL, 'g'},
 	    {"mtu", required_argument, NULL, 'm'},
+	    {"receive-mtu", required_argument, NULL, 'M'},
 	    {"trusted-link", no_argument, NULL, 'T'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"impair-rx", required_argument, NULL, 'r'},
@@ -109,6 +112,9 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			break;
 		case 'm':
 			section = "net", key = "mtu";
+			break;
+		case 'M':
+			section = "net", key = "receive_mtu";
 			break;
 		case 'T':
 			section = "port", key = "trusted_link", optarg = "yes";
@@ -223,6 +229,7 @@ int main(int original_argc, char **original_argv)
 	             .rx_descriptors = config.rx_descriptors,
 	             .tx_descriptors = config.tx_descriptors,
 	             .mtu = config.ip.mtu,
+	             .receive_mtu = config.receive_mtu,
 	             .trusted_link = config.port_trusted_link},
 	};
 	struct port_bootstrap boot;
@@ -303,9 +310,11 @@ int main(int original_argc, char **original_argv)
 	inet_ntop(AF_INET, &config.ip.address, address, sizeof(address));
 	rte_ether_format_addr(mac, sizeof(mac), &port->mac);
 	printf("ftps-dataplane: ready: port %s (%s) mac %s address %s/%u workers %u "
-	       "offloads ipv4-cksum=%d tcp-cksum=%d tso=%d rss=%d impair-rx=%s impair-tx=%s\n",
+	       "mtu %u receive-mtu %u offloads ipv4-cksum=%d tcp-cksum=%d tso=%d rss=%d "
+	       "impair-rx=%s impair-tx=%s\n",
 	       port->name, port->driver, mac, address, config.prefix_length, worker_count,
-	       port->tx_ipv4_checksum, port->tx_tcp_checksum, port->tx_tcp_tso, port->rss,
+	       port->mtu, port->receive_mtu, port->tx_ipv4_checksum, port->tx_tcp_checksum,
+	       port->tx_tcp_tso, port->rss,
 	       workers[0].net.impair_rx.enabled ? config.impair_rx_spec : "off",
 	       workers[0].net.impair_tx.enabled ? config.impair_tx_spec : "off");
 	fflush(stdout);

@@ -172,6 +172,8 @@ static int telemetry_port_info(const char *cmd, const char *params, struct rte_t
 	rte_tel_data_add_dict_int(d, "tx_tcp_segmentation_offload", p->tx_tcp_tso);
 	rte_tel_data_add_dict_int(d, "rx_ipv4_checksum_offload", p->rx_ipv4_checksum);
 	rte_tel_data_add_dict_int(d, "rx_tcp_checksum_offload", p->rx_tcp_checksum);
+	rte_tel_data_add_dict_int(d, "mtu", p->mtu);
+	rte_tel_data_add_dict_int(d, "receive_mtu", p->receive_mtu);
 	if (rte_eth_stats_get(p->port_id, &stats) == 0) {
 		rte_tel_data_add_dict_u64(d, "ipackets", stats.ipackets);
 		rte_tel_data_add_dict_u64(d, "opackets", stats.opackets);

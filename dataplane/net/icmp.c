@@ -21,6 +21,11 @@ void icmp_input(struct net_lcore *nl, struct rte_mbuf *m, const struct rte_ipv4_
 		net_drop(nl, m, NET_COUNTER_drop_icmp_ignored);
 		return;
 	}
+	/* A link may bring us larger packets than it lets us send (net_tap). */
+	if (len + sizeof(struct rte_ipv4_hdr) > nl->ip.mtu) {
+		net_drop(nl, m, NET_COUNTER_drop_icmp_echo_too_big);
+		return;
+	}
 	/* Reply in place (RFC 792): same identifier, sequence and data.  The
 	 * checksum changes only by the type field, but a fresh sum is cheap at
 	 * ping sizes and obviously right. */

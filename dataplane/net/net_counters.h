@@ -42,6 +42,7 @@
 	X(drop_icmp_bad_checksum, "ICMP checksum wrong")                                           \
 	X(drop_icmp_ignored, "ICMP type not handled (not an echo request)")                        \
 	X(drop_icmp_broadcast_echo, "echo request to a broadcast address (RFC 1122 3.2.2.6)")      \
+	X(drop_icmp_echo_too_big, "echo request whose reply would exceed the MTU we send")         \
 	X(drop_tcp_no_stack, "TCP segment while no TCP stack is attached")                         \
 	X(drop_tx_ring_full, "frame dropped: transmit ring and backlog full")                      \
 	X(tx_backlogged, "frames held in the transmit backlog while the ring was full")            \

@@ -28,6 +28,7 @@ void net_lcore_init(struct net_lcore *nl, unsigned int worker_index, uint16_t po
 	nl->queue_id = queue_id;
 	nl->mac = *mac;
 	nl->ip = *ip;
+	nl->receive_mtu = ip->mtu;
 	nl->pool = pool;
 	uint64_t hz = rte_get_tsc_hz();
 	arp_cache_init(&nl->arp, hz);
@@ -87,7 +88,7 @@ void eth_input(struct net_lcore *nl, struct rte_mbuf *m)
 		             : NET_COUNTER_drop_eth_segmented);
 		return;
 	}
-	if (rte_pktmbuf_pkt_len(m) > (uint32_t)nl->ip.mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */) {
+	if (rte_pktmbuf_pkt_len(m) > (uint32_t)nl->receive_mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */) {
 		net_drop(nl, m, NET_COUNTER_drop_eth_oversized);
 		return;
 	}

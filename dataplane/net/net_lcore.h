@@ -48,6 +48,10 @@ struct net_lcore {
 	uint16_t queue_id;
 	struct rte_ether_addr mac;
 	struct net_address_config ip;
+	/* The largest IP packet accepted: ip.mtu, or more where the link's far
+	 * end sends larger frames than we can send back (net_tap: see
+	 * port_info.receive_mtu).  TCP advertises its MSS from it. */
+	uint16_t receive_mtu;
 	struct rte_mempool *pool;
 
 	/* Offloads the port offers; when false the stack computes in software. */

@@ -3,9 +3,14 @@
 #include "net_checksum.h"
 #include "net_lcore.h"
 
+#include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <rte_dev.h>
 #include <rte_devargs.h>
@@ -22,6 +27,69 @@ static const uint8_t port_default_rss_key[40] = {
     0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
     0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
 };
+
+/* See port_info.receive_mtu.  The kernel's tap takes at most 65521. */
+#define PORT_TAP_RECEIVE_MTU 65000
+
+static int port_choose_receive_mtu(const struct port_config *config,
+                                   const struct rte_eth_dev_info *dev, struct port_info *info,
+                                   char *error, size_t error_len)
+{
+	bool tap_scatter = strcmp(dev->driver_name, "net_tap") == 0 &&
+	                   (dev->rx_offload_capa & RTE_ETH_RX_OFFLOAD_SCATTER) != 0;
+	uint16_t receive_mtu = config->receive_mtu != 0 ? config->receive_mtu
+	                       : tap_scatter            ? PORT_TAP_RECEIVE_MTU
+	                                                : config->mtu;
+	if (receive_mtu < config->mtu) {
+		snprintf(error, error_len, "%s: the receive MTU (%u) is below the MTU (%u)",
+		         info->name, receive_mtu, config->mtu);
+		return -1;
+	}
+	if (receive_mtu > config->mtu && !tap_scatter) {
+		snprintf(error, error_len,
+		         "%s (%s): a receive MTU above the MTU (%u > %u) is only for net_tap, "
+		         "whose kernel end sends larger frames than the PMD sends back",
+		         info->name, dev->driver_name, receive_mtu, config->mtu);
+		return -1;
+	}
+	info->receive_mtu = receive_mtu;
+	return 0;
+}
+
+/* net_tap reads each frame with one readv into a chain of as many mbufs as
+ * it has RX descriptors, and hands the kernel the whole iovec array every
+ * time: enough descriptors for the largest frame, and no more. */
+static uint16_t tap_receive_descriptors(uint16_t receive_mtu, struct rte_mempool *pool)
+{
+	uint32_t room = rte_pktmbuf_data_room_size(pool);
+	uint32_t frame = (uint32_t)receive_mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */;
+	uint32_t first = room - RTE_PKTMBUF_HEADROOM;
+	uint32_t more = frame > first ? (frame - first + room - 1) / room : 0;
+	return (uint16_t)(1 + more + 1 /* slack */);
+}
+
+/* The kernel end of a net_tap port decides how large the frames it sends
+ * us are; its MTU is ours to set, since the PMD created it. */
+static int tap_set_kernel_mtu(uint32_t if_index, uint16_t mtu, char *error, size_t error_len)
+{
+	struct ifreq request = {.ifr_mtu = mtu};
+	if (if_index == 0 || if_indextoname(if_index, request.ifr_name) == NULL) {
+		snprintf(error, error_len, "net_tap: cannot find the kernel interface (index %u)",
+		         if_index);
+		return -1;
+	}
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = fd < 0 ? -1 : ioctl(fd, SIOCSIFMTU, &request);
+	int saved = errno;
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0) {
+		snprintf(error, error_len, "net_tap: cannot set the MTU of %s to %u: %s",
+		         request.ifr_name, mtu, strerror(saved));
+		return -1;
+	}
+	return 0;
+}
 
 static int port_find(const char *name, uint16_t *port_id, char *error, size_t error_len)
 {
@@ -181,6 +249,10 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		return -1;
 	}
 	info->trusted_link = config->trusted_link;
+	if (port_choose_receive_mtu(config, &dev, info, error, error_len) != 0)
+		return -1;
+	if (info->receive_mtu > info->mtu)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 	conf.rxmode.mtu = info->ethdev_mtu;
 	rc = rte_eth_dev_configure(port_id, config->queue_count, config->queue_count, &conf);
 	if (rc != 0) {
@@ -189,6 +261,8 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		return -1;
 	}
 	uint16_t rxd = config->rx_descriptors, txd = config->tx_descriptors;
+	if (info->receive_mtu > info->mtu)
+		rxd = tap_receive_descriptors(info->receive_mtu, pools[0]);
 	rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rxd, &txd);
 	int socket = rte_eth_dev_socket_id(port_id);
 	if (socket < 0)
@@ -221,6 +295,9 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		snprintf(error, error_len, "%s: start failed: %s", info->name, rte_strerror(-rc));
 		return -1;
 	}
+	if (info->receive_mtu > info->mtu &&
+	    tap_set_kernel_mtu(dev.if_index, info->receive_mtu, error, error_len) != 0)
+		return -1;
 	struct rte_eth_rss_conf rss = {.rss_key = info->rss_key,
 	                               .rss_key_len = sizeof(info->rss_key)};
 	if (info->rss && rte_eth_dev_rss_hash_conf_get(port_id, &rss) == 0)
@@ -260,6 +337,7 @@ void port_configure_lcore(const struct port_info *info, struct net_lcore *nl)
 	nl->tx_tcp_segmentation_offload = info->tx_tcp_tso;
 	nl->tx_chained_checksum_fixup = info->tx_chained_checksum_broken;
 	nl->l4_checksum_trusted = info->trusted_link;
+	nl->receive_mtu = info->receive_mtu;
 }
 
 uint16_t port_mbuf_data_room(uint16_t mtu)

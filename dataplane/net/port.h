@@ -16,6 +16,10 @@ struct port_config {
 	uint16_t rx_descriptors;
 	uint16_t tx_descriptors;
 	uint16_t mtu; /* IP MTU; above 1500 only where the link carries it (see port_open) */
+	/* The largest IP packet to accept, when the link brings larger ones
+	 * than it carries out (net_tap only); 0: the link's default (see
+	 * port_info.receive_mtu). */
+	uint16_t receive_mtu;
 	/* Skip L4 checksums on this link (net_lcore.l4_checksum_trusted):
 	 * refused on anything but net_memif, off by default. */
 	bool trusted_link;
@@ -41,6 +45,13 @@ struct port_info {
 	 * ethdev itself was configured at ethdev_mtu. */
 	uint16_t mtu;
 	uint16_t ethdev_mtu;
+	/* net_tap in DPDK 22.11 sends frames of at most 1522 bytes (one
+	 * writev each) but receives any frame the kernel hands it, as an mbuf
+	 * chain.  There the kernel end of the tap gets this larger MTU, and
+	 * TCP advertises an MSS from it, so the kernel sends up to 64 KB per
+	 * frame: one readv per 64 KB instead of per 1.5 KB towards us.  Equal
+	 * to mtu on every other link. */
+	uint16_t receive_mtu;
 	bool trusted_link; /* as asked and allowed */
 	uint8_t rss_key[52];
 	uint8_t rss_key_len;

@@ -228,7 +228,8 @@ struct tcp_stack {
 	struct net_lcore *nl;
 	struct rte_mempool *pool;
 	rte_be32_t local_address;
-	uint16_t mss_local; /* MTU - 40 */
+	uint16_t mss_local;      /* MTU - 40: the most we send per segment */
+	uint16_t mss_advertised; /* receive MTU - 40: what our SYNs offer */
 	bool tx_cksum_offload, tso;
 	/* Neither compute nor verify TCP checksums (net_lcore.l4_checksum_trusted). */
 	bool l4_checksum_trusted;

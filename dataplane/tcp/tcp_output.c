@@ -398,7 +398,7 @@ void tcp_send_syn(struct tcp_conn *c)
 	bool ws = synack ? c->ws_ok : true;
 	bool sack = synack ? c->sack_ok : true;
 	bool ts = synack ? c->ts_ok : true;
-	unsigned int optlen = put_syn_options(opts, s->mss_local, ws, c->rcv_wscale, sack, ts,
+	unsigned int optlen = put_syn_options(opts, s->mss_advertised, ws, c->rcv_wscale, sack, ts,
 	                                      tcp_now_ms(s), synack ? c->ts_recent : 0);
 	unsigned int hdr_len = sizeof(struct rte_tcp_hdr) + optlen;
 	struct rte_mbuf *m = header_mbuf(s, hdr_len);
@@ -426,7 +426,7 @@ void tcp_send_synack_cookie(struct tcp_stack *s, const struct tcp_segment *seg, 
 	uint8_t opts[TCP_OPTIONS_MAX];
 	const struct tcp_options *o = &seg->opt;
 	unsigned int optlen =
-	    put_syn_options(opts, s->mss_local, o->ws_present, TCP_OUR_WSCALE,
+	    put_syn_options(opts, s->mss_advertised, o->ws_present, TCP_OUR_WSCALE,
 	                    o->sack_permitted && o->ts_present, o->ts_present, tsval, o->ts_val);
 	unsigned int hdr_len = sizeof(struct rte_tcp_hdr) + optlen;
 	struct rte_mbuf *m = header_mbuf(s, hdr_len);

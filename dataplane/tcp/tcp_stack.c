@@ -164,6 +164,9 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 	s->pool = nl->pool;
 	s->local_address = nl->ip.address;
 	s->mss_local = (uint16_t)((nl->ip.mtu ? nl->ip.mtu : 1500) - 40);
+	/* MSS is per direction (RFC 9293 3.7.1): offer what we can receive. */
+	s->mss_advertised =
+	    nl->receive_mtu > nl->ip.mtu ? (uint16_t)(nl->receive_mtu - 40) : s->mss_local;
 	s->tx_cksum_offload = nl->tx_tcp_checksum_offload;
 	s->l4_checksum_trusted = nl->l4_checksum_trusted;
 	s->tso = nl->tx_tcp_segmentation_offload && nl->tx_tcp_checksum_offload;

@@ -81,6 +81,24 @@ class DataplaneNetTest(unittest.TestCase):
             self.assertEqual(c["tx_gratuitous_arp"], 1)
             self.assertEqual(net.close(), 0, "dataplane did not exit cleanly")
 
+    def test_receive_mtu_above_send_mtu(self):
+        # net_tap sends at most 1500-byte packets but takes larger ones: the
+        # dataplane gives the tap's kernel end its receive MTU, and refuses
+        # (counted) the echo requests whose replies it could not send.
+        with TapNetwork("rxmtu") as net:
+            self.assertIn("mtu 1500 receive-mtu 65000", net.dataplane.ready_line)
+            r = net.run(["ip", "-j", "link", "show", net.tap], check=True)
+            self.assertEqual(json.loads(r.stdout)[0]["mtu"], 65000)
+            r = net.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1472", SERVER])
+            self.assertIn("2 received", r.stdout, r.stdout + r.stderr)
+            r = net.run(["ping", "-c", "2", "-i", "0.2", "-W", "1", "-M", "do", "-s", "1900", SERVER])
+            self.assertNotEqual(r.returncode, 0, "a reply larger than the MTU went out")
+            c = harness.wait_for(lambda: net.counters()["drop_icmp_echo_too_big"] >= 2 and net.counters(), 10)
+            self.assertTrue(c, "the oversized echo requests were not counted")
+            self.assertEqual(c["drop_eth_oversized"], 0)
+        # Anything but net_tap keeps receive MTU = MTU (port_open refuses
+        # more; tests/net/test_port_mtu.c).
+
     def test_arp_resolution_of_peer(self):
         # The dataplane resolves its gateway at start: the kernel end answers.
         with TapNetwork("arpres", extra=["--gateway", CLIENT]) as net:
@@ -90,7 +108,8 @@ class DataplaneNetTest(unittest.TestCase):
             self.assertGreaterEqual(c["arp_resolved"], 1)
 
     def test_malformed_frames_are_counted(self):
-        with TapNetwork("malformed") as net:
+        # At the link's own MTU, so the 2000-byte frame below is oversized.
+        with TapNetwork("malformed", extra=["--receive-mtu", "1500"]) as net:
             # Larger MTU on the kernel end so an oversized frame can leave it.
             net.run(["ip", "link", "set", net.tap, "mtu", "9000", "txqueuelen", "10000"],
                     check=True)

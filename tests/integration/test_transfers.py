@@ -70,10 +70,30 @@ class FastPathTest(unittest.TestCase):
         cls.app.down()
         cls.remove_work.close()
 
+    def tap_link(self):
+        """The tap's kernel end, as `ip -s -j link show` gives it."""
+        import json
+        r = self.app.ns.run(["ip", "-s", "-j", "link", "show", self.app.info["interface"]],
+                            check=True)
+        return json.loads(r.stdout)[0]
+
+    def tap_sent(self):
+        """(frames, bytes) the tap's kernel end has sent to the dataplane."""
+        tx = self.tap_link()["stats64"]["tx"]
+        return tx["packets"], tx["bytes"]
+
     def test_1_large_stor_and_retr(self):
+        self.assertEqual(self.tap_link()["mtu"], 65000,
+                         "the dataplane sets its receive MTU on the tap")
+        frames_before, bytes_before = self.tap_sent()
         r = self.app.curl("-T", str(self.large), self.app.url("large.bin"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sha256(self.app.root / "large.bin"), sha256(self.large))
+        # The upload came in frames far above net_tap's 1500-byte send
+        # limit (64 KB segments; 1500-byte ones would average below 1500).
+        frames_after, bytes_after = self.tap_sent()
+        average = (bytes_after - bytes_before) / max(1, frames_after - frames_before)
+        self.assertGreater(average, 8000, f"{frames_after - frames_before} frames")
         back = self.work / "large.back"
         r = self.app.curl("-o", str(back), self.app.url("large.bin"))
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -1,7 +1,8 @@
 /* port_open on net_memif: an MTU above the 1518-byte frame the PMD reports
  * is accepted when every frame fits one memif buffer (bsize), refused with
  * a message naming bsize when it does not; the trusted link (no L4
- * checksums) is accepted on memif (refused elsewhere: test_tx_backlog).
+ * checksums) is accepted on memif (refused elsewhere: test_tx_backlog); a
+ * receive MTU above the MTU is refused (net_tap only: test_dataplane_net).
  * Two memif servers without peers: no root, no traffic. */
 #include <stdio.h>
 #include <string.h>
@@ -56,6 +57,12 @@ int main(void)
 	                                .mtu = 9000};
 	CHECK(port_open(&small_cfg, &pool, &info, error, sizeof(error)) != 0);
 	CHECK(strstr(error, "bsize") != NULL);
+	/* A receive MTU above the MTU is for net_tap only. */
+	small_cfg.mtu = 1500;
+	small_cfg.receive_mtu = 9000;
+	CHECK(port_open(&small_cfg, &pool, &info, error, sizeof(error)) != 0);
+	CHECK(strstr(error, "only for net_tap") != NULL);
+	small_cfg.receive_mtu = 0;
 	/* MTU 1500 fits, and a trusted link is allowed on memif. */
 	small_cfg.mtu = 1500;
 	small_cfg.trusted_link = true;
@@ -66,6 +73,7 @@ int main(void)
 	CHECK(info.trusted_link);
 	CHECK_EQ(info.mtu, 1500);
 	CHECK_EQ(info.ethdev_mtu, 1500);
+	CHECK_EQ(info.receive_mtu, 1500);
 	port_close(&info);
 
 	/* 9216-byte buffers: MTU 9000 accepted; the ethdev itself stays at
