@@ -3,8 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -103,17 +106,45 @@ void transfer_buffer_put(struct transfer_engine *e, struct transfer_buffer *b)
 	e->free_count++;
 }
 
-void transfer_io_inline(struct transfer *t, struct transfer_io *io, long result)
+bool transfer_file_in_memory(int fd)
 {
-	struct transfer_engine *e = t->engine;
+	/* tmpfs and ramfs lack FMODE_NOWAIT, so io_uring sends every read and
+	 * write of theirs to an io-wq worker thread: a wake-up and two context
+	 * switches per 64 KiB, on the lcore's own CPU, for what is a memory
+	 * copy that cannot wait on a device.  Their files are read and written
+	 * on the lcore instead (a swapped-out page would stall it: no swap on
+	 * an appliance). */
+	struct statfs fs;
+	if (fstatfs(fd, &fs) != 0)
+		return false;
+	return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
+}
+
+/* An I/O of t starts (on io_uring or done on the lcore already). */
+static void transfer_io_begin(struct transfer *t, struct transfer_io *io)
+{
 	io->transfer = t;
 	io->in_use = true;
 	io->done = false;
+	t->inflight++;
+}
+
+/* Its result is in: the direction's completion handler takes over. */
+static void transfer_io_finish(struct transfer_io *io)
+{
+	io->done = true;
+	io->transfer->inflight--;
+	transfer_io_complete(io->transfer, io);
+}
+
+void transfer_io_inline(struct transfer *t, struct transfer_io *io, long result)
+{
+	struct transfer_engine *e = t->engine;
+	transfer_io_begin(t, io);
 	io->result = (int32_t)result;
 	io->next_inline = NULL;
 	*e->inline_done_tail = io;
 	e->inline_done_tail = &io->next_inline;
-	t->inflight++;
 }
 
 struct io_uring_sqe *transfer_sqe(struct transfer *t, struct transfer_io *io)
@@ -128,11 +159,8 @@ struct io_uring_sqe *transfer_sqe(struct transfer *t, struct transfer_io *io)
 		if (sqe == NULL)
 			return NULL;
 	}
-	io->transfer = t;
-	io->in_use = true;
-	io->done = false;
+	transfer_io_begin(t, io);
 	io_uring_sqe_set_data(sqe, io);
-	t->inflight++;
 	e->pending_sqes++;
 	return sqe;
 }
@@ -486,9 +514,7 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 		e->inline_done = io->next_inline;
 		if (e->inline_done == NULL)
 			e->inline_done_tail = &e->inline_done;
-		io->done = true;
-		io->transfer->inflight--;
-		transfer_io_complete(io->transfer, io);
+		transfer_io_finish(io);
 		work++;
 	}
 	struct io_uring_cqe *cqes[64];
@@ -496,9 +522,7 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 	for (unsigned int i = 0; i < n; i++) {
 		struct transfer_io *io = io_uring_cqe_get_data(cqes[i]);
 		io->result = cqes[i]->res;
-		io->done = true;
-		io->transfer->inflight--;
-		transfer_io_complete(io->transfer, io);
+		transfer_io_finish(io);
 	}
 	if (n > 0)
 		io_uring_cq_advance(&e->ring, n);

@@ -3,10 +3,7 @@
  * Reads are issued only for send space the connection has. */
 #include <errno.h>
 #include <string.h>
-#include <sys/vfs.h>
 #include <unistd.h>
-
-#include <linux/magic.h>
 
 #include <rte_cycles.h>
 
@@ -103,20 +100,6 @@ static bool transfer_flush_output(struct transfer *t)
 	}
 	t->out_pending = NULL;
 	return true;
-}
-
-bool transfer_file_in_memory(int fd)
-{
-	/* tmpfs and ramfs lack FMODE_NOWAIT, so io_uring sends every read and
-	 * write of theirs to an io-wq worker thread: a wake-up and two context
-	 * switches per 64 KiB, on the lcore's own CPU, for what is a memory
-	 * copy that cannot wait on a device.  Their files are read and written
-	 * on the lcore instead (a swapped-out page would stall it: no swap on
-	 * an appliance). */
-	struct statfs fs;
-	if (fstatfs(fd, &fs) != 0)
-		return false;
-	return fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC;
 }
 
 static void transfer_issue_reads(struct transfer *t)

@@ -19,7 +19,6 @@ FTPS_SERVER_ADDR overrides the address clients connect to (default
 """
 import atexit
 import ctypes
-import ftplib
 import os
 import shutil
 import signal
@@ -28,6 +27,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from waiting import wait_for  # noqa: E402,F401  (tests call ftps_harness.wait_for)
+from ftp_session_reuse import SessionReusingFTP  # noqa: E402,F401
 
 CLONE_NEWNET = 0x40000000
 SERVER = os.environ.get("FTPS_SERVER_ADDR", "198.18.0.1")
@@ -320,19 +323,6 @@ class Env:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class SessionReusingFTP(ftplib.FTP_TLS):
-    """ftplib.FTP_TLS that resumes the control connection's TLS session on
-    every data connection, as servers requiring session reuse (ours by
-    default, vsftpd's require_ssl_reuse) demand; cpython gh-63699."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
-
-
 class Checker:
     """Counts checks; a failing check prints and the run ends non-zero."""
 
@@ -361,18 +351,6 @@ class Checker:
             print(self.env.logs())
         print("%d checks passed, %d failed" % (self.passed, self.failed))
         sys.exit(1 if self.failed or self.passed == 0 else 0)
-
-
-def wait_for(predicate, timeout=30.0, interval=0.1):
-    """Polls predicate until it returns something true or timeout passes;
-    returns its last value (so a state that never arrives stays false)."""
-    end = time.time() + timeout
-    while time.time() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def curl(args, timeout=30):

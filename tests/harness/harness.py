@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools" / "lib"))
 import appliance  # noqa: E402
 from appliance import ApplianceError, Dataplane, Namespace, configure_tap, unique_name  # noqa: E402,F401
+from waiting import wait_for  # noqa: E402,F401  (tests call harness.wait_for)
 
 SERVER = "198.18.0.1"
 CLIENT = "198.18.0.2"
@@ -175,16 +176,6 @@ def ipv4_packet(src, dst, proto, payload, ttl=64, flags_fragment=0x4000, version
     ck = ipv4_checksum(header) if checksum is None else checksum
     header = header[:10] + struct.pack("!H", ck) + header[12:]
     return header + payload
-
-
-def wait_for(predicate, timeout=10.0, interval=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def settle(read, predicate, timeout=30.0, interval=0.1):
@@ -362,13 +353,8 @@ class ApplianceUnderTest:
         user = self.info["user"]
         script = f"""
 import ftplib, hashlib, io, os, ssl, sys, time
-class F(ftplib.FTP_TLS):
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from ftp_session_reuse import SessionReusingFTP as F
 ctx = ssl.create_default_context(cafile={self.info['ca_file']!r})
 f = F({self.info['server_address']!r}, context=ctx, timeout=60)
 f.login({user['name']!r}, {user['password']!r}); f.prot_p(); f.voidcmd('TYPE I')

@@ -537,6 +537,7 @@ static void test_chained_frames(void)
 	struct net_lcore nl;
 	setup(&nl);
 	nl.ip.mtu = 9000;
+	nl.receive_mtu = 9000;
 	nl.tcp_input = capture_tcp;
 	static uint8_t buf[9100];
 	unsigned int available = rte_mempool_avail_count(pool);
@@ -596,6 +597,42 @@ static void test_chained_frames(void)
 	CHECK_EQ(rte_mempool_avail_count(pool), available);
 }
 
+/* A link that brings larger packets than it takes out (net_tap: receive
+ * MTU above the MTU): TCP frames up to the receive MTU go in; an echo
+ * request whose reply would not fit the MTU is a counted drop, no reply. */
+static void test_receive_mtu_above_mtu(void)
+{
+	struct net_lcore nl;
+	setup(&nl);
+	nl.receive_mtu = 9000;
+	nl.tcp_input = capture_tcp;
+	static uint8_t buf[9100];
+	tcp_frame_bytes(buf, 8000, 8000 - 14);
+	eth_input(&nl, chain_from(buf, 8000, 2000, 2000));
+	CHECK(tcp_seen != NULL);
+	CHECK_EQ(nl.counters[NET_COUNTER_drop_eth_oversized], 0);
+	rte_pktmbuf_free(tcp_seen);
+	tcp_seen = NULL;
+	tcp_frame_bytes(buf, 9100, 9100 - 14);
+	eth_input(&nl, chain_from(buf, 9100, 2000, 2000));
+	CHECK_EQ(nl.counters[NET_COUNTER_drop_eth_oversized], 1);
+	CHECK(tcp_seen == NULL);
+	uint8_t echo[2048];
+	size_t len = echo_bytes(echo, OUR_IP, 1600);
+	eth_input(&nl, frame_from(echo, len));
+	net_flush(&nl);
+	CHECK_EQ(nl.counters[NET_COUNTER_drop_icmp_echo_too_big], 1);
+	CHECK_EQ(nl.counters[NET_COUNTER_rx_icmp_echo], 0);
+	CHECK_EQ(captured_count, 0);
+	len = echo_bytes(echo, OUR_IP, 1500 - 28);
+	eth_input(&nl, frame_from(echo, len));
+	net_flush(&nl);
+	CHECK_EQ(nl.counters[NET_COUNTER_rx_icmp_echo], 1);
+	CHECK_EQ(captured_count, 1);
+	captured_clear();
+	net_lcore_release(&nl);
+}
+
 int main(void)
 {
 	if (test_eal_init("test_net") != 0)
@@ -611,6 +648,7 @@ int main(void)
 	test_random_frames();
 	test_chained_checksum();
 	test_chained_frames();
+	test_receive_mtu_above_mtu();
 	CHECK_EQ(rte_mempool_avail_count(pool), start);
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
