@@ -5,6 +5,7 @@ everything again with the impairment layer on.  Sizes scale with
 FTPS_TEST_LARGE_MB (default 1024: the 1 GiB of the acceptance list)."""
 
 import fcntl
+import json
 import os
 import shutil
 import signal
@@ -72,7 +73,6 @@ class FastPathTest(unittest.TestCase):
 
     def tap_link(self):
         """The tap's kernel end, as `ip -s -j link show` gives it."""
-        import json
         r = self.app.ns.run(["ip", "-s", "-j", "link", "show", self.app.info["interface"]],
                             check=True)
         return json.loads(r.stdout)[0]

@@ -249,16 +249,14 @@ class Dataplane:
         raise ApplianceError(f"telemetry {command}: no answer ({r.stderr.strip()})")
 
 
-def configure_tap(ns, tap, address, prefix_length=24, timeout=10, mtu=None):
+def configure_tap(ns, tap, address, prefix_length=24, timeout=10):
     """Gives the tap's kernel end its address once the dataplane created it.
     Its MTU is the dataplane's receive MTU (65000 by default), which the
     dataplane sets: the kernel may send us large frames though we answer in
-    frames of at most 1500 bytes (net_tap's limit); mtu overrides it."""
+    frames of at most 1500 bytes (net_tap's limit)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if ns.run(["ip", "link", "show", tap]).returncode == 0:
-            if mtu is not None:
-                ns.run(["ip", "link", "set", tap, "mtu", str(mtu)], check=True)
             ns.run(["ip", "addr", "add", f"{address}/{prefix_length}", "dev", tap], check=True)
             ns.run(["ip", "link", "set", tap, "up"], check=True)
             return
