@@ -39,6 +39,13 @@ int worker_add_poller(struct worker *w, worker_poll_fn poll, void *context)
 
 void worker_port_sink(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count)
 {
+	if (nl->tap_writer.fd >= 0) {
+		/* A tun write never waits for ring space: no backlog. */
+		uint16_t refused = tap_writer_send(&nl->tap_writer, frames, count);
+		nl->counters[NET_COUNTER_drop_tap_write_refused] += refused;
+		nl->counters[NET_COUNTER_tx_frames] -= refused;
+		return;
+	}
 	if (nl->tx_chained_checksum_fixup)
 		port_fix_chained_checksums(frames, count);
 	/* Frames held from earlier calls go first, so the wire keeps their

@@ -30,6 +30,7 @@ void net_lcore_init(struct net_lcore *nl, unsigned int worker_index, uint16_t po
 	nl->ip = *ip;
 	nl->receive_mtu = ip->mtu;
 	nl->pool = pool;
+	nl->tap_writer.fd = -1;
 	uint64_t hz = rte_get_tsc_hz();
 	arp_cache_init(&nl->arp, hz);
 	nl->impair_rx.lost = &nl->counters[NET_COUNTER_impair_rx_lost];

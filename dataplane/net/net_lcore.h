@@ -14,6 +14,7 @@
 #include "arp.h"
 #include "impair.h"
 #include "net_counters.h"
+#include "tap_writer.h"
 
 #define NET_TX_BATCH 64
 /* Frames the port's sink may hold while its transmit ring is full (a power
@@ -64,6 +65,9 @@ struct net_lcore {
 	 * can corrupt a frame in flight.  Linux veth does the same with
 	 * CHECKSUM_PARTIAL.  Off by default (port_config.trusted_link). */
 	bool l4_checksum_trusted;
+	/* Frames written to net_tap's kernel end by us (fd >= 0), not by the
+	 * PMD: see port_info.tap_writer. */
+	struct tap_writer tap_writer;
 
 	struct arp_cache arp;
 	struct impair impair_rx;

@@ -91,6 +91,29 @@ static int tap_set_kernel_mtu(uint32_t if_index, uint16_t mtu, char *error, size
 	return 0;
 }
 
+/* Sends through our own writes on the tap (tap_writer.h) when this process
+ * holds the tap's queue, as it does with net_tap; else through the PMD,
+ * which carries no MTU above its 1500. */
+static int port_use_tap_writer(struct port_info *info, uint32_t if_index, char *error,
+                               size_t error_len)
+{
+	char reason[256];
+	if (tap_writer_find(if_index, &info->tap_writer, reason, sizeof(reason)) != 0) {
+		if (info->mtu > info->ethdev_mtu) {
+			snprintf(error, error_len, "%s: an MTU of %u needs our own tap writes: %s",
+			         info->name, info->mtu, reason);
+			return -1;
+		}
+		fprintf(stderr, "ftps: %s: sending through the PMD: %s\n", info->name, reason);
+		return 0;
+	}
+	info->tx_ipv4_checksum = false;
+	info->tx_tcp_checksum = false;
+	info->tx_tcp_tso = false;
+	info->tx_chained_checksum_broken = false;
+	return 0;
+}
+
 static int port_find(const char *name, uint16_t *port_id, char *error, size_t error_len)
 {
 	if (name != NULL && name[0] != '\0') {
@@ -233,8 +256,11 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		         memif_buffer_size(&dev));
 		return -1;
 	}
+	/* net_tap: larger frames go out through tap_writer (checked once the
+	 * PMD has opened the tap, below). */
+	bool tap = strcmp(dev.driver_name, "net_tap") == 0;
 	if (config->mtu > dev_mtu) {
-		if (!memif) {
+		if (!memif && !tap) {
 			snprintf(error, error_len, "%s (%s) carries an MTU of at most %u, not %u",
 			         info->name, dev.driver_name, dev_mtu, config->mtu);
 			return -1;
@@ -251,7 +277,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	info->trusted_link = config->trusted_link;
 	if (port_choose_receive_mtu(config, &dev, info, error, error_len) != 0)
 		return -1;
-	if (info->receive_mtu > info->mtu)
+	if (info->receive_mtu > info->ethdev_mtu)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 	conf.rxmode.mtu = info->ethdev_mtu;
 	rc = rte_eth_dev_configure(port_id, config->queue_count, config->queue_count, &conf);
@@ -261,7 +287,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		return -1;
 	}
 	uint16_t rxd = config->rx_descriptors, txd = config->tx_descriptors;
-	if (info->receive_mtu > info->mtu)
+	if (info->receive_mtu > info->ethdev_mtu)
 		rxd = tap_receive_descriptors(info->receive_mtu, pools[0]);
 	rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rxd, &txd);
 	int socket = rte_eth_dev_socket_id(port_id);
@@ -295,8 +321,11 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		snprintf(error, error_len, "%s: start failed: %s", info->name, rte_strerror(-rc));
 		return -1;
 	}
-	if (info->receive_mtu > info->mtu &&
+	if (info->receive_mtu > info->ethdev_mtu &&
 	    tap_set_kernel_mtu(dev.if_index, info->receive_mtu, error, error_len) != 0)
+		return -1;
+	info->tap_writer.fd = -1;
+	if (tap && port_use_tap_writer(info, dev.if_index, error, error_len) != 0)
 		return -1;
 	struct rte_eth_rss_conf rss = {.rss_key = info->rss_key,
 	                               .rss_key_len = sizeof(info->rss_key)};
@@ -330,8 +359,20 @@ void port_close(const struct port_info *info)
 	rte_eth_dev_close(info->port_id);
 }
 
+uint16_t port_mbuf_data_room_for(const struct port_config *config)
+{
+	uint16_t port_id;
+	struct rte_eth_dev_info dev;
+	char ignored[128];
+	if (port_find(config->name, &port_id, ignored, sizeof(ignored)) == 0 &&
+	    rte_eth_dev_info_get(port_id, &dev) == 0 && strcmp(dev.driver_name, "net_tap") == 0)
+		return port_mbuf_data_room(RTE_ETHER_MTU);
+	return port_mbuf_data_room(config->mtu);
+}
+
 void port_configure_lcore(const struct port_info *info, struct net_lcore *nl)
 {
+	nl->tap_writer = info->tap_writer;
 	nl->tx_ipv4_checksum_offload = info->tx_ipv4_checksum;
 	nl->tx_tcp_checksum_offload = info->tx_tcp_checksum;
 	nl->tx_tcp_segmentation_offload = info->tx_tcp_tso;

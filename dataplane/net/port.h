@@ -10,6 +10,8 @@
 #include <rte_ether.h>
 #include <rte_mempool.h>
 
+#include "tap_writer.h"
+
 struct port_config {
 	const char *name; /* ethdev name; NULL or "" picks the only/first port */
 	uint16_t queue_count;
@@ -53,6 +55,13 @@ struct port_info {
 	 * to mtu on every other link. */
 	uint16_t receive_mtu;
 	bool trusted_link; /* as asked and allowed */
+	/* On net_tap, frames go out through our own writes (tap_writer.h),
+	 * which carry any frame up to receive_mtu: then mtu may exceed the
+	 * ethdev's 1500, checksums are computed in the stack (the kernel end
+	 * verifies them, as net_tap's own "offload" computed them in software
+	 * on the same lcore), and the PMD's TX queue is left idle.  fd -1:
+	 * frames go through the ethdev. */
+	struct tap_writer tap_writer;
 	uint8_t rss_key[52];
 	uint8_t rss_key_len;
 };
@@ -67,6 +76,13 @@ void port_close(const struct port_info *info);
 struct net_lcore;
 /* Gives an lcore's output path the port's offloads and link trust. */
 void port_configure_lcore(const struct port_info *info, struct net_lcore *nl);
+
+/* The data room of the packet mbufs for this port configuration: net_tap
+ * keeps 2 KiB mbufs whatever its MTU (its readv fills chains of them, and
+ * large TCP segments reference TLS record mbufs rather than copy into
+ * packet mbufs), every other port port_mbuf_data_room(config->mtu).  After
+ * rte_eal_init, before port_open. */
+uint16_t port_mbuf_data_room_for(const struct port_config *config);
 
 /* The data room (headroom included) of packet mbufs for this IP MTU:
  * frames of MTUs up to 9000 fit one mbuf (fewest segments to walk); the

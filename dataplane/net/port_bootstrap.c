@@ -27,7 +27,7 @@ static int bootstrap_pools(struct port_bootstrap *b, const struct port_bootstrap
                            char *error, size_t error_len)
 {
 	uint16_t data_room = config->mbuf_data_room != 0 ? config->mbuf_data_room
-	                                                 : port_mbuf_data_room(config->port.mtu);
+	                                                 : port_mbuf_data_room_for(&config->port);
 	for (unsigned int i = 0; i < b->worker_count; i++) {
 		char name[RTE_MEMPOOL_NAMESIZE];
 		int n = snprintf(name, sizeof(name), "%s_%u", config->pool_name, i);

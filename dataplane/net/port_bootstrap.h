@@ -28,7 +28,7 @@ struct port_bootstrap_config {
 	 * when there is one worker. */
 	const char *pool_name;
 	unsigned int mbufs_per_worker;
-	/* Headroom included; 0 takes port_mbuf_data_room(port.mtu). */
+	/* Headroom included; 0 takes port_mbuf_data_room_for(&port). */
 	uint16_t mbuf_data_room;
 	/* Which of the program's options sets mbufs_per_worker (NULL: none),
 	 * for the message when the pool cannot be had. */
