@@ -277,7 +277,9 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	info->trusted_link = config->trusted_link;
 	if (port_choose_receive_mtu(config, &dev, info, error, error_len) != 0)
 		return -1;
-	if (info->receive_mtu > info->ethdev_mtu)
+	/* net_tap reads frames above its ethdev MTU as mbuf chains. */
+	bool tap_large_frames = tap && info->receive_mtu > info->ethdev_mtu;
+	if (tap_large_frames)
 		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_SCATTER;
 	conf.rxmode.mtu = info->ethdev_mtu;
 	rc = rte_eth_dev_configure(port_id, config->queue_count, config->queue_count, &conf);
@@ -287,7 +289,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		return -1;
 	}
 	uint16_t rxd = config->rx_descriptors, txd = config->tx_descriptors;
-	if (info->receive_mtu > info->ethdev_mtu)
+	if (tap_large_frames)
 		rxd = tap_receive_descriptors(info->receive_mtu, pools[0]);
 	rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rxd, &txd);
 	int socket = rte_eth_dev_socket_id(port_id);
@@ -321,7 +323,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 		snprintf(error, error_len, "%s: start failed: %s", info->name, rte_strerror(-rc));
 		return -1;
 	}
-	if (info->receive_mtu > info->ethdev_mtu &&
+	if (tap_large_frames &&
 	    tap_set_kernel_mtu(dev.if_index, info->receive_mtu, error, error_len) != 0)
 		return -1;
 	info->tap_writer.fd = -1;
