@@ -210,8 +210,17 @@ uint16_t impair_apply(struct impair *imp, struct rte_mbuf **in, uint16_t count,
 				frame = copy;
 				uint32_t bit =
 				    (uint32_t)(where % ((uint64_t)rte_pktmbuf_pkt_len(frame) * 8));
-				uint8_t *byte = rte_pktmbuf_mtod_offset(frame, uint8_t *, bit / 8);
-				if (bit / 8 < rte_pktmbuf_data_len(frame)) {
+				/* Anywhere in the frame: a 64 KB frame is a chain
+				 * whose first mbuf holds little more than headers. */
+				uint32_t offset = bit / 8;
+				struct rte_mbuf *segment = frame;
+				while (segment != NULL && offset >= segment->data_len) {
+					offset -= segment->data_len;
+					segment = segment->next;
+				}
+				if (segment != NULL) {
+					uint8_t *byte =
+					    rte_pktmbuf_mtod_offset(segment, uint8_t *, offset);
 					*byte ^= (uint8_t)(1u << (bit % 8));
 					/* The bit must reach the checks: no offload may
 					 * recompute the checksums over it. */

@@ -233,7 +233,6 @@ struct tcp_stack {
 	bool tx_cksum_offload, tso;
 	/* Neither compute nor verify TCP checksums (net_lcore.l4_checksum_trusted). */
 	bool l4_checksum_trusted;
-	uint16_t tso_frame_max; /* 0, or the largest frame a TSO segment may produce */
 	tcp_output_fn output;
 	void *output_context;
 

@@ -126,19 +126,16 @@ static uint16_t pseudo_header_sum(rte_be32_t src, rte_be32_t dst, uint32_t l4_le
 
 /* Checksum (offload or software), TSO marking, and hand-off to IPv4. */
 static void transmit(struct tcp_stack *s, struct rte_mbuf *m, rte_be32_t dst, uint32_t hdr_len,
-                     uint32_t payload, uint32_t seg_payload, bool sw_cksum)
+                     uint32_t payload, uint32_t seg_payload)
 {
 	struct rte_tcp_hdr *th = rte_pktmbuf_mtod(m, struct rte_tcp_hdr *);
 	m->l4_len = (uint8_t)hdr_len;
 	th->cksum = 0;
 	if (s->tso && payload > seg_payload) {
-		if (s->tso_frame_max != 0 &&
-		    seg_payload + hdr_len + IPV4_OUTPUT_HEADROOM > s->tso_frame_max)
-			seg_payload = s->tso_frame_max - hdr_len - (uint32_t)IPV4_OUTPUT_HEADROOM;
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
 		m->tso_segsz = (uint16_t)seg_payload;
 		th->cksum = pseudo_header_sum(s->local_address, dst, 0);
-	} else if (s->tx_cksum_offload && !sw_cksum) {
+	} else if (s->tx_cksum_offload) {
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM | RTE_MBUF_F_TX_IPV4;
 		th->cksum = pseudo_header_sum(s->local_address, dst, hdr_len + payload);
 	} else if (s->l4_checksum_trusted) {
@@ -237,10 +234,6 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 	struct rte_mbuf *m = header_mbuf(s, hdr_len);
 	if (m == NULL)
 		return -1;
-	/* net_tap's checksum and GSO code (DPDK 22.11) sum each segment as if
-	 * it started at an even offset; data at an odd offset gets a software
-	 * checksum, and no TSO (the caller retries one MSS at a time). */
-	bool odd_inner = false;
 	if (len > 0) {
 		/* Find seq in the send queue: from the cursor for new data,
 		 * else from the head. */
@@ -261,7 +254,6 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		}
 		struct rte_mbuf *tail = m;
 		uint32_t left = len;
-		uint32_t built = 0;
 		while (left > 0 && seg != NULL) {
 			uint32_t piece = seg->data_len - off;
 			if (piece > left)
@@ -282,9 +274,6 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 				m->nb_segs++;
 				m->pkt_len += piece;
 				left -= piece;
-				if ((built & 1) != 0 && s->tso_frame_max != 0)
-					odd_inner = true;
-				built += piece;
 			}
 			off += piece;
 			if (off >= seg->data_len) {
@@ -303,10 +292,6 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 			c->cur_seq = seg_seq;
 		}
 	}
-	if (odd_inner && len > (uint32_t)(c->snd_mss - optlen)) {
-		rte_pktmbuf_free(m);
-		return -2;
-	}
 	struct rte_tcp_hdr *th = rte_pktmbuf_mtod(m, struct rte_tcp_hdr *);
 	fill_header(th, c->key.local_port, c->key.remote_port, seq, c->rcv_nxt,
 	            (uint8_t)(RTE_TCP_ACK_FLAG | flags | (len > 0 ? RTE_TCP_PSH_FLAG : 0)),
@@ -317,7 +302,7 @@ static int send_segment(struct tcp_conn *c, uint32_t seq, uint32_t len, uint8_t 
 		tcp_count(s, TCP_COUNTER_tx_data_segments);
 		c->bytes_sent += len;
 	}
-	transmit(s, m, c->key.remote_address, hdr_len, len, c->snd_mss - optlen, odd_inner);
+	transmit(s, m, c->key.remote_address, hdr_len, len, c->snd_mss - optlen);
 	return 0;
 }
 
@@ -416,7 +401,7 @@ void tcp_send_syn(struct tcp_conn *c)
 		c->rcv_adv = c->rcv_nxt + wnd;
 		c->last_ack_sent = c->rcv_nxt;
 	}
-	transmit(s, m, c->key.remote_address, hdr_len, 0, 0, false);
+	transmit(s, m, c->key.remote_address, hdr_len, 0, 0);
 }
 
 void tcp_send_synack_cookie(struct tcp_stack *s, const struct tcp_segment *seg, uint32_t isn,
@@ -438,7 +423,7 @@ void tcp_send_synack_cookie(struct tcp_stack *s, const struct tcp_segment *seg, 
 	            RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG, (uint16_t)wnd, hdr_len);
 	memcpy(th + 1, opts, optlen);
 	tcp_count(s, TCP_COUNTER_tx_syn_cookies);
-	transmit(s, m, seg->saddr, hdr_len, 0, 0, false);
+	transmit(s, m, seg->saddr, hdr_len, 0, 0);
 }
 
 /* RFC 9293 3.10.7.1: the reset for a segment that belongs to nothing. */
@@ -460,7 +445,7 @@ void tcp_send_rst_for(struct tcp_stack *s, const struct tcp_segment *seg)
 		            0, hdr_len);
 	}
 	tcp_count(s, TCP_COUNTER_tx_rst);
-	transmit(s, m, seg->saddr, hdr_len, 0, 0, false);
+	transmit(s, m, seg->saddr, hdr_len, 0, 0);
 }
 
 /* RFC 9293 3.10.5 (ABORT): <SEQ=SND.NXT><CTL=RST>. */
@@ -475,7 +460,7 @@ void tcp_send_rst(struct tcp_conn *c)
 	fill_header(th, c->key.local_port, c->key.remote_port, c->snd_max, c->rcv_nxt,
 	            RTE_TCP_RST_FLAG | RTE_TCP_ACK_FLAG, 0, hdr_len);
 	tcp_count(s, TCP_COUNTER_tx_rst);
-	transmit(s, m, c->key.remote_address, hdr_len, 0, 0, false);
+	transmit(s, m, c->key.remote_address, hdr_len, 0, 0);
 }
 
 /* Sender-side silly window avoidance and the congestion window decide how
@@ -548,15 +533,7 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 		if (c->fin_queued && c->snd_nxt + len == data_end)
 			flags = RTE_TCP_FIN_FLAG;
 		bool new_data = c->snd_nxt == c->snd_max;
-		int rc = send_segment(c, c->snd_nxt, len, flags);
-		if (rc == -2) {
-			/* Odd-offset data on a quirky port: one MSS, no TSO. */
-			len = mss < len ? mss : len;
-			if (c->snd_nxt + len != data_end)
-				flags = 0;
-			rc = send_segment(c, c->snd_nxt, len, flags);
-		}
-		if (rc != 0)
+		if (send_segment(c, c->snd_nxt, len, flags) != 0)
 			return;
 		if (flags && !c->fin_sent) {
 			c->fin_sent = true;

@@ -8,7 +8,6 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
-#include <rte_ethdev.h>
 #include <rte_jhash.h>
 #include <rte_malloc.h>
 #include <rte_thash.h>
@@ -170,14 +169,6 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 	s->tx_cksum_offload = nl->tx_tcp_checksum_offload;
 	s->l4_checksum_trusted = nl->l4_checksum_trusted;
 	s->tso = nl->tx_tcp_segmentation_offload && nl->tx_tcp_checksum_offload;
-	/* net_tap (DPDK 22.11) refuses a TSO packet when header lengths plus
-	 * tso_segsz exceed the MTU, counting the Ethernet header against the
-	 * IP MTU; segments for it are cut 14 bytes shorter. */
-	struct rte_eth_dev_info dev_info;
-	if (s->tso && rte_eth_dev_is_valid_port(nl->port_id) &&
-	    rte_eth_dev_info_get(nl->port_id, &dev_info) == 0 && dev_info.driver_name != NULL &&
-	    strcmp(dev_info.driver_name, "net_tap") == 0)
-		s->tso_frame_max = (uint16_t)(nl->ip.mtu ? nl->ip.mtu : 1500);
 	s->output = default_output;
 	s->output_context = nl;
 	s->tsc_hz = rte_get_tsc_hz();

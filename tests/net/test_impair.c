@@ -131,6 +131,51 @@ int main(void)
 	CHECK_EQ(e.out_of_order, 0);
 	CHECK_EQ(e.lost + e.duplicated + e.corrupted + e.reordered, 0);
 
+	/* Corruption reaches every part of a chained frame (64 KB frames are
+	 * chains whose first mbuf is mostly headers): one bit flipped per
+	 * frame, beyond the first mbuf in most of them. */
+	struct impair_config corrupt_all = {.seed = 3, .corrupt = 1.0};
+	struct impair chained;
+	uint64_t unused[4] = {0}, corrupted = 0;
+	memset(&chained, 0, sizeof(chained));
+	chained.lost = &unused[0];
+	chained.duplicated = &unused[1];
+	chained.reordered = &unused[2];
+	chained.delayed = &unused[3];
+	chained.corrupted = &corrupted;
+	impair_init(&chained, &corrupt_all, 0, pool, rte_get_tsc_hz());
+	unsigned int beyond_first = 0, one_bit = 0;
+	for (unsigned int i = 0; i < 64; i++) {
+		struct rte_mbuf *head = rte_pktmbuf_alloc(pool);
+		memset(rte_pktmbuf_append(head, 64), 0, 64);
+		for (unsigned int k = 0; k < 7; k++) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(pool);
+			memset(rte_pktmbuf_append(m, 1024), 0, 1024);
+			CHECK(rte_pktmbuf_chain(head, m) == 0);
+		}
+		struct rte_mbuf *out_one[IMPAIR_HOLD_MAX];
+		uint16_t got = impair_apply(&chained, &head, 1, out_one, RTE_DIM(out_one), 1000);
+		CHECK_EQ(got, 1);
+		/* (The faulty copy may lay the bytes out in other mbufs: count
+		 * by offset in the frame.) */
+		unsigned int bits = 0, at = 0, offset = 0;
+		for (struct rte_mbuf *m = out_one[0]; m != NULL; m = m->next) {
+			const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+			for (uint16_t j = 0; j < m->data_len; j++, offset++) {
+				if (d[j] != 0)
+					at = offset;
+				bits += (unsigned int)__builtin_popcount(d[j]);
+			}
+		}
+		one_bit += bits == 1;
+		beyond_first += bits == 1 && at >= 64;
+		rte_pktmbuf_free(out_one[0]);
+	}
+	CHECK_EQ(one_bit, 64);
+	CHECK_EQ(corrupted, 64);
+	CHECK(beyond_first > 48); /* 7168 of the 7232 bytes lie beyond the first mbuf */
+	impair_free_held(&chained);
+
 	/* Bad specifications name the culprit. */
 	struct impair_config bad = {0};
 	const char *msg = impair_parse("loss=2", &bad);
