@@ -166,6 +166,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
               struct port_info *info, char *error, size_t error_len)
 {
 	memset(info, 0, sizeof(*info));
+	info->tap_writer.fd = -1;
 	uint16_t port_id;
 	if (port_find(config->name, &port_id, error, error_len) != 0)
 		return -1;
@@ -326,7 +327,6 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	if (tap_large_frames &&
 	    tap_set_kernel_mtu(dev.if_index, info->receive_mtu, error, error_len) != 0)
 		return -1;
-	info->tap_writer.fd = -1;
 	if (tap && port_use_tap_writer(info, dev.if_index, error, error_len) != 0)
 		return -1;
 	struct rte_eth_rss_conf rss = {.rss_key = info->rss_key,

@@ -11,7 +11,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <rte_byteorder.h>
 #include <rte_ether.h>
 
 /* A TCP segment of 64 KB references a handful of TLS record mbufs; a chain
