@@ -88,7 +88,7 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 		expect = "an IPv4 address";
 		rc = config_address(value, &config->ip.gateway);
 	} else if (IS("net", "mtu")) {
-		/* Above 9000 only net_memif carries it; port_open says so. */
+		/* Above 9000 only net_memif and net_tap; port_open says so. */
 		expect = "a number from 576 to 65000";
 		rc = config_unsigned(value, 576, 65000, &u);
 		config->ip.mtu = (uint16_t)u;
@@ -104,6 +104,10 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 		expect = "yes or no";
 		rc = strcmp(value, "yes") == 0 || strcmp(value, "no") == 0 ? 0 : -1;
 		config->port_trusted_link = strcmp(value, "yes") == 0;
+	} else if (IS("port", "tap_writes")) {
+		expect = "yes or no";
+		rc = strcmp(value, "yes") == 0 || strcmp(value, "no") == 0 ? 0 : -1;
+		config->port_tap_through_pmd = strcmp(value, "no") == 0;
 	} else if (IS("port", "rx_descriptors")) {
 		expect = "a number from 64 to 16384";
 		rc = config_unsigned(value, 64, 16384, &u);

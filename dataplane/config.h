@@ -30,6 +30,9 @@ struct dataplane_config {
 	bool port_trusted_link;
 	/* 0: the link's default (port_config.receive_mtu). */
 	uint16_t receive_mtu;
+	/* net_tap: send through the PMD (at most 1500-byte frames) instead of
+	 * our own writes to the tap ([port] tap_writes = no). */
+	bool port_tap_through_pmd;
 };
 
 void dataplane_config_defaults(struct dataplane_config *config);

@@ -35,12 +35,15 @@ static void usage(const char *program)
 	        "[impair])\n"
 	        "  --address A.B.C.D/N    our IPv4 address and prefix length\n"
 	        "  --gateway A.B.C.D      default gateway\n"
-	        "  --mtu N                IP MTU (576-9000; net_memif up to 65000 with a\n"
-	        "                         memif bsize of at least MTU + 18; default 1500)\n"
+	        "  --mtu N                IP MTU (576-9000; net_tap up to 65000; net_memif up\n"
+	        "                         to 65000 with a memif bsize of at least MTU + 18;\n"
+	        "                         default 1500)\n"
 	        "  --receive-mtu N        largest IP packet accepted (default: the MTU; on\n"
 	        "                         net_tap 65000, which its kernel end is set to)\n"
 	        "  --trusted-link         no TCP checksums on this net_memif link (both ends\n"
 	        "                         local processes; [port] trusted_link)\n"
+	        "  --tap-writes yes|no    net_tap: our own writes to the tap (default yes), or\n"
+	        "                         the PMD's, at most 1500-byte frames ([port] tap_writes)\n"
 	        "  --port NAME            ethdev to use (default: the first one)\n"
 	        "  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
 	        "                         dup=0.005,corrupt=0.001,delay_us=100\n"
@@ -71,6 +74,7 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 	    {"mtu", required_argument, NULL, 'm'},
 	    {"receive-mtu", required_argument, NULL, 'M'},
 	    {"trusted-link", no_argument, NULL, 'T'},
+	    {"tap-writes", required_argument, NULL, 'W'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"impair-rx", required_argument, NULL, 'r'},
 	    {"impair-tx", required_argument, NULL, 't'},
@@ -118,6 +122,9 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			break;
 		case 'T':
 			section = "port", key = "trusted_link", optarg = "yes";
+			break;
+		case 'W':
+			section = "port", key = "tap_writes";
 			break;
 		case 'p':
 			section = "port", key = "name";
@@ -230,7 +237,8 @@ int main(int original_argc, char **original_argv)
 	             .tx_descriptors = config.tx_descriptors,
 	             .mtu = config.ip.mtu,
 	             .receive_mtu = config.receive_mtu,
-	             .trusted_link = config.port_trusted_link},
+	             .trusted_link = config.port_trusted_link,
+	             .tap_through_pmd = config.port_tap_through_pmd},
 	};
 	struct port_bootstrap boot;
 	if (port_bootstrap_open(&boot, &bootstrap_config, error, sizeof(error)) != 0) {

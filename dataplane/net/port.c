@@ -260,6 +260,13 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	/* net_tap: larger frames go out through tap_writer (checked once the
 	 * PMD has opened the tap, below). */
 	bool tap = strcmp(dev.driver_name, "net_tap") == 0;
+	if (config->mtu > dev_mtu && tap && config->tap_through_pmd) {
+		snprintf(error, error_len,
+		         "%s: an MTU of %u on net_tap needs the dataplane's own tap writes "
+		         "(tap_writes = yes); the PMD sends at most %u",
+		         info->name, config->mtu, dev_mtu);
+		return -1;
+	}
 	if (config->mtu > dev_mtu) {
 		if (!memif && !tap) {
 			snprintf(error, error_len, "%s (%s) carries an MTU of at most %u, not %u",
@@ -327,7 +334,8 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	if (tap_large_frames &&
 	    tap_set_kernel_mtu(dev.if_index, info->receive_mtu, error, error_len) != 0)
 		return -1;
-	if (tap && port_use_tap_writer(info, dev.if_index, error, error_len) != 0)
+	if (tap && !config->tap_through_pmd &&
+	    port_use_tap_writer(info, dev.if_index, error, error_len) != 0)
 		return -1;
 	struct rte_eth_rss_conf rss = {.rss_key = info->rss_key,
 	                               .rss_key_len = sizeof(info->rss_key)};

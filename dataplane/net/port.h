@@ -25,6 +25,9 @@ struct port_config {
 	/* Skip L4 checksums on this link (net_lcore.l4_checksum_trusted):
 	 * refused on anything but net_memif, off by default. */
 	bool trusted_link;
+	/* net_tap: send through the PMD instead of tap_writer (1500-byte
+	 * frames at most); off by default. */
+	bool tap_through_pmd;
 };
 
 struct port_info {

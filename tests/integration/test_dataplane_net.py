@@ -99,6 +99,34 @@ class DataplaneNetTest(unittest.TestCase):
         # Anything but net_tap keeps receive MTU = MTU (port_open refuses
         # more; tests/net/test_port_mtu.c).
 
+    def test_tap_writes_and_the_pmd(self):
+        # By default the dataplane writes its frames to the tap itself and
+        # may send more than net_tap's 1500 bytes: a 1828-byte reply.
+        with TapNetwork("tapw", mtu=9000) as net:
+            self.assertIn("mtu 9000 receive-mtu 65000 tap-writes=1", net.dataplane.ready_line)
+            r = net.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "do", "-s", "1800", SERVER])
+            self.assertIn("2 received", r.stdout, r.stdout + r.stderr)
+            self.assertEqual(net.counters()["drop_tap_write_refused"], 0)
+        # [port] tap_writes = no: frames leave through net_tap itself, with
+        # its checksum offloads, at most 1500 bytes ...
+        with TapNetwork("tapp", extra=["--tap-writes", "no"]) as net:
+            self.assertIn("mtu 1500 receive-mtu 65000 tap-writes=0 offloads ipv4-cksum=1 tcp-cksum=1",
+                          net.dataplane.ready_line)
+            r = net.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", SERVER])
+            self.assertIn("3 received", r.stdout, r.stdout + r.stderr)
+        # ... so a larger MTU is refused at start, with the reason.
+        ns = harness.Namespace(harness.unique_name("tapr"))
+        ns.create()
+        log = harness.log_dir() / f"{ns.name}-dataplane.log"
+        try:
+            dataplane = harness.Dataplane(ns, SERVER, tap="ftps0", log_path=log, mtu=9000,
+                                          extra=["--tap-writes", "no"])
+            with self.assertRaises(harness.ApplianceError):
+                dataplane.start()
+            self.assertIn("needs the dataplane's own tap writes", log.read_text())
+        finally:
+            ns.destroy()
+
     def test_arp_resolution_of_peer(self):
         # The dataplane resolves its gateway at start: the kernel end answers.
         with TapNetwork("arpres", extra=["--gateway", CLIENT]) as net:

@@ -577,7 +577,11 @@ class TakeoverStallTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.app = Appliance("s", "--set", "limits.data_timeout=3")
+        # Through net_tap's own sending (--tap-writes=no, 1500-byte frames
+        # with its checksum offloads): the path the dataplane falls back to
+        # where it cannot write to the tap itself, kept under test here.
+        cls.app = Appliance("s", "--set", "limits.data_timeout=3", "--mtu", "1500",
+                            "--dataplane-option=--tap-writes=no")
         cls.addClassCleanup(cls.app.down)
         cls.work, remove_work = work_dir("ftps-stall-")
         cls.addClassCleanup(remove_work.close)
@@ -596,6 +600,8 @@ class TakeoverStallTest(unittest.TestCase):
         r = self.app.curl("--limit-rate", "2M", "-o", str(back), self.app.url("slow-down.bin"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sha256(back), sha256(self.src))
+        port = self.app.telemetry("/ftps/port")
+        self.assertEqual((port["tap_writes"], port["mtu"]), (0, 1500), "not the PMD's path")
 
 
 class ImpairedTest(unittest.TestCase):

@@ -42,6 +42,9 @@ int main(void)
 	CHECK_EQ(dataplane_config_set(&c, "net", "address", "198.19.1.1/16", error, sizeof(error)),
 	         0);
 	CHECK_EQ(c.ip.netmask, inet_addr("255.255.0.0"));
+	CHECK(!c.port_tap_through_pmd); /* our own tap writes by default */
+	CHECK_EQ(dataplane_config_set(&c, "port", "tap_writes", "no", error, sizeof(error)), 0);
+	CHECK(c.port_tap_through_pmd);
 
 	struct {
 		const char *text;
@@ -52,6 +55,7 @@ int main(void)
 	    {"[net]\ncolour = blue\n", ":2: unknown key 'colour' in section [net]"},
 	    {"[net\naddress = 1.2.3.4\n", ":1:"},
 	    {"[dataplane]\nidle_sleep_us = -1\n", ":2: [dataplane] idle_sleep_us"},
+	    {"[port]\ntap_writes = maybe\n", ":2: [port] tap_writes"},
 	};
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		dataplane_config_defaults(&c);
