@@ -45,7 +45,7 @@
 	X(drop_icmp_echo_too_big, "echo request whose reply would exceed the MTU we send")         \
 	X(drop_tcp_no_stack, "TCP segment while no TCP stack is attached")                         \
 	X(drop_tx_ring_full, "frame dropped: transmit ring and backlog full")                      \
-	X(drop_tap_write_refused, "frame the tap's kernel end refused (write failed)")            \
+	X(drop_tap_write_refused, "frame the tap's kernel end refused (write failed)")             \
 	X(tx_backlogged, "frames held in the transmit backlog while the ring was full")            \
 	X(drop_mbuf_exhausted, "no mbuf available to build a reply")                               \
 	X(impair_rx_lost, "impairment: received frames dropped")                                   \
