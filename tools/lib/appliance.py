@@ -252,8 +252,8 @@ class Dataplane:
 def configure_tap(ns, tap, address, prefix_length=24, timeout=10):
     """Gives the tap's kernel end its address once the dataplane created it.
     Its MTU is the dataplane's receive MTU (65000 by default), which the
-    dataplane sets: the kernel may send us large frames though we answer in
-    frames of at most 1500 bytes (net_tap's limit)."""
+    dataplane sets; the dataplane sends frames up to its own MTU (up to
+    65000 through its own writes to the tap, 1500 through net_tap's)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if ns.run(["ip", "link", "show", tap]).returncode == 0:
