@@ -1,6 +1,7 @@
 #include "tap_writer.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
@@ -81,13 +82,13 @@ int tap_writer_find(uint32_t if_index, struct tap_writer *writer, char *error, s
 
 static bool tap_write_frame(const struct tap_writer *writer, struct rte_mbuf *frame)
 {
+	if (frame->nb_segs > TAP_WRITER_MAX_SEGMENTS)
+		return false;
 	struct iovec iov[TAP_WRITER_MAX_SEGMENTS + 1];
 	unsigned int n = 0;
 	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(frame, const struct rte_ether_hdr *);
 	struct tun_pi information = {.flags = 0, .proto = eth->ether_type /* network order */};
 	iov[n++] = (struct iovec){&information, sizeof(information)};
-	if (frame->nb_segs > TAP_WRITER_MAX_SEGMENTS)
-		return false;
 	size_t total = sizeof(information);
 	for (struct rte_mbuf *m = frame; m != NULL; m = m->next) {
 		if (m->data_len == 0)

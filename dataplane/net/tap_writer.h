@@ -15,7 +15,6 @@
 #ifndef FTPS_TAP_WRITER_H
 #define FTPS_TAP_WRITER_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

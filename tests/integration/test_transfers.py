@@ -77,30 +77,31 @@ class FastPathTest(unittest.TestCase):
                             check=True)
         return json.loads(r.stdout)[0]
 
-    def tap_sent(self):
-        """(frames, bytes) the tap's kernel end has sent to the dataplane."""
-        tx = self.tap_link()["stats64"]["tx"]
-        return tx["packets"], tx["bytes"]
+    def tap_frames(self, direction):
+        """(frames, bytes) the tap's kernel end has sent ("tx") to the
+        dataplane or taken ("rx") from it."""
+        stats = self.tap_link()["stats64"][direction]
+        return stats["packets"], stats["bytes"]
 
-    def tap_received(self):
-        """(frames, bytes) the tap's kernel end has taken from the dataplane."""
-        rx = self.tap_link()["stats64"]["rx"]
-        return rx["packets"], rx["bytes"]
+    @staticmethod
+    def average_frame(before, after):
+        """Bytes per frame between two tap_frames() readings."""
+        return (after[1] - before[1]) / max(1, after[0] - before[0])
 
     def test_1_large_stor_and_retr(self):
         self.assertEqual(self.tap_link()["mtu"], 65000,
                          "the dataplane sets its receive MTU on the tap")
-        frames_before, bytes_before = self.tap_sent()
+        before = self.tap_frames("tx")
         r = self.app.curl("-T", str(self.large), self.app.url("large.bin"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sha256(self.app.root / "large.bin"), sha256(self.large))
         # The upload came in frames far above net_tap's 1500-byte send
         # limit (64 KB segments; 1500-byte ones would average below 1500).
-        frames_after, bytes_after = self.tap_sent()
-        average = (bytes_after - bytes_before) / max(1, frames_after - frames_before)
-        self.assertGreater(average, 8000, f"{frames_after - frames_before} frames")
+        after = self.tap_frames("tx")
+        self.assertGreater(self.average_frame(before, after), 8000,
+                           f"{after[0] - before[0]} frames")
         back = self.work / "large.back"
-        frames_before, bytes_before = self.tap_received()
+        before = self.tap_frames("rx")
         r = self.app.curl("-o", str(back), self.app.url("large.bin"))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(sha256(back), sha256(self.large))
@@ -108,9 +109,9 @@ class FastPathTest(unittest.TestCase):
         # The download went out in the tap's 65000-byte MTU too: the
         # dataplane writes its frames to the tap itself (tap_writer.c),
         # where net_tap would have cut them to 1500 bytes.
-        frames_after, bytes_after = self.tap_received()
-        average = (bytes_after - bytes_before) / max(1, frames_after - frames_before)
-        self.assertGreater(average, 8000, f"{frames_after - frames_before} frames")
+        after = self.tap_frames("rx")
+        self.assertGreater(self.average_frame(before, after), 8000,
+                           f"{after[0] - before[0]} frames")
 
     def test_2_abor_mid_transfer(self):
         src = self.app.root / "abor.bin"
