@@ -115,6 +115,7 @@ class LoadgenApplianceTest(unittest.TestCase):
         self.assertEqual(report["bytes_up"], 24 * 4096)
         self.assertEqual(report["bytes_down"], 24 * 4096)
         self.assertGreater(report["files_s"], 0)
+        self.assertEqual((report["data_tls13"], report["data_tls12"]), (48, 0))
         stored = {name: digest for op, name, _, digest in lines if op == "stor"}
         fetched = [(name, digest) for op, name, _, digest in lines if op == "retr"]
         self.assertEqual(len(fetched), 24)
@@ -122,6 +123,15 @@ class LoadgenApplianceTest(unittest.TestCase):
             self.assertEqual(digest, stored[name])
         for name, digest in stored.items():
             self.assertEqual(sha256(self.root / name), digest)
+        # The same storm over TLS 1.2 (resumed by session ID or ticket).
+        report, lines12 = self.loadgen("--workload", "small", "--count", "8", "--sessions", "2",
+                                       "--prefix", "sm12", "--tls", "1.2")
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual((report["data_tls13"], report["data_tls12"]), (0, 16))
+        self.assertEqual(report["resumed"], 16)
+        for op, name, _, digest in lines12:
+            if op == "stor":
+                self.assertEqual(sha256(self.root / name), digest)
         report, lines = self.loadgen("--workload", "list", "--count", "5", "--sessions", "2")
         self.assertEqual(report["errors_total"], 0)
         self.assertEqual(report["transfers"], 5)

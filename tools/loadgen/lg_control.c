@@ -323,10 +323,15 @@ static int step_data(struct lg_ctl *c)
 		if (r <= 0)
 			return r;
 		lg_hist_add(&run->lat_handshake, lg_now() - c->t_handshake);
-		if (SSL_session_reused(ops->ssl(c, LG_LINK_DATA)))
+		SSL *ssl = ops->ssl(c, LG_LINK_DATA);
+		if (SSL_session_reused(ssl))
 			run->resumed++;
 		else
 			run->not_resumed++;
+		if (SSL_version(ssl) == TLS1_3_VERSION)
+			run->data_tls13++;
+		else
+			run->data_tls12++;
 		c->ds = LG_D_XFER;
 		return ops->data_ready(c);
 	}

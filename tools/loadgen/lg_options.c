@@ -26,11 +26,13 @@ void lg_usage(FILE *f)
 	           "         [--prefix NAME]\n"
 	           "         [--seed N] [--verify none|pattern|SHA256HEX] [--no-verify]\n"
 	           "         [--manifest FILE] [--idle-timeout SECONDS] [--json]\n"
-	           "         [--ciphersuites TLS13-SUITES]\n"
+	           "         [--ciphersuites TLS13-SUITES] [--tls 1.2|1.3]\n"
 	           "retr downloads --file again and again (--size: expected size;\n"
 	           "  --verify pattern: content is what stor/small with the same --seed wrote);\n"
 	           "stor uploads PREFIX-SESSION-SEQ.bin of --size bytes; small stores then\n"
 	           "retrieves --size (default 4096) byte files; list repeats LIST.\n"
+	           "--tls is the highest TLS version offered (default 1.3); with 1.2 the\n"
+	           "  data connections resume by session ID or ticket, without a key exchange.\n"
 	           "Stops after --count transfers in all, --duration seconds (from each\n"
 	           "login) or --bytes moved in finished transfers, whichever comes first.\n");
 }
@@ -92,6 +94,7 @@ int lg_parse_options(int argc, char **argv, struct lg_options *o)
 	    {"idle-timeout", required_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"ciphersuites", required_argument, NULL, 'C'},
+	    {"tls", required_argument, NULL, 'T'},
 	    {"bytes", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -100,6 +103,7 @@ int lg_parse_options(int argc, char **argv, struct lg_options *o)
 	const char *workload = NULL;
 	o->port = 21;
 	o->sessions = 1;
+	o->tls_max_version = TLS1_3_VERSION;
 	o->prefix = "lg";
 	o->seed = 1;
 	o->idle_timeout = 30;
@@ -149,6 +153,16 @@ int lg_parse_options(int argc, char **argv, struct lg_options *o)
 			break;
 		case 'C':
 			o->ciphersuites = optarg;
+			break;
+		case 'T':
+			if (strcmp(optarg, "1.2") == 0)
+				o->tls_max_version = TLS1_2_VERSION;
+			else if (strcmp(optarg, "1.3") == 0)
+				o->tls_max_version = TLS1_3_VERSION;
+			else {
+				fprintf(stderr, "ftps-loadgen: --tls takes 1.2 or 1.3\n");
+				return -1;
+			}
 			break;
 		case 'j':
 			o->json = 1;
@@ -272,7 +286,8 @@ int lg_setup_common(struct lg_run *run)
 		run->have_retr_expect = 1;
 	}
 	run->ctx = SSL_CTX_new(TLS_client_method());
-	if (run->ctx == NULL || !SSL_CTX_set_min_proto_version(run->ctx, TLS1_2_VERSION))
+	if (run->ctx == NULL || !SSL_CTX_set_min_proto_version(run->ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(run->ctx, o->tls_max_version))
 		return -1;
 	if (o->ciphersuites != NULL && !SSL_CTX_set_ciphersuites(run->ctx, o->ciphersuites)) {
 		fprintf(stderr, "ftps-loadgen: bad --ciphersuites\n");

@@ -41,8 +41,10 @@ void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double c
 	printf("  %-22s %.3f Gbit/s  %.3f GB/s\n", "throughput", gb_s * 8, gb_s);
 	printf("  %-22s %llu files, %llu transfers, %.1f files/s\n", "files",
 	       (unsigned long long)run->files, (unsigned long long)run->transfers, files_s);
-	printf("  %-22s %llu resumed, %llu not resumed\n", "data TLS sessions",
-	       (unsigned long long)run->resumed, (unsigned long long)run->not_resumed);
+	printf("  %-22s %llu resumed, %llu not resumed; %llu TLS 1.3, %llu TLS 1.2\n",
+	       "data TLS sessions", (unsigned long long)run->resumed,
+	       (unsigned long long)run->not_resumed, (unsigned long long)run->data_tls13,
+	       (unsigned long long)run->data_tls12);
 	printf("  %-22s %.3f s, %.3f ns/byte\n", "CPU (user+sys)", cpu_seconds, cpu_ns_per_byte);
 	if (run->have_cycles)
 		printf("  %-22s %.3f cycles/byte (%.3f in busy loops)\n", "lcore TSC",
@@ -63,13 +65,15 @@ void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double c
 	       "\"transfer_seconds\": %.6f, \"bytes\": %llu, "
 	       "\"bytes_down\": %llu, \"bytes_up\": %llu, \"gbit_s\": %.4f, \"gb_s\": %.4f, "
 	       "\"files\": %llu, \"transfers\": %llu, \"files_s\": %.2f, \"resumed\": %llu, "
-	       "\"not_resumed\": %llu, \"cpu_s\": %.4f, \"cpu_ns_per_byte\": %.4f",
+	       "\"not_resumed\": %llu, \"data_tls13\": %llu, \"data_tls12\": %llu, "
+	       "\"cpu_s\": %.4f, \"cpu_ns_per_byte\": %.4f",
 	       run->mode != NULL ? run->mode : "kernel", workload_names[run->opt.workload],
 	       run->opt.sessions, seconds, xfer_seconds, (unsigned long long)bytes,
 	       (unsigned long long)run->bytes_down, (unsigned long long)run->bytes_up, gb_s * 8,
 	       gb_s, (unsigned long long)run->files, (unsigned long long)run->transfers, files_s,
-	       (unsigned long long)run->resumed, (unsigned long long)run->not_resumed, cpu_seconds,
-	       cpu_ns_per_byte);
+	       (unsigned long long)run->resumed, (unsigned long long)run->not_resumed,
+	       (unsigned long long)run->data_tls13, (unsigned long long)run->data_tls12,
+	       cpu_seconds, cpu_ns_per_byte);
 	if (run->have_cycles)
 		printf(", \"cycles_per_byte\": %.4f, \"busy_cycles_per_byte\": %.4f",
 		       run->cycles_per_byte, run->busy_cycles_per_byte);

@@ -22,6 +22,7 @@ struct lg_options {
 	const char *manifest, *verify, *ciphersuites;
 	uint16_t port;
 	int insecure, sessions, json, no_verify;
+	int tls_max_version; /* TLS1_2_VERSION or TLS1_3_VERSION */
 	enum lg_workload workload;
 	uint64_t size, count, seed, total_bytes;
 	double duration, idle_timeout;
@@ -44,6 +45,8 @@ struct lg_run {
 	uint8_t retr_expect[32];
 	/* Results. */
 	uint64_t bytes_down, bytes_up, files, transfers, resumed, not_resumed;
+	/* data connections by negotiated version, so a report says what it measured */
+	uint64_t data_tls12, data_tls13;
 	uint64_t errors[LG_ERR_COUNT];
 	/* DPDK mode: TSC cycles of the loadgen's lcore per byte moved, over
 	 * the whole transfer phase (the lcore busy-polls) and counting only
