@@ -112,6 +112,10 @@ class LoadgenApplianceTest(unittest.TestCase):
                                      "--prefix", "sm")
         self.assertEqual(report["errors_total"], 0)
         self.assertEqual(report["files"], 48)  # each STOR is read back by a RETR
+        # No transfer starts before the last of the four logins has ended
+        # (each costs the server a password hash).
+        self.assertGreater(report["logins_end_s"], 0)
+        self.assertGreaterEqual(report["first_transfer_s"], report["logins_end_s"])
         self.assertEqual(report["bytes_up"], 24 * 4096)
         self.assertEqual(report["bytes_down"], 24 * 4096)
         self.assertGreater(report["files_s"], 0)

@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,9 +22,34 @@ static void data_reset(struct lg_ctl *c)
 	}
 }
 
+static void start_next(struct lg_ctl *c);
+
+/* The last login has ended (done or failed): the waiting sessions start
+ * together, and --duration counts from now. */
+static void release_ready_sessions(struct lg_run *run)
+{
+	if (run->logging_in > 0)
+		return;
+	run->t_logins_end = lg_now();
+	double t_end_new = run->t_logins_end + run->opt.duration;
+	struct lg_ctl *c = run->ready;
+	run->ready = NULL;
+	while (c != NULL) {
+		struct lg_ctl *next = c->next_ready;
+		c->next_ready = NULL;
+		if (c->cs == LG_C_READY) {
+			c->t_end_new = t_end_new;
+			start_next(c);
+			run->kick = 1;
+		}
+		c = next;
+	}
+}
+
 int lg_ctl_fail(struct lg_ctl *c, enum lg_error e, const char *why)
 {
 	if (c->cs != LG_C_DONE) {
+		bool was_logging_in = c->cs < LG_C_READY;
 		c->run->errors[e]++;
 		if (!c->run->opt.json || getenv("LG_DEBUG") != NULL)
 			fprintf(stderr, "%s: session %d: %s error: %s\n", c->ops->name, c->id,
@@ -32,6 +58,10 @@ int lg_ctl_fail(struct lg_ctl *c, enum lg_error e, const char *why)
 		c->ops->close(c, LG_LINK_CTRL);
 		c->cs = LG_C_DONE;
 		c->run->live_sessions--;
+		if (was_logging_in) {
+			c->run->logging_in--;
+			release_ready_sessions(c->run);
+		}
 	}
 	ERR_clear_error();
 	return -1;
@@ -68,8 +98,6 @@ static int read_reply(struct lg_ctl *c)
 		c->in_len += (size_t)n;
 	}
 }
-
-static void start_next(struct lg_ctl *c);
 
 static int finish_op(struct lg_ctl *c)
 {
@@ -171,9 +199,11 @@ static int on_reply(struct lg_ctl *c)
 		c->tls_session = SSL_get1_session(c->ops->ssl(c, LG_LINK_CTRL));
 		if (c->tls_session == NULL)
 			return lg_ctl_fail(c, LG_ERR_TLS, "no TLS session to resume");
-		/* --duration counts from each session's login. */
-		c->t_end_new = lg_now() + run->opt.duration;
-		start_next(c);
+		c->cs = LG_C_READY;
+		c->next_ready = run->ready;
+		run->ready = c;
+		run->logging_in--;
+		release_ready_sessions(run);
 		return 1;
 	case LG_C_EPSV: {
 		uint16_t port = 0;
@@ -382,6 +412,7 @@ void lg_ctl_start(struct lg_ctl *c, struct lg_run *run, int id, const struct lg_
 	c->pattern = malloc(sizeof(*c->pattern));
 	c->buf = malloc(LG_BUF_SIZE);
 	run->live_sessions++;
+	run->logging_in++;
 	c->cs = LG_C_CONNECTING;
 	c->t_connect = c->last_activity = lg_now();
 	if (c->pattern == NULL || c->buf == NULL) {
@@ -395,7 +426,10 @@ void lg_ctl_start(struct lg_ctl *c, struct lg_run *run, int id, const struct lg_
 
 void lg_ctl_check_timeout(struct lg_ctl *c, double now)
 {
-	if (c->cs != LG_C_DONE && now - c->last_activity > c->run->opt.idle_timeout)
+	/* A session waiting for the others' logins is idle by design; the
+	 * ones still logging in time out on their own. */
+	if (c->cs != LG_C_DONE && c->cs != LG_C_READY &&
+	    now - c->last_activity > c->run->opt.idle_timeout)
 		lg_ctl_fail(c, LG_ERR_TIMEOUT, "no progress");
 }
 

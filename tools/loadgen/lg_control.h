@@ -21,6 +21,7 @@ enum lg_cstate {
 	LG_C_PBSZ,
 	LG_C_PROT,
 	LG_C_TYPE,
+	LG_C_READY, /* logged in, waiting for the other sessions' logins */
 	LG_C_EPSV,
 	LG_C_XFER_CMD,
 	LG_C_XFER_END,
@@ -96,6 +97,7 @@ struct lg_ctl {
 	uint64_t seq;        /* transfers this session has started */
 	int small_retr_next; /* small workload: RETR of the file just stored */
 	uint16_t data_port;
+	struct lg_ctl *next_ready; /* run->ready: sessions waiting in LG_C_READY */
 };
 
 /* Starts a session whose transport fields are set up: allocates its

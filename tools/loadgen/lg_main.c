@@ -72,6 +72,12 @@ int main(int argc, char **argv)
 			struct lg_conn *c = evs[i].data.ptr;
 			lg_session_drive(c->s);
 		}
+		if (run.kick) {
+			run.kick = 0;
+			for (int i = 0; i < run.opt.sessions; i++)
+				if (sessions[i] != NULL)
+					lg_session_drive(sessions[i]);
+		}
 		double now = lg_now();
 		if (now - last_check >= 0.5) {
 			last_check = now;

@@ -33,8 +33,9 @@ void lg_usage(FILE *f)
 	           "retrieves --size (default 4096) byte files; list repeats LIST.\n"
 	           "--tls is the highest TLS version offered (default 1.3); with 1.2 the\n"
 	           "  data connections resume by session ID or ticket, without a key exchange.\n"
-	           "Stops after --count transfers in all, --duration seconds (from each\n"
-	           "login) or --bytes moved in finished transfers, whichever comes first.\n");
+	           "Sessions start transferring together, once every login has ended.\n"
+	           "Stops after --count transfers in all, --duration seconds (from the end\n"
+	           "of the logins) or --bytes moved in finished transfers, whichever first.\n");
 }
 
 static int parse_u64(const char *s, uint64_t *out)

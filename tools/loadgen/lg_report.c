@@ -77,6 +77,11 @@ void lg_report(struct lg_run *run, double seconds, double xfer_seconds, double c
 	if (run->have_cycles)
 		printf(", \"cycles_per_byte\": %.4f, \"busy_cycles_per_byte\": %.4f",
 		       run->cycles_per_byte, run->busy_cycles_per_byte);
+	/* Seconds from the start: all logins ended, then the first transfer
+	 * began (never before: see lg_run.logging_in). */
+	printf(", \"logins_end_s\": %.6f, \"first_transfer_s\": %.6f",
+	       run->t_logins_end > 0 ? run->t_logins_end - run->t_start : 0,
+	       run->t_first_op > 0 ? run->t_first_op - run->t_start : 0);
 	printf(", \"latency_us\": {");
 	for (int i = 0; i < nrows; i++)
 		printf("%s\"%s\": {\"p50\": %u, \"p90\": %u, \"p99\": %u, \"n\": %zu}",

@@ -269,8 +269,10 @@ int main(int argc, char **argv)
 			work += n;
 		}
 		work += tcp_stack_poll(lr.stack, now);
+		int kick = run->kick;
+		run->kick = 0;
 		for (int i = 0; i < run->opt.sessions; i++)
-			if (sessions[i] != NULL && sessions[i]->retry) {
+			if (sessions[i] != NULL && (kick || sessions[i]->retry)) {
 				lgd_session_drive(sessions[i]);
 				work++;
 			}

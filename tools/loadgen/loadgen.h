@@ -35,8 +35,18 @@ struct lg_run {
 	struct sockaddr_in server, bind_addr;
 	double t_start;
 	uint64_t issued; /* transfers started, for --count */
+	/* No session starts a transfer before every session has logged in
+	 * (or failed to): a login costs the server a password hash, and
+	 * logins overlapping the first transfers would be measured as slow
+	 * transfers.  Sessions still logging in, and the ones waiting. */
+	int logging_in;
+	struct lg_ctl *ready;
+	/* Set when waiting sessions were released: their first command is
+	 * queued, and the main loop drives every session once to send it. */
+	int kick;
+	double t_logins_end; /* when the last login ended (the release) */
 	/* Rates are over the transfer phase: first transfer start to last
-	 * transfer end (logins of many sessions are not in it). */
+	 * transfer end (logins are not in it). */
 	double t_first_op, t_last_op;
 	int live_sessions;
 	FILE *manifest;
