@@ -242,14 +242,11 @@ static void start_job_io(struct session *s)
 			return;
 		}
 		dc->tls_on = true;
-		/* No TLS 1.3 tickets on data connections. Clients resume the
-		 * control connection's session on each of them (our tickets are
-		 * stateless and stay valid for session_lifetime), so tickets sent
-		 * here would only cost: two per connection raised a resumed
-		 * handshake's CPU by half on both sides (tools/bench-handshake),
-		 * and an uploading client never reads them, so its close() turns
-		 * into a RST. */
-		SSL_set_num_tickets(dc->tls.ssl, 0);
+		/* Uploading clients never read their data connection, so TLS 1.3
+		 * tickets sent there stay unread and their close() turns into a
+		 * RST. Tickets are re-issued on downloads and listings only. */
+		if (s->job.kind == JOB_STOR)
+			SSL_set_num_tickets(dc->tls.ssl, 0);
 		if (bbuf_len(&dc->raw_in) > 0 &&
 		    tls_stream_feed(&dc->tls, bbuf_head(&dc->raw_in), bbuf_len(&dc->raw_in)) != 0) {
 			data_finish_job(s, 425, "TLS input error");
