@@ -47,6 +47,7 @@
 	X(drop_rcv_window_full, "data beyond the receive budget dropped")                          \
 	X(drop_duplicate, "segment entirely old (duplicate), ACKed")                               \
 	X(drop_time_wait, "segment to a TIME_WAIT connection (ACKed or ignored)")                  \
+	X(time_wait_ended_early, "TIME_WAIT ended early: half the connection table was waiting")   \
 	X(drop_mbuf_exhausted, "segment not sent: no mbuf")
 
 enum tcp_counter {

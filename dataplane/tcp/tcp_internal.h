@@ -213,6 +213,10 @@ struct tcp_conn {
 	uint64_t bytes_sent, bytes_received, retransmits;
 
 	struct tcp_conn *free_next;
+	/* TIME_WAIT connections in the order they entered it (oldest first),
+	 * so the oldest can be let go when too many wait (tcp_stack.tw_*). */
+	struct tcp_conn *tw_prev, *tw_next;
+	bool on_time_wait_list;
 };
 
 #define TCP_EV_ACCEPTED  0x01
@@ -251,6 +255,11 @@ struct tcp_stack {
 	struct tcp_conn *conns;
 	struct tcp_conn *free_list;
 	uint32_t conn_count, time_wait_count;
+	/* At most half the table waits in TIME_WAIT: past that the oldest
+	 * ends early, so a burst of closes (every download's) cannot fill the
+	 * table and refuse new connections for 2 MSL. */
+	struct tcp_conn *tw_head, *tw_tail;
+	uint32_t tw_listed, tw_limit;
 	uint32_t ooo_total;
 	struct tcp_listener listeners[TCP_MAX_LISTENERS];
 	struct tcp_timer_wheel wheel;

@@ -211,6 +211,7 @@ struct tcp_stack *tcp_stack_create(const struct tcp_stack_config *config, struct
 		s->conns[i].free_next = s->free_list;
 		s->free_list = &s->conns[i];
 	}
+	s->tw_limit = config->max_connections / 2 > 0 ? config->max_connections / 2 : 1;
 	tcp_wheel_init(&s->wheel, s->tsc_per_ms, s->now_tsc);
 	s->tx_poll_limit = config->tx_segments_per_poll;
 	s->tx_backlog_room = NET_TX_BACKLOG - NET_TX_BATCH;
@@ -281,12 +282,59 @@ struct tcp_conn *tcp_conn_alloc(struct tcp_stack *s, rte_be32_t raddr, uint16_t 
 	return c;
 }
 
+static void time_wait_unlist(struct tcp_stack *s, struct tcp_conn *c)
+{
+	if (!c->on_time_wait_list)
+		return;
+	if (c->tw_prev != NULL)
+		c->tw_prev->tw_next = c->tw_next;
+	else
+		s->tw_head = c->tw_next;
+	if (c->tw_next != NULL)
+		c->tw_next->tw_prev = c->tw_prev;
+	else
+		s->tw_tail = c->tw_prev;
+	c->tw_prev = c->tw_next = NULL;
+	c->on_time_wait_list = false;
+	s->tw_listed--;
+}
+
+/* A connection enters TIME_WAIT: listed last; past the limit the oldest
+ * waiting one ends at the next timer tick (not here: this may run while
+ * another connection's segment is being processed). */
+static void time_wait_list(struct tcp_stack *s, struct tcp_conn *c)
+{
+	c->tw_prev = s->tw_tail;
+	c->tw_next = NULL;
+	if (s->tw_tail != NULL)
+		s->tw_tail->tw_next = c;
+	else
+		s->tw_head = c;
+	s->tw_tail = c;
+	c->on_time_wait_list = true;
+	s->tw_listed++;
+	if (s->tw_listed > s->tw_limit) {
+		struct tcp_conn *oldest = s->tw_head;
+		time_wait_unlist(s, oldest);
+		oldest->time_wait_at = s->now_tsc;
+		tcp_conn_timer_update(oldest);
+		tcp_count(s, TCP_COUNTER_time_wait_ended_early);
+	}
+}
+
 void tcp_conn_set_state(struct tcp_conn *c, enum tcp_state state)
 {
-	if (c->state == TCP_TIME_WAIT)
-		c->stack->time_wait_count--;
-	if (state == TCP_TIME_WAIT)
-		c->stack->time_wait_count++;
+	struct tcp_stack *s = c->stack;
+	if (c->state == TCP_TIME_WAIT) {
+		s->time_wait_count--;
+		if (state != TCP_TIME_WAIT)
+			time_wait_unlist(s, c);
+	}
+	if (state == TCP_TIME_WAIT) {
+		s->time_wait_count++;
+		if (c->state != TCP_TIME_WAIT)
+			time_wait_list(s, c);
+	}
 	c->state = state;
 }
 

@@ -237,6 +237,57 @@ static void test_paws(void)
 	h_fini(&h);
 }
 
+/* Every download ends with our FIN first, so a busy server collects
+ * TIME_WAIT connections. At most half the table waits: past that the
+ * oldest ends early, and new connections are still accepted when every
+ * closed one would otherwise still be waiting out its 2 MSL. */
+static void test_time_wait_holds_half_the_table(void)
+{
+	struct harness h;
+	struct tcp_stack_config config;
+	tcp_stack_config_defaults(&config);
+	config.max_connections = 8;
+	config.time_wait_ms = 60000;
+	h_init_config(&h, &config);
+	CHECK_EQ(tcp_listen(h.s, H_LPORT, 0, &h_callbacks, &h), 0);
+	for (uint16_t i = 0; i < 20; i++) {
+		uint16_t sport = (uint16_t)(41000 + i);
+		uint32_t piss = 1000u * i;
+		h_free_out(&h);
+		h_inject(&h, sport, H_LPORT, RTE_TCP_SYN_FLAG, piss, 0, 65535, NULL, 0, NULL, 0);
+		h_poll(&h);
+		CHECK_EQ(h.n_out, 1); /* a SYN-ACK: the table had room */
+		struct h_seg synack = h_last(&h);
+		CHECK_EQ(synack.flags, RTE_TCP_SYN_FLAG | RTE_TCP_ACK_FLAG);
+		h_inject(&h, sport, H_LPORT, RTE_TCP_ACK_FLAG, piss + 1, synack.seq + 1, 65535,
+		         NULL, 0, NULL, 0);
+		h_poll(&h);
+		CHECK_EQ(h.accepted, (unsigned int)i + 1);
+		/* Our FIN first, the peer's ACK and FIN: TIME_WAIT. */
+		tcp_close(h.conn);
+		h_free_out(&h);
+		h_poll(&h);
+		struct h_seg fin = h_last(&h);
+		CHECK(fin.flags & RTE_TCP_FIN_FLAG);
+		h_inject(&h, sport, H_LPORT, RTE_TCP_ACK_FLAG | RTE_TCP_FIN_FLAG, piss + 1,
+		         fin.seq + 1, 65535, NULL, 0, NULL, 0);
+		h_poll(&h);
+		h_advance(&h, 5); /* the timer tick that ends the oldest */
+		CHECK(tcp_stack_time_wait_count(h.s) <= 4);
+		CHECK(tcp_stack_connection_count(h.s) <= 4);
+	}
+	CHECK_EQ(tcp_stack_time_wait_count(h.s), 4);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_time_wait_ended_early], 16);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_drop_conn_limit], 0);
+	/* The ones left still wait out their full 2 MSL. */
+	h_advance(&h, 59000);
+	CHECK_EQ(tcp_stack_time_wait_count(h.s), 4);
+	h_advance(&h, 1100);
+	CHECK_EQ(tcp_stack_time_wait_count(h.s), 0);
+	CHECK_EQ(tcp_stack_connection_count(h.s), 0);
+	h_fini(&h);
+}
+
 static void test_half_close_and_time_wait(void)
 {
 	struct harness h;
@@ -465,7 +516,7 @@ static void test_unlisten(void)
 	CHECK_EQ(h.n_out, 1); /* one RST, for the half-open one */
 	CHECK_EQ(h_last(&h).flags & RTE_TCP_RST_FLAG, RTE_TCP_RST_FLAG);
 	CHECK_EQ(h_last(&h).seq, synack.seq + 1); /* the half-open one's */
-	h_poll(&h); /* the closed connection is released */
+	h_poll(&h);                               /* the closed connection is released */
 	CHECK_EQ(tcp_stack_connection_count(h.s), 1);
 	CHECK_EQ(tcp_unlisten(h.s, H_LPORT), -ENOENT);
 	/* Listening again on the port: its SYN, then closing with nothing
@@ -488,6 +539,7 @@ int main(void)
 	test_rst_rules();
 	test_paws();
 	test_half_close_and_time_wait();
+	test_time_wait_holds_half_the_table();
 	test_syn_cookies();
 	test_refused_accept_and_limits();
 	test_challenge_ack_limit();
