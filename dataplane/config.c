@@ -108,6 +108,10 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 		expect = "yes or no";
 		rc = strcmp(value, "yes") == 0 || strcmp(value, "no") == 0 ? 0 : -1;
 		config->port_tap_through_pmd = strcmp(value, "no") == 0;
+	} else if (IS("transfer", "mapped_reads")) {
+		expect = "yes or no";
+		rc = strcmp(value, "yes") == 0 || strcmp(value, "no") == 0 ? 0 : -1;
+		config->transfer_unmapped_reads = strcmp(value, "no") == 0;
 	} else if (IS("port", "rx_descriptors")) {
 		expect = "a number from 64 to 16384";
 		rc = config_unsigned(value, 64, 16384, &u);

@@ -33,6 +33,9 @@ struct dataplane_config {
 	/* net_tap: send through the PMD (at most 1500-byte frames) instead of
 	 * our own writes to the tap ([port] tap_writes = no). */
 	bool port_tap_through_pmd;
+	/* Downloads of tmpfs/ramfs files read into buffers instead of sealed
+	 * from a mapping of the page cache ([transfer] mapped_reads = no). */
+	bool transfer_unmapped_reads;
 };
 
 void dataplane_config_defaults(struct dataplane_config *config);

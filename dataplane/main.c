@@ -32,7 +32,7 @@ static void usage(const char *program)
 	fprintf(stderr,
 	        "usage: %s [EAL options] -- [options]\n"
 	        "  --config FILE          INI configuration (sections [net] [port] [dataplane] "
-	        "[impair])\n"
+	        "[transfer] [impair])\n"
 	        "  --address A.B.C.D/N    our IPv4 address and prefix length\n"
 	        "  --gateway A.B.C.D      default gateway\n"
 	        "  --mtu N                IP MTU (576-9000; net_tap up to 65000; net_memif up\n"
@@ -44,6 +44,8 @@ static void usage(const char *program)
 	        "                         local processes; [port] trusted_link)\n"
 	        "  --tap-writes yes|no    net_tap: our own writes to the tap (default yes), or\n"
 	        "                         the PMD's, at most 1500-byte frames ([port] tap_writes)\n"
+	        "  --mapped-reads yes|no  seal downloads of tmpfs/ramfs files straight from\n"
+	        "                         the page cache (default yes; [transfer] mapped_reads)\n"
 	        "  --port NAME            ethdev to use (default: the first one)\n"
 	        "  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
 	        "                         dup=0.005,corrupt=0.001,delay_us=100\n"
@@ -75,6 +77,7 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 	    {"receive-mtu", required_argument, NULL, 'M'},
 	    {"trusted-link", no_argument, NULL, 'T'},
 	    {"tap-writes", required_argument, NULL, 'W'},
+	    {"mapped-reads", required_argument, NULL, 'D'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"impair-rx", required_argument, NULL, 'r'},
 	    {"impair-tx", required_argument, NULL, 't'},
@@ -125,6 +128,9 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			break;
 		case 'W':
 			section = "port", key = "tap_writes";
+			break;
+		case 'D':
+			section = "transfer", key = "mapped_reads";
 			break;
 		case 'p':
 			section = "port", key = "name";
@@ -289,6 +295,7 @@ int main(int original_argc, char **original_argv)
 			        error);
 			return 1;
 		}
+		transfer_engine_set_mapped_reads(w->transfer, !config.transfer_unmapped_reads);
 		worker_add_poller(w, transfer_engine_poll, w->transfer);
 		if (config.control_socket[0] != '\0') {
 			w->relay =

@@ -66,6 +66,10 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(reads, "file reads completed (io_uring or inline)")                                      \
 	X(inline_reads, "reads of tmpfs/ramfs files done on the lcore, not by an io_uring worker") \
 	X(inline_writes, "writes to tmpfs/ramfs files done on the lcore")                          \
+	X(mapped_downloads, "downloads of tmpfs/ramfs files sealed straight from the page cache")  \
+	X(mapped_bytes, "file bytes sealed straight from a mapping of the page cache")             \
+	X(mapped_refused, "in-memory downloads read instead of mapped (file open for writing)")    \
+	X(lease_breaks, "mapped downloads that went on with reads when a writer opened the file")  \
 	X(writes, "io_uring writes completed")                                                     \
 	X(fsyncs, "fdatasyncs completed (io_uring or inline)")                                     \
 	X(direct_writes, "upload writes done with O_DIRECT (no page-cache copy)")                  \
@@ -96,6 +100,9 @@ extern const char *const transfer_counter_names[TRANSFER_COUNTER_COUNT];
 struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socket_id, char *error,
                                                size_t error_len);
 void transfer_engine_destroy(struct transfer_engine *engine);
+/* Downloads of tmpfs/ramfs files sealed straight from the page cache (on by
+ * default; [transfer] mapped_reads). */
+void transfer_engine_set_mapped_reads(struct transfer_engine *engine, bool on);
 
 /* worker_poll_fn: reaps io_uring completions and moves every transfer on. */
 unsigned int transfer_engine_poll(struct worker *w, void *engine, uint64_t now_tsc);

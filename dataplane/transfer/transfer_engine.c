@@ -41,6 +41,11 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 	}
 	e->worker_id = worker_id;
 	e->tsc_hz = rte_get_tsc_hz();
+	e->mapped_reads = true;
+	if (transfer_mapped_install_signal(error, error_len) != 0) {
+		rte_free(e);
+		return NULL;
+	}
 	e->inline_done_tail = &e->inline_done;
 	char name[RTE_MEMPOOL_NAMESIZE];
 	snprintf(name, sizeof(name), "records_w%u", worker_id);
@@ -84,6 +89,11 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 fail:
 	transfer_engine_destroy(e);
 	return NULL;
+}
+
+void transfer_engine_set_mapped_reads(struct transfer_engine *e, bool on)
+{
+	e->mapped_reads = on;
 }
 
 struct transfer_buffer *transfer_buffer_get(struct transfer *t)
@@ -271,6 +281,7 @@ static void transfer_release_io(struct transfer *t)
 
 static void transfer_release_connection(struct transfer *t, bool graceful)
 {
+	transfer_mapped_stop(t);
 	if (t->tcp != NULL) {
 		if (graceful)
 			tcp_close(t->tcp);
@@ -440,6 +451,8 @@ struct transfer *transfer_start(struct transfer_engine *e, struct tcp_conn *tcp,
 	t->inline_io = transfer_file_in_memory(t->fd);
 	if (t->direction == TRANSFER_RECEIVE_FILE)
 		transfer_receive_prepare(t);
+	else
+		transfer_mapped_prepare(t);
 	t->out_pending = p->pending_output;
 	p->pending_output = NULL;
 	if (p->leftover_len > 0) {
@@ -493,6 +506,7 @@ fail:
 
 static void transfer_free(struct transfer_engine *e, struct transfer *t)
 {
+	transfer_mapped_stop(t);
 	transfer_release_io(t);
 	if (t->fd >= 0)
 		close(t->fd);
@@ -509,6 +523,7 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 	unsigned int work = 0;
 	if (e->active == NULL)
 		return 0;
+	transfer_mapped_check_leases(e);
 	while (e->inline_done != NULL) {
 		struct transfer_io *io = e->inline_done;
 		e->inline_done = io->next_inline;

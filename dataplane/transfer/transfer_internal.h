@@ -101,6 +101,14 @@ struct transfer {
 	bool direct_used; /* counted in direct_uploads */
 	struct transfer_io sync;
 	bool sync_issued;
+	/* Download of a file in memory sealed from a mapping while a read
+	 * lease keeps writers out (transfer_mapped.c); map_end is the file's
+	 * size when the transfer started. */
+	bool mapped;
+	uint64_t map_end;
+	void *map_window;
+	uint64_t map_window_offset;
+	size_t map_window_len;
 };
 
 struct transfer_engine {
@@ -118,6 +126,8 @@ struct transfer_engine {
 	/* I/O done on the lcore, its completion handled with the CQEs. */
 	struct transfer_io *inline_done, **inline_done_tail;
 	uint64_t tsc_hz;
+	bool mapped_reads;                 /* transfer_engine_set_mapped_reads */
+	unsigned int lease_breaks_handled; /* transfer_mapped_lease_breaks() seen */
 	uint64_t counters[TRANSFER_COUNTER_COUNT];
 	uint8_t bounce[TLS_MAX_OPEN_RECORD];
 	uint8_t discard[TLS_MAX_OPEN_RECORD];
@@ -162,6 +172,28 @@ void transfer_io_inline(struct transfer *t, struct transfer_io *io, long result)
  * (EIO, EINVAL from a direct write the device refused, ...) is reported as
  * EIO, a local I/O error (451), not as a lost connection. */
 void transfer_fail_disk(struct transfer *t, int error);
+
+/* Seals len bytes of the file (at t->offset) and queues the records behind
+ * out_pending, with a KeyUpdate first when one is due; false when no record
+ * mbuf is free (try again at the next poll) or the transfer failed. */
+bool transfer_queue_sealed(struct transfer *t, const uint8_t *data, uint32_t len);
+/* Hands out_pending to TCP; false while TCP has no room (or it failed). */
+bool transfer_flush_output(struct transfer *t);
+
+/* Mapped downloads (transfer_mapped.c). */
+int transfer_mapped_install_signal(char *error, size_t error_len);
+unsigned int transfer_mapped_lease_breaks(void);
+/* At the start of a download: maps it if the file is in memory and the
+ * read lease is granted. */
+void transfer_mapped_prepare(struct transfer *t);
+/* Unmaps and drops the lease; the download goes on with reads. */
+void transfer_mapped_stop(struct transfer *t);
+/* After a lease-break signal: stops every mapped download whose lease is
+ * being broken, so the writer waiting for it can go on. */
+void transfer_mapped_check_leases(struct transfer_engine *e);
+/* Seals from the mapping for the send space there is; false when the step
+ * must end here (no room, no mbufs, or the transfer ended). */
+bool transfer_mapped_send(struct transfer *t);
 
 void transfer_send_step(struct transfer *t, uint64_t now_tsc);
 void transfer_receive_step(struct transfer *t, uint64_t now_tsc);

@@ -1,4 +1,5 @@
-/* Downloads (RETR): file -> io_uring read into a registered buffer -> one
+/* Downloads (RETR): file -> io_uring read into a registered buffer (or, for
+ * files in memory, a mapping of the page cache: transfer_mapped.c) -> one
  * AEAD pass seals records straight into TX mbufs -> the TCP send queue.
  * Reads are issued only for send space the connection has. */
 #include <errno.h>
@@ -86,8 +87,33 @@ static int transfer_key_update(struct transfer *t)
 	return 0;
 }
 
-/* Hands out_pending to TCP; false while TCP has no room. */
-static bool transfer_flush_output(struct transfer *t)
+bool transfer_queue_sealed(struct transfer *t, const uint8_t *data, uint32_t len)
+{
+	if (tls_conn_key_update_due(&t->tls) && transfer_key_update(t) != 0) {
+		transfer_finish(t, EPROTO);
+		return false;
+	}
+	int status = 0;
+	struct rte_mbuf *chain = transfer_seal(t, data, len, &status);
+	if (chain == NULL) {
+		if (status != 0)
+			transfer_finish(t, status);
+		return false; /* no record mbufs now: the next poll tries again */
+	}
+	t->bytes += len;
+	transfer_count(t, TRANSFER_COUNTER_bytes_sent, len);
+	t->last_progress_tsc = rte_get_tsc_cycles();
+	if (t->out_pending == NULL)
+		t->out_pending = chain;
+	else if (rte_pktmbuf_chain(t->out_pending, chain) != 0) {
+		rte_pktmbuf_free(chain);
+		transfer_finish(t, ENOBUFS);
+		return false;
+	}
+	return true;
+}
+
+bool transfer_flush_output(struct transfer *t)
 {
 	if (t->out_pending == NULL)
 		return true;
@@ -169,29 +195,8 @@ void transfer_send_step(struct transfer *t, uint64_t now_tsc)
 			return;
 		}
 		uint32_t got = (uint32_t)io->result;
-		if (got > 0 && !t->eof) {
-			if (tls_conn_key_update_due(&t->tls) && transfer_key_update(t) != 0) {
-				transfer_finish(t, EPROTO);
-				return;
-			}
-			int status = 0;
-			struct rte_mbuf *chain = transfer_seal(t, io->buffer->data, got, &status);
-			if (chain == NULL) {
-				if (status != 0)
-					transfer_finish(t, status);
-				return; /* no record mbufs now: the next poll tries again */
-			}
-			t->bytes += got;
-			transfer_count(t, TRANSFER_COUNTER_bytes_sent, got);
-			t->last_progress_tsc = rte_get_tsc_cycles();
-			if (t->out_pending == NULL)
-				t->out_pending = chain;
-			else if (rte_pktmbuf_chain(t->out_pending, chain) != 0) {
-				rte_pktmbuf_free(chain);
-				transfer_finish(t, ENOBUFS);
-				return;
-			}
-		}
+		if (got > 0 && !t->eof && !transfer_queue_sealed(t, io->buffer->data, got))
+			return;
 		/* A short read is the end of the file: later reads, if the
 		 * file grows meanwhile, would leave a hole, so they are dropped. */
 		if (got < io->len)
@@ -207,6 +212,8 @@ void transfer_send_step(struct transfer *t, uint64_t now_tsc)
 	if (t->state != TRANSFER_RUNNING)
 		return;
 	if (!t->close_notify_sent) {
+		if (t->mapped && !transfer_mapped_send(t))
+			return;
 		transfer_issue_reads(t);
 		if (!t->eof || t->read_count > 0 || t->out_pending != NULL)
 			return;

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -432,12 +433,13 @@ class DirectWriteTest(unittest.TestCase):
         self.assertEqual(d["inline_writes"], d["buffered_writes"])
         self.assertEqual(d["fsyncs"], 1)
 
-    def test_4a_memory_files_are_read_inline(self):
-        # Downloads of ramfs files are read on the lcore (io_uring would
-        # hand each read to a worker thread); ext4 files through io_uring.
-        # (Uploads: test_4 and test_1.)
-        for where, inline in (("ramfs", True), ("ext4", False)):
-            src = make_file(self.work / f"get-{where}.bin", (3 << 20) + 17, seed=75)
+    def test_4a_memory_files_are_sealed_from_the_page_cache(self):
+        # Downloads of ramfs files are sealed straight from a mapping of the
+        # page cache (no read, no copy); ext4 files are read through
+        # io_uring.  (Uploads: test_4 and test_1.)
+        size = (3 << 20) + 17
+        for where, mapped in (("ramfs", True), ("ext4", False)):
+            src = make_file(self.work / f"get-{where}.bin", size, seed=75)
             shutil.copy(src, getattr(self, where) / "get.bin")
             before = self.counters()
             out = self.work / f"got-{where}.bin"
@@ -445,8 +447,78 @@ class DirectWriteTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(sha256(out), sha256(src), where)
             d = self.delta(before)
-            self.assertGreaterEqual(d["reads"], 48, where)  # 64 KiB each
-            self.assertEqual(d["inline_reads"], d["reads"] if inline else 0, where)
+            self.assertEqual(d["bytes_sent"], size, where)
+            if mapped:
+                self.assertEqual((d["mapped_downloads"], d["mapped_bytes"]), (1, size))
+                # Only the check for bytes past the end is a read (inline).
+                self.assertLessEqual(d["reads"], 4)
+                self.assertEqual(d["inline_reads"], d["reads"])
+            else:
+                self.assertEqual((d["mapped_downloads"], d["mapped_bytes"]), (0, 0))
+                self.assertGreaterEqual(d["reads"], 48, where)  # 64 KiB each
+                self.assertEqual(d["inline_reads"], 0)
+
+    def slow_download(self, name, out):
+        """A curl download at 4 MB/s in the background, once the dataplane
+        has taken it over."""
+        before = self.counters()
+        curl = self.app.ns.popen(self.app.curl_args("--limit-rate", "4M", "-o", str(out),
+                                                    self.app.url(name), timeout=120),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(curl.kill)
+        harness.settle(lambda: self.counters(),
+                       lambda t: t["started"] > before["started"] and t["bytes_sent"] > 0, 20)
+        return curl, before
+
+    def test_4d_a_writer_takes_the_file_from_a_mapped_download(self):
+        # A mapped download holds a read lease: truncating the file waits
+        # until the dataplane has unmapped it (not the kernel's 45 s lease
+        # break time), the download goes on with reads, sees the file
+        # shorter than it was and fails with 451 -- never a SIGBUS.
+        src = make_file(self.work / "shrinks.bin", 64 << 20, seed=76)
+        path = self.ramfs / "shrinks.bin"
+        shutil.copy(src, path)
+        out = self.work / "shrinks-got.bin"
+        curl, before = self.slow_download("ramfs/shrinks.bin", out)
+        started = time.monotonic()
+        os.truncate(path, 1 << 20)
+        waited = time.monotonic() - started
+        self.assertLess(waited, 5.0, "the truncation waited for the kernel's lease timeout")
+        stdout, stderr = curl.communicate(timeout=60)
+        # curl sees the data connection reset before it reads the 451.
+        self.assertNotEqual(curl.returncode, 0, "a shrunk file was reported complete")
+        self.app.assert_logged("shrinks.bin: 451")
+        d = self.delta(before)
+        self.assertEqual((d["mapped_downloads"], d["lease_breaks"], d["failed"]), (1, 1, 1))
+        self.assertEqual(d["io_errors"], 1)
+        # What arrived is the file's beginning, byte for byte.
+        got = out.read_bytes()
+        self.assertGreater(len(got), 0)
+        with open(src, "rb") as f:
+            self.assertEqual(got, f.read(len(got)))
+        # The appliance serves the file as it is now (mapped again).
+        again = self.work / "shrunk-got.bin"
+        before = self.counters()
+        r = self.app.curl("-o", str(again), self.app.url("ramfs/shrinks.bin"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(src, "rb") as f:
+            self.assertEqual(again.read_bytes(), f.read(1 << 20))
+        self.assertEqual(self.delta(before)["mapped_downloads"], 1)
+
+    def test_4e_a_file_open_for_writing_is_read_not_mapped(self):
+        # No lease while someone may write: the download reads, byte-exact.
+        src = make_file(self.work / "open.bin", (2 << 20) + 5, seed=77)
+        path = self.ramfs / "open.bin"
+        shutil.copy(src, path)
+        with open(path, "r+b"):
+            before = self.counters()
+            out = self.work / "open-got.bin"
+            r = self.app.curl("-o", str(out), self.app.url("ramfs/open.bin"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            d = self.delta(before)
+        self.assertEqual(sha256(out), sha256(src))
+        self.assertEqual((d["mapped_downloads"], d["mapped_refused"]), (0, 1))
+        self.assertGreaterEqual(d["inline_reads"], 32)
 
     def test_4b_many_odd_uploads_share_the_pool(self):
         # 40 uploads at once, each in 5000-byte records (a tail to carry

@@ -45,6 +45,13 @@ int main(void)
 	CHECK(!c.port_tap_through_pmd); /* our own tap writes by default */
 	CHECK_EQ(dataplane_config_set(&c, "port", "tap_writes", "no", error, sizeof(error)), 0);
 	CHECK(c.port_tap_through_pmd);
+	CHECK(!c.transfer_unmapped_reads);
+	CHECK_EQ(dataplane_config_set(&c, "transfer", "mapped_reads", "no", error, sizeof(error)),
+	         0);
+	CHECK(c.transfer_unmapped_reads);
+	CHECK_EQ(dataplane_config_set(&c, "transfer", "mapped_reads", "yes", error, sizeof(error)),
+	         0);
+	CHECK(!c.transfer_unmapped_reads);
 
 	struct {
 		const char *text;
@@ -56,6 +63,7 @@ int main(void)
 	    {"[net\naddress = 1.2.3.4\n", ":1:"},
 	    {"[dataplane]\nidle_sleep_us = -1\n", ":2: [dataplane] idle_sleep_us"},
 	    {"[port]\ntap_writes = maybe\n", ":2: [port] tap_writes"},
+	    {"[transfer]\nmapped_reads = 1\n", ":2: [transfer] mapped_reads"},
 	};
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		dataplane_config_defaults(&c);
