@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mempool.h>
 #include <rte_telemetry.h>
@@ -201,13 +202,16 @@ static int telemetry_info(const char *cmd, const char *params, struct rte_tel_da
 	rte_tel_data_add_dict_string(d, "gateway", gateway);
 	rte_tel_data_add_dict_int(d, "mtu", telemetry_config->ip.mtu);
 	rte_tel_data_add_dict_int(d, "workers", (int)telemetry_worker_count);
-	uint64_t loops = 0, idle = 0;
+	uint64_t loops = 0, idle = 0, busy = 0;
 	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
 		loops += telemetry_workers[w].loops;
 		idle += telemetry_workers[w].idle_loops;
+		busy += telemetry_workers[w].busy_cycles;
 	}
 	rte_tel_data_add_dict_u64(d, "poll_loops", loops);
 	rte_tel_data_add_dict_u64(d, "idle_poll_loops", idle);
+	rte_tel_data_add_dict_u64(d, "busy_cycles", busy);
+	rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
 	return 0;
 }
 

@@ -114,6 +114,7 @@ int worker_main(void *arg)
 		net_flush(nl);
 		w->loops++;
 		if (work > 0) {
+			w->busy_cycles += rte_rdtsc() - now;
 			idle_streak = 0;
 			continue;
 		}

@@ -38,6 +38,9 @@ struct worker {
 	uint64_t next_timer_tsc;
 	uint64_t loops;
 	uint64_t idle_loops;
+	/* TSC cycles of the loops that did some work: how loaded the lcore
+	 * is, whatever it polls or naps in the rest. */
+	uint64_t busy_cycles;
 	unsigned int poller_count;
 	struct worker_poller pollers[WORKER_MAX_POLLERS];
 } __rte_cache_aligned;

@@ -212,6 +212,16 @@ class DataplaneNetTest(unittest.TestCase):
             info = net.dataplane.telemetry("/ftps/info")
             self.assertEqual(info["address"], SERVER)
             self.assertEqual(info["workers"], 1)
+            # Busy cycles: only loops that did work count, so pings add
+            # some and they stay a fraction of the time that passed.
+            start = time.monotonic()
+            r = net.run(["ping", "-c", "3", "-i", "0.2", "-W", "5", SERVER])
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            after = net.dataplane.telemetry("/ftps/info")
+            self.assertGreater(after["tsc_hz"], 0)
+            busy = after["busy_cycles"] - info["busy_cycles"]
+            self.assertGreater(busy, 0)
+            self.assertLess(busy, (time.monotonic() - start) * after["tsc_hz"])
 
     def _impaired_ping(self, seed):
         with TapNetwork(f"impair{seed}", impair_rx="loss=0.3", impair_seed=seed) as net:
