@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -92,6 +93,11 @@ void transfer_mapped_prepare(struct transfer *t)
 		transfer_count(t, TRANSFER_COUNTER_mapped_refused, 1);
 		return;
 	}
+	/* The break signal to this lcore's thread alone (the lease set the
+	 * whole process as the owner), so no other thread's system call is
+	 * interrupted; if that is refused, any thread counts it as well. */
+	struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = (pid_t)syscall(SYS_gettid)};
+	(void)fcntl(t->fd, F_SETOWN_EX, &owner);
 	t->mapped = true;
 	t->map_end = t->expected_end;
 	transfer_count(t, TRANSFER_COUNTER_mapped_downloads, 1);
