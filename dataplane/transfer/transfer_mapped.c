@@ -84,8 +84,9 @@ void transfer_mapped_prepare(struct transfer *t)
 	if (!t->engine->mapped_reads || t->direction != TRANSFER_SEND_FILE || !t->inline_io ||
 	    t->expected_end == UINT64_MAX || t->expected_end <= t->offset)
 		return;
-	/* The lease is the open file description's, so it is ours alone: the
-	 * control plane passed its descriptor and closed its copy. */
+	/* The lease is the open file description's: ftps-control's own
+	 * descriptor (kept until the transfer ends) is the same description,
+	 * so it neither conflicts with the lease nor breaks it. */
 	if (fcntl(t->fd, F_SETSIG, transfer_lease_signal_number()) != 0 ||
 	    fcntl(t->fd, F_SETLEASE, F_RDLCK) != 0) {
 		/* EAGAIN: someone has the file open for writing; the download

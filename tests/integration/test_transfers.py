@@ -505,6 +505,27 @@ class DirectWriteTest(unittest.TestCase):
             self.assertEqual(again.read_bytes(), f.read(1 << 20))
         self.assertEqual(self.delta(before)["mapped_downloads"], 1)
 
+    def test_4d2_a_stor_over_a_mapped_download(self):
+        # The writer is ftps-control itself: its open for the STOR waits
+        # for the lease to go (one poll), the upload lands whole, and the
+        # download it cut short fails (451) rather than end as complete.
+        src = make_file(self.work / "over.bin", 64 << 20, seed=78)
+        path = self.ramfs / "over.bin"
+        shutil.copy(src, path)
+        os.chown(path, 65534, 65534)  # the demo user's, so it may overwrite it
+        new = make_file(self.work / "over-new.bin", (1 << 20) + 9, seed=79)
+        out = self.work / "over-got.bin"
+        curl, before = self.slow_download("ramfs/over.bin", out)
+        started = time.monotonic()
+        self.stor(new, "ramfs/over.bin")
+        self.assertLess(time.monotonic() - started, 10.0, "the STOR waited for the lease timeout")
+        curl.communicate(timeout=60)
+        self.assertNotEqual(curl.returncode, 0, "a download cut short was reported complete")
+        self.assertEqual(sha256(path), sha256(new))
+        d = self.delta(before)
+        self.assertEqual((d["mapped_downloads"], d["lease_breaks"]), (1, 1))
+        self.app.assert_logged("over.bin: 451")
+
     def test_4e_a_file_open_for_writing_is_read_not_mapped(self):
         # No lease while someone may write: the download reads, byte-exact.
         src = make_file(self.work / "open.bin", (2 << 20) + 5, seed=77)
