@@ -506,7 +506,6 @@ fail:
 
 static void transfer_free(struct transfer_engine *e, struct transfer *t)
 {
-	transfer_mapped_stop(t);
 	transfer_release_io(t);
 	if (t->fd >= 0)
 		close(t->fd);

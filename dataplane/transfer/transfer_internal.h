@@ -102,10 +102,8 @@ struct transfer {
 	struct transfer_io sync;
 	bool sync_issued;
 	/* Download of a file in memory sealed from a mapping while a read
-	 * lease keeps writers out (transfer_mapped.c); map_end is the file's
-	 * size when the transfer started. */
+	 * lease keeps writers out (transfer_mapped.c), up to expected_end. */
 	bool mapped;
-	uint64_t map_end;
 	void *map_window;
 	uint64_t map_window_offset;
 	size_t map_window_len;
@@ -127,7 +125,7 @@ struct transfer_engine {
 	struct transfer_io *inline_done, **inline_done_tail;
 	uint64_t tsc_hz;
 	bool mapped_reads;                 /* transfer_engine_set_mapped_reads */
-	unsigned int lease_breaks_handled; /* transfer_mapped_lease_breaks() seen */
+	unsigned int lease_breaks_handled; /* lease-break signals seen */
 	uint64_t counters[TRANSFER_COUNTER_COUNT];
 	uint8_t bounce[TLS_MAX_OPEN_RECORD];
 	uint8_t discard[TLS_MAX_OPEN_RECORD];
@@ -182,7 +180,6 @@ bool transfer_flush_output(struct transfer *t);
 
 /* Mapped downloads (transfer_mapped.c). */
 int transfer_mapped_install_signal(char *error, size_t error_len);
-unsigned int transfer_mapped_lease_breaks(void);
 /* At the start of a download: maps it if the file is in memory and the
  * read lease is granted. */
 void transfer_mapped_prepare(struct transfer *t);

@@ -65,11 +65,6 @@ int transfer_mapped_install_signal(char *error, size_t error_len)
 	return 0;
 }
 
-unsigned int transfer_mapped_lease_breaks(void)
-{
-	return atomic_load_explicit(&lease_breaks_seen_by_signal, memory_order_relaxed);
-}
-
 static void transfer_unmap_window(struct transfer *t)
 {
 	if (t->map_window != NULL) {
@@ -100,7 +95,6 @@ void transfer_mapped_prepare(struct transfer *t)
 	struct f_owner_ex owner = {.type = F_OWNER_TID, .pid = (pid_t)syscall(SYS_gettid)};
 	(void)fcntl(t->fd, F_SETOWN_EX, &owner);
 	t->mapped = true;
-	t->map_end = t->expected_end;
 	transfer_count(t, TRANSFER_COUNTER_mapped_downloads, 1);
 }
 
@@ -116,7 +110,8 @@ void transfer_mapped_stop(struct transfer *t)
 
 void transfer_mapped_check_leases(struct transfer_engine *e)
 {
-	unsigned int breaks = transfer_mapped_lease_breaks();
+	unsigned int breaks =
+	    atomic_load_explicit(&lease_breaks_seen_by_signal, memory_order_relaxed);
 	if (breaks == e->lease_breaks_handled)
 		return;
 	e->lease_breaks_handled = breaks;
@@ -140,8 +135,8 @@ static const uint8_t *transfer_mapped_at(struct transfer *t, uint64_t offset, ui
 		uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 		uint64_t start = offset - offset % page;
 		uint64_t end = start + TRANSFER_MAP_WINDOW;
-		if (end > t->map_end)
-			end = t->map_end;
+		if (end > t->expected_end)
+			end = t->expected_end;
 		void *p = mmap(NULL, (size_t)(end - start), PROT_READ, MAP_SHARED | MAP_POPULATE,
 		               t->fd, (off_t)start);
 		if (p == MAP_FAILED)
@@ -158,10 +153,10 @@ static const uint8_t *transfer_mapped_at(struct transfer *t, uint64_t offset, ui
 
 bool transfer_mapped_send(struct transfer *t)
 {
-	while (t->mapped && t->offset < t->map_end && t->state == TRANSFER_RUNNING) {
+	while (t->mapped && t->offset < t->expected_end && t->state == TRANSFER_RUNNING) {
 		uint32_t len = TRANSFER_BUFFER_SIZE;
-		if (t->map_end - t->offset < len)
-			len = (uint32_t)(t->map_end - t->offset);
+		if (t->expected_end - t->offset < len)
+			len = (uint32_t)(t->expected_end - t->offset);
 		if (tcp_send_space(t->tcp) < len)
 			return false;
 		const uint8_t *data = transfer_mapped_at(t, t->offset, &len);
@@ -178,7 +173,7 @@ bool transfer_mapped_send(struct transfer *t)
 		if (!transfer_flush_output(t))
 			return false;
 	}
-	if (t->mapped && t->offset >= t->map_end)
+	if (t->mapped && t->offset >= t->expected_end)
 		transfer_mapped_stop(t);
 	return t->state == TRANSFER_RUNNING;
 }
