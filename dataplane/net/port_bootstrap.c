@@ -10,6 +10,8 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "mempool_prefault.h"
+
 int port_bootstrap_eal(int *argc, char ***argv, const char *program)
 {
 	int taken = rte_eal_init(*argc, *argv);
@@ -49,6 +51,7 @@ static int bootstrap_pools(struct port_bootstrap *b, const struct port_bootstrap
 			         config->mbufs_option != NULL ? config->mbufs_option : "");
 			return -1;
 		}
+		mempool_prefault(b->pools[i]);
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
+#include "mempool_prefault.h"
 #include "net_mbuf.h"
 #include "tcp.h"
 #include "transfer_internal.h"
@@ -59,6 +60,7 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 		         TRANSFER_RECORD_MBUFS, rte_strerror(rte_errno));
 		goto fail;
 	}
+	mempool_prefault(e->record_pool);
 	e->buffer_memory = aligned_alloc(4096, (size_t)TRANSFER_BUFFERS * TRANSFER_BUFFER_STRIDE);
 	if (e->buffer_memory == NULL) {
 		snprintf(error, error_len, "out of memory for transfer buffers");

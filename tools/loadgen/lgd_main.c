@@ -23,6 +23,7 @@
 #include <rte_malloc.h>
 
 #include "config.h"
+#include "net/mempool_prefault.h"
 #include "net/port_bootstrap.h"
 #include "worker.h"
 
@@ -212,6 +213,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ftps-loadgen-dpdk: out of memory (more hugepages or -m)\n");
 		return 1;
 	}
+	mempool_prefault(lr.record_pool);
 	port_bootstrap_lcore(&boot, 0, &w->net, &d.net.ip, NULL, NULL);
 	worker_init(w, boot.lcores[0], 0); /* for its frame sink */
 	struct tcp_stack_config tc;
