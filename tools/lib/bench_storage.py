@@ -3,15 +3,19 @@
 A benchmark of FTPS servers should measure the servers, not the storage
 under them, and every server should have the same storage.  The
 benchmarks therefore mount a private tmpfs for each server's files (the
-appliance's data directory, the peers' home directory) and, where the
-kernel offers transparent huge pages for tmpfs, mount it with
-huge=within_size: on this VM writing a fresh 512 MiB file to a tmpfs of
-4 KiB pages ran at 1.5-1.7 GB/s (dd, 1 MiB blocks), and at 6.0-6.4 GB/s
-on one of 2 MiB pages, because the kernel allocates, charges and puts on
-its LRU lists one page per 4 KiB; reading it back, 4.4 vs 8.9 GB/s.  A
-page the VM's balloon has returned to the host costs far more still the
-first time it is touched again (0.67-0.82 GB/s for such a write), whatever
-the page size, which is one reason figures here move between runs.
+appliance's data directory, the peers' home directory) with
+huge=within_size where the kernel has it.  On this VM's kernel (6.18) a
+tmpfs so mounted backs a file with folios as large as the writes that
+fill it, while /dev/shm (huge=never) uses one 4 KiB page at a time, each
+allocated, charged and put on an LRU list on its own.  Measured here
+(2026-11-29, a 512 MiB file in 64 KiB pwrites, then read back in 1 MiB
+reads, three rounds interleaved): huge=within_size 5.6-6.3 GB/s writing
+and 10.2-10.6 GB/s reading, /dev/shm 1.7-2.1 and 3.9-5.5 GB/s.  Small
+files are unaffected (a 4 KiB file rewritten: 19.6 us vs 18.3 us), where
+huge=always gave each one a 2 MiB page (284 us).  Memory that the VM's
+balloon has handed back to the host (free page reporting) is slow the
+first time it is touched again (0.7-1.3 GB/s writing), whatever the
+mount, which is one reason figures here move between runs.
 
 storage_rates() measures what that file system itself does on one core,
 so that a STOR or RETR figure can be read against it."""
@@ -31,17 +35,17 @@ def _mount(path, options):
 @contextlib.contextmanager
 def memory_filesystem(path, size_mb=8192, huge=True, uid=0, gid=0):
     """Mounts a tmpfs on the existing directory path for the with-block and
-    unmounts it after (the files go with it).  huge: 2 MiB pages where the
-    kernel has them (huge=within_size), else 4 KiB pages.  Yields the page
-    size the mount really has, "2 MiB" or "4 KiB"."""
+    unmounts it after (the files go with it).  huge: large folios where the
+    kernel has them (huge=within_size), else 4 KiB pages.  Yields what the
+    mount really has: "huge=within_size" or "4 KiB pages"."""
     path = Path(path)
     base = f"size={size_mb}m,mode=0755,uid={uid},gid={gid}"
-    pages = "4 KiB"
+    pages = "4 KiB pages"
     r = None
     if huge:
         r = _mount(path, base + ",huge=within_size")
         if r.returncode == 0:
-            pages = "2 MiB"
+            pages = "huge=within_size"
     if r is None or r.returncode != 0:
         r = _mount(path, base)
         if r.returncode != 0:
