@@ -1,5 +1,6 @@
 #include "lg_pattern.h"
 
+#include <immintrin.h>
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -41,8 +42,26 @@ static void add_bytes(uint8_t *dst, const uint8_t *src, size_t n, uint8_t add)
 		dst[i] = (uint8_t)(src[i] + add);
 }
 
+/* The same, 32 lanes at a time: the SWAR loop was still 16% of the DPDK
+ * loadgen's cycles during an upload (perf, 2026-11-29), as much as half
+ * its AES-GCM. */
+__attribute__((target("avx2"))) static void add_bytes_avx2(uint8_t *dst, const uint8_t *src,
+                                                           size_t n, uint8_t add)
+{
+	const __m256i a = _mm256_set1_epi8((char)add);
+	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(src + i));
+		_mm256_storeu_si256((__m256i *)(dst + i), _mm256_add_epi8(x, a));
+	}
+	add_bytes(dst + i, src + i, n - i, add);
+}
+
 void lg_pattern_fill(const struct lg_pattern *p, uint64_t offset, uint8_t *out, size_t len)
 {
+	static int have_avx2 = -1;
+	if (have_avx2 < 0)
+		have_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
 	while (len > 0) {
 		size_t in_block = (size_t)(offset % LG_PATTERN_BLOCK);
 		size_t n = LG_PATTERN_BLOCK - in_block;
@@ -51,6 +70,8 @@ void lg_pattern_fill(const struct lg_pattern *p, uint64_t offset, uint8_t *out, 
 		uint8_t add = (uint8_t)(offset / LG_PATTERN_BLOCK);
 		if (add == 0)
 			memcpy(out, p->block + in_block, n);
+		else if (have_avx2)
+			add_bytes_avx2(out, p->block + in_block, n, add);
 		else
 			add_bytes(out, p->block + in_block, n, add);
 		out += n;
