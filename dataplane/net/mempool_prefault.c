@@ -12,10 +12,10 @@ static void touch_chunk(struct rte_mempool *pool, void *opaque, struct rte_mempo
 	(void)index;
 	const uintptr_t page = *(const uintptr_t *)opaque;
 	uintptr_t start = (uintptr_t)chunk->addr, end = start + chunk->len;
-	/* A write, not a read: a read of a shared page the kernel has not
-	 * filled maps it without making it writable, and the first store
-	 * faults again.  The bytes keep their values (mbuf headers live
-	 * here). */
+	/* A write, not a read, so that the page is allocated and mapped for
+	 * writing whatever the mapping (a read of private memory would only
+	 * map the shared zero page).  The bytes keep their values: mbuf
+	 * headers live here. */
 	for (uintptr_t at = start; at < end; at = (at | (page - 1)) + 1) {
 		volatile uint8_t *byte = (volatile uint8_t *)at;
 		*byte = *byte;

@@ -58,6 +58,15 @@ def memory_filesystem(path, size_mb=8192, huge=True, uid=0, gid=0):
         subprocess.run(["umount", "--lazy", str(path)], capture_output=True)
 
 
+def files_on(path, data_on, huge=True, uid=0, gid=0):
+    """Where a benchmarked server keeps its files, as a context manager:
+    a memory_filesystem on path when data_on is "tmpfs" (yields its pages),
+    else path as it is, on disk (yields None)."""
+    if data_on == "tmpfs":
+        return memory_filesystem(path, huge=huge, uid=uid, gid=gid)
+    return contextlib.nullcontext()
+
+
 def storage_rates(directory, size_mb, repeat=3, cpu=None):
     """Writes a fresh size_mb file in 1 MiB blocks and reads it back, on one
     CPU (cpu, if given), repeat times; returns the best write and read
