@@ -9,12 +9,13 @@
 #include <openssl/crypto.h>
 
 static const struct aead_backend *const backends[] = {
+    &aead_backend_vaes_avx2,
     &aead_backend_ipsecmb,
     &aead_backend_openssl,
     &aead_backend_cryptodev,
 };
 
-static const char *const backend_names[] = {"ipsec-mb", "openssl", "cryptodev", NULL};
+static const char *const backend_names[] = {"vaes-avx2", "ipsec-mb", "openssl", "cryptodev", NULL};
 
 const char *const *aead_backend_names(void)
 {

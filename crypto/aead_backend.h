@@ -20,6 +20,7 @@ struct aead_backend {
 
 extern const struct aead_backend aead_backend_openssl;
 extern const struct aead_backend aead_backend_ipsecmb;
+extern const struct aead_backend aead_backend_vaes_avx2;
 extern const struct aead_backend aead_backend_cryptodev;
 
 #endif
