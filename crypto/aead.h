@@ -68,14 +68,15 @@ enum aead_err {
 	AEAD_ERR_UNSUPPORTED = -4,
 };
 
-/* Backend registry. Names: "openssl", "ipsec-mb", "cryptodev" (the PMD is
+/* Backend registry. Names: "openssl", "ipsec-mb", "vaes-avx2", "cryptodev" (the PMD is
  * picked with aead_cryptodev_setup(), see aead_cryptodev.h). Returns NULL
  * when unknown or unavailable on this machine or build. */
 const struct aead_backend *aead_backend_find(const char *name);
 const char *aead_backend_name(const struct aead_backend *be);
 bool aead_backend_supports(const struct aead_backend *be, enum aead_alg alg);
-/* The fastest backend available for AES-GCM on this CPU: ipsec-mb when the
- * CPU has AES-NI and PCLMULQDQ, otherwise OpenSSL. The environment variable
+/* The fastest backend available for AES-GCM on this CPU: vaes-avx2 when the
+ * CPU has VAES and VPCLMULQDQ but no AVX-512, else ipsec-mb when it has
+ * AES-NI and PCLMULQDQ, otherwise OpenSSL. The environment variable
  * FTPS_AEAD_BACKEND, when set, overrides the choice by name. */
 const struct aead_backend *aead_backend_default(void);
 /* Names of every backend compiled in, NULL-terminated. */

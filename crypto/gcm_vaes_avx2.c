@@ -170,6 +170,7 @@ GCM_TARGET static inline __m128i ghash_16_blocks(const struct gcm_vaes_key *key,
 #pragma GCC unroll 8
 	for (int j = 0; j < 8; j++) {
 		__m256i h = _mm256_load_si256((const __m256i *)key->hash_powers[2 * j]);
+		__m256i hk = _mm256_load_si256((const __m256i *)key->hash_karatsuba[2 * j]);
 		__m256i x = d[j];
 
 		if (j == 0)
@@ -177,10 +178,12 @@ GCM_TARGET static inline __m128i ghash_16_blocks(const struct gcm_vaes_key *key,
 			                     _mm256_inserti128_si256(_mm256_setzero_si256(), y, 0));
 		lo = _mm256_xor_si256(lo, _mm256_clmulepi64_epi128(x, h, 0x00));
 		hi = _mm256_xor_si256(hi, _mm256_clmulepi64_epi128(x, h, 0x11));
-		mi = _mm256_xor_si256(mi, _mm256_clmulepi64_epi128(x, h, 0x01));
-		mi = _mm256_xor_si256(mi, _mm256_clmulepi64_epi128(x, h, 0x10));
+		x = _mm256_xor_si256(x, _mm256_shuffle_epi32(x, 0x4e));
+		mi = _mm256_xor_si256(mi, _mm256_clmulepi64_epi128(x, hk, 0x00));
 	}
-	return gf_reduce(fold_lanes(lo), fold_lanes(mi), fold_lanes(hi));
+	__m128i lo1 = fold_lanes(lo), hi1 = fold_lanes(hi);
+
+	return gf_reduce(lo1, _mm_xor_si128(fold_lanes(mi), _mm_xor_si128(lo1, hi1)), hi1);
 }
 
 /* ---- set-up ---- */
@@ -215,9 +218,13 @@ GCM_TARGET int gcm_vaes_key_init(struct gcm_vaes_key *key, const uint8_t *raw, s
 	power[1] = h;
 	for (int i = 2; i <= GCM_VAES_BLOCKS_PER_LOOP; i++)
 		power[i] = gf_mul(power[i - 1], h);
-	for (int i = 0; i < GCM_VAES_BLOCKS_PER_LOOP; i++)
-		_mm_store_si128((__m128i *)key->hash_powers[i],
-		                power[GCM_VAES_BLOCKS_PER_LOOP - i]);
+	for (int i = 0; i < GCM_VAES_BLOCKS_PER_LOOP; i++) {
+		__m128i p = power[GCM_VAES_BLOCKS_PER_LOOP - i];
+
+		_mm_store_si128((__m128i *)key->hash_powers[i], p);
+		_mm_store_si128((__m128i *)key->hash_karatsuba[i],
+		                _mm_xor_si128(p, _mm_shuffle_epi32(p, 0x4e)));
+	}
 	memset(hb, 0, sizeof(hb));
 	return 0;
 }

@@ -18,6 +18,9 @@ struct gcm_vaes_key {
 	/* H^16 .. H^1, byte-reflected and multiplied by x, in the order the
 	 * blocks of one loop iteration meet them. */
 	alignas(32) uint8_t hash_powers[GCM_VAES_BLOCKS_PER_LOOP][16];
+	/* The same powers' high and low halves XORed, in both halves
+	 * (Karatsuba: three carry-less multiplies per block, not four). */
+	alignas(32) uint8_t hash_karatsuba[GCM_VAES_BLOCKS_PER_LOOP][16];
 	unsigned rounds;
 };
 

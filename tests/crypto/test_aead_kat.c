@@ -1,7 +1,7 @@
 /* AEAD known answers for one backend (argv[1]): AES-128-GCM and AES-256-GCM
  * (GCM specification test cases 4 and 16), ChaCha20-Poly1305 (RFC 8439
  * 2.8.2); flat and scatter-gather; tag tampering; mixed bursts; random
- * sizes checked against the OpenSSL backend. */
+ * sizes and segmentations checked against the OpenSSL backend. */
 #include "check.h"
 #include "crypto_test_util.h"
 
@@ -235,6 +235,99 @@ static void cross_check(const struct aead_backend *be, enum aead_alg alg)
 	printf("  %s: %d random ops cross-checked with openssl\n", aead_alg_name(alg), N);
 }
 
+/* Random cut sizes, mostly 1 to 40 bytes, one in sixteen 200 to 2000 (the
+ * last segment takes the rest). */
+static unsigned random_split(uint8_t *buf, size_t len, uint32_t *rnd, struct iovec *out,
+                             unsigned max)
+{
+	size_t cuts[AEAD_MAX_SEGS];
+
+	for (unsigned i = 0; i < max; i++) {
+		*rnd = *rnd * 1103515245u + 12345u;
+		cuts[i] = (*rnd >> 28) == 0 ? 200 + (*rnd >> 8) % 1800 : 1 + (*rnd >> 8) % 40;
+	}
+	return split(buf, len, cuts, max, out);
+}
+
+/* Every length from 0 to 600 bytes and 200 random ones up to 17000, both
+ * sides cut into random segments: byte for byte the ciphertext and tag the
+ * OpenSSL backend gives for the same input unsegmented, and back again. A
+ * block carried wrongly across a segment boundary shows here. AAD lengths
+ * vary too, but a cryptodev key holds a session per AAD length and only a
+ * few of them, so there only TLS's 5 and 13 bytes. */
+static void segment_sweep(const struct aead_backend *be, enum aead_alg alg)
+{
+	const struct aead_backend *ref = aead_backend_find("openssl");
+	enum { SWEEP = 600, RANDOM = 200, MAXLEN = 17000, MAXSEGS = 30 };
+	static const uint32_t aad_lens[] = {5, 13, 0, 16, 17, 32, 40};
+	size_t n_aad = strcmp(aead_backend_name(be), "cryptodev") == 0 ? 2 : 7;
+	static uint8_t pt[MAXLEN], ref_ct[MAXLEN], ct[MAXLEN], back[MAXLEN];
+	uint8_t keyb[32], aad[40];
+	uint32_t rnd = 777u + (uint32_t)alg;
+	int failed_ops = 0, mismatches = 0, forgeries = 0;
+
+	if (!aead_backend_supports(be, alg))
+		return;
+	for (size_t i = 0; i < sizeof(keyb); i++)
+		keyb[i] = (uint8_t)(i * 13 + 5);
+	for (size_t i = 0; i < sizeof(aad); i++)
+		aad[i] = (uint8_t)(0xa0 + i);
+	struct aead_key *k = aead_key_new(be, alg, keyb, aead_key_len(alg));
+	struct aead_key *kr = aead_key_new(ref, alg, keyb, aead_key_len(alg));
+	CHECK(k != NULL && kr != NULL);
+	if (k == NULL || kr == NULL)
+		return;
+	for (size_t step = 0; step <= SWEEP + RANDOM; step++) {
+		size_t len = step;
+
+		if (step > SWEEP) {
+			rnd = rnd * 1103515245u + 12345u;
+			len = (rnd >> 8) % (MAXLEN + 1);
+		}
+		struct iovec flat_in = {pt, len}, flat_out = {ref_ct, len};
+		struct iovec sv[MAXSEGS], dv[MAXSEGS];
+		struct aead_op r = {.key = kr,
+		                    .aad = aad,
+		                    .aad_len = aad_lens[step % n_aad],
+		                    .src = &flat_in,
+		                    .src_cnt = len > 0,
+		                    .dst = &flat_out,
+		                    .dst_cnt = len > 0};
+
+		r.nonce[0] = (uint8_t)step;
+		r.nonce[11] = (uint8_t)(step >> 8);
+		pattern_fill(pt, len, len * 1000, alg);
+		struct aead_op o = r;
+		o.key = k;
+		o.src = sv;
+		o.src_cnt = (uint16_t)random_split(pt, len, &rnd, sv, MAXSEGS);
+		o.dst = dv;
+		o.dst_cnt = (uint16_t)random_split(ct, len, &rnd, dv, MAXSEGS);
+		failed_ops += aead_seal_burst(&r, 1) != 1;
+		failed_ops += aead_seal_burst(&o, 1) != 1;
+		mismatches +=
+		    memcmp(ct, ref_ct, len) != 0 || memcmp(o.tag, r.tag, AEAD_TAG_LEN) != 0;
+
+		o.src_cnt = (uint16_t)random_split(ct, len, &rnd, sv, MAXSEGS);
+		o.dst_cnt = (uint16_t)random_split(back, len, &rnd, dv, MAXSEGS);
+		failed_ops += aead_open_burst(&o, 1) != 1;
+		mismatches += memcmp(back, pt, len) != 0;
+		if (len > 0) {
+			ct[len / 2] ^= 0x01;
+			o.src_cnt = (uint16_t)random_split(ct, len, &rnd, sv, MAXSEGS);
+			forgeries += aead_open_burst(&o, 1) != 0 || o.status != AEAD_ERR_AUTH;
+			ct[len / 2] ^= 0x01;
+		}
+	}
+	CHECK_EQ(failed_ops, 0);
+	CHECK_EQ(mismatches, 0);
+	CHECK_EQ(forgeries, 0);
+	aead_key_free(k);
+	aead_key_free(kr);
+	printf("  %s: lengths 0-%d and %d up to %d in random segments match openssl\n",
+	       aead_alg_name(alg), SWEEP, RANDOM, MAXLEN);
+}
+
 int main(int argc, char **argv)
 {
 	const struct aead_backend *be = test_backend(argc, argv);
@@ -243,6 +336,8 @@ int main(int argc, char **argv)
 		run_vec(be, &vecs[i]);
 	for (int a = 0; a < AEAD_ALG_COUNT; a++)
 		cross_check(be, (enum aead_alg)a);
+	for (int a = 0; a < AEAD_ALG_COUNT; a++)
+		segment_sweep(be, (enum aead_alg)a);
 	/* Bad arguments are refused, not crashed on. */
 	uint8_t key[16] = {0};
 	CHECK(aead_key_new(be, AEAD_AES_128_GCM, key, 15) == NULL);
