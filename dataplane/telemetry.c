@@ -9,6 +9,7 @@
 #include <rte_mempool.h>
 #include <rte_telemetry.h>
 
+#include "aead.h"
 #include "relay.h"
 #include "tcp.h"
 #include "transfer.h"
@@ -212,6 +213,8 @@ static int telemetry_info(const char *cmd, const char *params, struct rte_tel_da
 	rte_tel_data_add_dict_u64(d, "idle_poll_loops", idle);
 	rte_tel_data_add_dict_u64(d, "busy_cycles", busy);
 	rte_tel_data_add_dict_u64(d, "tsc_hz", rte_get_tsc_hz());
+	/* Which AES-GCM code seals and opens records (FTPS_AEAD_BACKEND, CPU). */
+	rte_tel_data_add_dict_string(d, "aead_backend", aead_backend_name(aead_backend_default()));
 	return 0;
 }
 
