@@ -71,15 +71,15 @@ static void run(struct aead_op *op, bool seal)
 		else
 			gcm_vaes_decrypt(k, &st, d, s, n);
 	}
-	gcm_vaes_finish(k, &st, seal ? op->tag : computed);
-	/* The state holds E(K, J0) and keystream. */
-	OPENSSL_cleanse(&st, sizeof(st));
+	gcm_vaes_finish(k, &st, seal ? op->tag : computed); /* wipes st */
 	if (!seal && CRYPTO_memcmp(computed, op->tag, AEAD_TAG_LEN) != 0) {
 		aead_iov_wipe(op->dst, op->dst_cnt);
 		op->status = AEAD_ERR_AUTH;
-		return;
+	} else {
+		op->status = AEAD_OK;
 	}
-	op->status = AEAD_OK;
+	/* After a forgery this is the valid tag for the forger's text. */
+	OPENSSL_cleanse(computed, sizeof(computed));
 }
 
 static void vaes_seal_burst(struct aead_op *ops, unsigned n)

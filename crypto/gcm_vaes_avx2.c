@@ -1,8 +1,8 @@
 /* AES-GCM with 256-bit VAES and VPCLMULQDQ (two blocks per instruction).
  *
- * Why by hand: intel-ipsec-mb 1.3 (Debian 12) has VAES code only for
- * AVX-512, and OpenSSL 3.0 only 128-bit AES-NI, so on a CPU with VAES but
- * no AVX-512 (AMD Zen 3) both leave half of the AES and carry-less
+ * Why by hand: intel-ipsec-mb 1.3 (Debian 12) and OpenSSL 3.0 have VAES
+ * code only for AVX-512, so on a CPU with VAES but no AVX-512 (AMD Zen 3)
+ * both use 128-bit AES-NI and leave half of the AES and carry-less
  * multiply width unused. The lcore spends about half its cycles in AES-GCM.
  *
  * GHASH works on byte-reflected blocks with H multiplied by x once at key
@@ -207,13 +207,10 @@ GCM_TARGET int gcm_vaes_key_init(struct gcm_vaes_key *key, const uint8_t *raw, s
 		hi = hi << 8 | hb[i];
 		lo = lo << 8 | hb[8 + i];
 	}
-	carry = hi >> 63;
-	hi = hi << 1 | lo >> 63;
-	lo <<= 1;
-	if (carry) {
-		hi ^= 0xc200000000000000ULL;
-		lo ^= 1;
-	}
+	/* Without a branch: H is secret. */
+	carry = 0 - (hi >> 63);
+	hi = (hi << 1 | lo >> 63) ^ (0xc200000000000000ULL & carry);
+	lo = (lo << 1) ^ (1 & carry);
 	h = _mm_set_epi64x((long long)hi, (long long)lo);
 	power[1] = h;
 	for (int i = 2; i <= GCM_VAES_BLOCKS_PER_LOOP; i++)
@@ -225,7 +222,10 @@ GCM_TARGET int gcm_vaes_key_init(struct gcm_vaes_key *key, const uint8_t *raw, s
 		_mm_store_si128((__m128i *)key->hash_karatsuba[i],
 		                _mm_xor_si128(p, _mm_shuffle_epi32(p, 0x4e)));
 	}
-	memset(hb, 0, sizeof(hb));
+	/* The raw key is rk[0]; a plain memset here would be optimised away. */
+	explicit_bzero(rk, sizeof(rk));
+	explicit_bzero(power, sizeof(power));
+	explicit_bzero(hb, sizeof(hb));
 	return 0;
 }
 
@@ -358,4 +358,6 @@ GCM_TARGET void gcm_vaes_finish(const struct gcm_vaes_key *key, struct gcm_vaes_
 	_mm_storeu_si128(
 	    (__m128i *)tag,
 	    _mm_xor_si128(byte_swap(y), _mm_load_si128((const __m128i *)st->tag_mask)));
+	/* E(K, J0) and keystream are secret; the state is done with. */
+	explicit_bzero(st, sizeof(*st));
 }

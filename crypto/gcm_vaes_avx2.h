@@ -42,11 +42,13 @@ int gcm_vaes_key_init(struct gcm_vaes_key *key, const uint8_t *raw, size_t key_l
 
 void gcm_vaes_start(const struct gcm_vaes_key *key, struct gcm_vaes_state *st,
                     const uint8_t nonce[12], const uint8_t *aad, size_t aad_len);
-/* out may equal in; a piece may end mid-block. */
+/* out may equal in; a piece may end mid-block. One message stays under
+ * GCM's 2^36 - 32 bytes (a TLS record is at most 2^14 + 256). */
 void gcm_vaes_encrypt(const struct gcm_vaes_key *key, struct gcm_vaes_state *st, uint8_t *out,
                       const uint8_t *in, size_t len);
 void gcm_vaes_decrypt(const struct gcm_vaes_key *key, struct gcm_vaes_state *st, uint8_t *out,
                       const uint8_t *in, size_t len);
+/* Also wipes *st. */
 void gcm_vaes_finish(const struct gcm_vaes_key *key, struct gcm_vaes_state *st, uint8_t tag[16]);
 
 #endif

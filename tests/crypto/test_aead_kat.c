@@ -250,7 +250,7 @@ static unsigned random_split(uint8_t *buf, size_t len, uint32_t *rnd, struct iov
 }
 
 /* Every length from 0 to 600 bytes and 200 random ones up to 17000, both
- * sides cut into random segments: byte for byte the ciphertext and tag the
+ * sides cut into random segments, apart and in place: byte for byte the ciphertext and tag the
  * OpenSSL backend gives for the same input unsegmented, and back again. A
  * block carried wrongly across a segment boundary shows here. AAD lengths
  * vary too, but a cryptodev key holds a session per AAD length and only a
@@ -309,6 +309,19 @@ static void segment_sweep(const struct aead_backend *be, enum aead_alg alg)
 		    memcmp(ct, ref_ct, len) != 0 || memcmp(o.tag, r.tag, AEAD_TAG_LEN) != 0;
 
 		o.src_cnt = (uint16_t)random_split(ct, len, &rnd, sv, MAXSEGS);
+		o.dst_cnt = (uint16_t)random_split(back, len, &rnd, dv, MAXSEGS);
+		failed_ops += aead_open_burst(&o, 1) != 1;
+		mismatches += memcmp(back, pt, len) != 0;
+
+		/* In place, each side cut differently over the one buffer. */
+		memcpy(back, pt, len);
+		o.src = sv;
+		o.src_cnt = (uint16_t)random_split(back, len, &rnd, sv, MAXSEGS);
+		o.dst_cnt = (uint16_t)random_split(back, len, &rnd, dv, MAXSEGS);
+		failed_ops += aead_seal_burst(&o, 1) != 1;
+		mismatches +=
+		    memcmp(back, ref_ct, len) != 0 || memcmp(o.tag, r.tag, AEAD_TAG_LEN) != 0;
+		o.src_cnt = (uint16_t)random_split(back, len, &rnd, sv, MAXSEGS);
 		o.dst_cnt = (uint16_t)random_split(back, len, &rnd, dv, MAXSEGS);
 		failed_ops += aead_open_burst(&o, 1) != 1;
 		mismatches += memcmp(back, pt, len) != 0;
