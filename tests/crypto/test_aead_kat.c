@@ -249,6 +249,30 @@ static unsigned random_split(uint8_t *buf, size_t len, uint32_t *rnd, struct iov
 	return split(buf, len, cuts, max, out);
 }
 
+enum { SWEEP_MAX_SEGS = 30 };
+
+/* Seal `in` into `out` through random cuts and check the result against
+ * OpenSSL's flat one (ref_ct, ref's tag), then open `out` into `back` and
+ * check that pt came back. One buffer for all three is in place. */
+static void round_trip(struct aead_op *o, const struct aead_op *ref, const uint8_t *ref_ct,
+                       const uint8_t *pt, uint8_t *in, uint8_t *out, uint8_t *back, size_t len,
+                       uint32_t *rnd, int *failed_ops, int *mismatches)
+{
+	struct iovec sv[SWEEP_MAX_SEGS], dv[SWEEP_MAX_SEGS];
+
+	o->src = sv;
+	o->dst = dv;
+	o->src_cnt = (uint16_t)random_split(in, len, rnd, sv, SWEEP_MAX_SEGS);
+	o->dst_cnt = (uint16_t)random_split(out, len, rnd, dv, SWEEP_MAX_SEGS);
+	*failed_ops += aead_seal_burst(o, 1) != 1;
+	*mismatches += memcmp(out, ref_ct, len) != 0 || memcmp(o->tag, ref->tag, AEAD_TAG_LEN) != 0;
+	o->src_cnt = (uint16_t)random_split(out, len, rnd, sv, SWEEP_MAX_SEGS);
+	o->dst_cnt = (uint16_t)random_split(back, len, rnd, dv, SWEEP_MAX_SEGS);
+	*failed_ops += aead_open_burst(o, 1) != 1;
+	*mismatches += memcmp(back, pt, len) != 0;
+	o->src = o->dst = NULL;
+}
+
 /* Every length from 0 to 600 bytes and 200 random ones up to 17000, both
  * sides cut into random segments, apart and in place: byte for byte the ciphertext and tag the
  * OpenSSL backend gives for the same input unsegmented, and back again. A
@@ -258,7 +282,7 @@ static unsigned random_split(uint8_t *buf, size_t len, uint32_t *rnd, struct iov
 static void segment_sweep(const struct aead_backend *be, enum aead_alg alg)
 {
 	const struct aead_backend *ref = aead_backend_find("openssl");
-	enum { SWEEP = 600, RANDOM = 200, MAXLEN = 17000, MAXSEGS = 30 };
+	enum { SWEEP = 600, RANDOM = 200, MAXLEN = 17000, MAXSEGS = SWEEP_MAX_SEGS };
 	static const uint32_t aad_lens[] = {5, 13, 0, 16, 17, 32, 40};
 	size_t n_aad = strcmp(aead_backend_name(be), "cryptodev") == 0 ? 2 : 7;
 	static uint8_t pt[MAXLEN], ref_ct[MAXLEN], ct[MAXLEN], back[MAXLEN];
@@ -299,32 +323,15 @@ static void segment_sweep(const struct aead_backend *be, enum aead_alg alg)
 		pattern_fill(pt, len, len * 1000, alg);
 		struct aead_op o = r;
 		o.key = k;
-		o.src = sv;
-		o.src_cnt = (uint16_t)random_split(pt, len, &rnd, sv, MAXSEGS);
-		o.dst = dv;
-		o.dst_cnt = (uint16_t)random_split(ct, len, &rnd, dv, MAXSEGS);
 		failed_ops += aead_seal_burst(&r, 1) != 1;
-		failed_ops += aead_seal_burst(&o, 1) != 1;
-		mismatches +=
-		    memcmp(ct, ref_ct, len) != 0 || memcmp(o.tag, r.tag, AEAD_TAG_LEN) != 0;
-
-		o.src_cnt = (uint16_t)random_split(ct, len, &rnd, sv, MAXSEGS);
-		o.dst_cnt = (uint16_t)random_split(back, len, &rnd, dv, MAXSEGS);
-		failed_ops += aead_open_burst(&o, 1) != 1;
-		mismatches += memcmp(back, pt, len) != 0;
-
+		round_trip(&o, &r, ref_ct, pt, pt, ct, back, len, &rnd, &failed_ops, &mismatches);
 		/* In place, each side cut differently over the one buffer. */
 		memcpy(back, pt, len);
+		round_trip(&o, &r, ref_ct, pt, back, back, back, len, &rnd, &failed_ops,
+		           &mismatches);
 		o.src = sv;
-		o.src_cnt = (uint16_t)random_split(back, len, &rnd, sv, MAXSEGS);
+		o.dst = dv;
 		o.dst_cnt = (uint16_t)random_split(back, len, &rnd, dv, MAXSEGS);
-		failed_ops += aead_seal_burst(&o, 1) != 1;
-		mismatches +=
-		    memcmp(back, ref_ct, len) != 0 || memcmp(o.tag, r.tag, AEAD_TAG_LEN) != 0;
-		o.src_cnt = (uint16_t)random_split(back, len, &rnd, sv, MAXSEGS);
-		o.dst_cnt = (uint16_t)random_split(back, len, &rnd, dv, MAXSEGS);
-		failed_ops += aead_open_burst(&o, 1) != 1;
-		mismatches += memcmp(back, pt, len) != 0;
 		if (len > 0) {
 			ct[len / 2] ^= 0x01;
 			o.src_cnt = (uint16_t)random_split(ct, len, &rnd, sv, MAXSEGS);
