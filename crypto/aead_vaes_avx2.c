@@ -4,22 +4,13 @@
 #include "aead_backend.h"
 #include "gcm_vaes_avx2.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
 
-static bool cpu_ok;
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
-
-static void probe(void)
-{
-	cpu_ok = gcm_vaes_cpu_supported();
-}
-
 static bool vaes_available(void)
 {
-	return pthread_once(&probe_once, probe) == 0 && cpu_ok;
+	return gcm_vaes_cpu_supported();
 }
 
 static bool vaes_supports(enum aead_alg alg)
