@@ -66,6 +66,7 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(reads, "file reads completed (io_uring or inline)")                                      \
 	X(inline_reads, "reads of tmpfs/ramfs files done on the lcore, not by an io_uring worker") \
 	X(inline_writes, "writes to tmpfs/ramfs files done on the lcore")                          \
+	X(inline_write_calls, "pwritev calls that made them (file-consecutive buffers together)")  \
 	X(mapped_downloads, "downloads of tmpfs/ramfs files sealed straight from the page cache")  \
 	X(mapped_bytes, "file bytes sealed straight from a mapping of the page cache")             \
 	X(mapped_refused, "in-memory downloads read instead of mapped (file open for writing)")    \

@@ -90,6 +90,10 @@ struct transfer {
 	uint32_t fill_len;
 	struct transfer_io writes[TRANSFER_MAX_WRITES];
 	unsigned int writes_inflight;
+	/* Inline writes (tmpfs, ramfs) held until the receive step ends, then
+	 * made by one pwritev (transfer_write_batch); file-consecutive. */
+	struct transfer_io *batch[TRANSFER_MAX_WRITES];
+	unsigned int batch_count;
 	unsigned int max_writes; /* 1 when the fd must keep O_APPEND */
 	/* O_DIRECT: dio_align is the file offset / length granule the file
 	 * system needs (0: this upload writes buffered); direct_on says the
@@ -159,6 +163,7 @@ void transfer_receive_prepare(struct transfer *t);
 /* Queues an upload's fill buffer for writing (O_DIRECT rules in
  * transfer_receive.c); false when it has to wait or the transfer failed. */
 bool transfer_submit_fill(struct transfer *t);
+void transfer_write_batch(struct transfer *t);
 /* The file lives in memory (tmpfs, ramfs): its I/O is done inline. */
 bool transfer_file_in_memory(int fd);
 /* An I/O done on the lcore with this result (bytes, or -errno): queued to

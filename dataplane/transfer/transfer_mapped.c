@@ -25,9 +25,13 @@
 #include "tcp.h"
 #include "transfer_internal.h"
 
-/* Bytes mapped at a time: one mmap (with its pages populated) and one munmap
- * per window keeps the page-table work in batches and bounds what one
- * download holds mapped. */
+/* Bytes mapped at a time: one mmap and one munmap per window bounds what
+ * one download holds mapped.  The pages are not populated at mmap
+ * (MAP_POPULATE): that walks the window one 4 KiB page at a time, while the
+ * cipher pass's own faults map a whole large folio (or the fault-around
+ * span) each.  Measured here (2026-11-29, 1 GiB tmpfs file, huge=within_size,
+ * 2 MiB windows, one byte read per page): 64 KiB folios 9.4 GB/s populated,
+ * 15.3 GB/s faulted; 1 MiB folios 12.8 and 41.8 GB/s. */
 #define TRANSFER_MAP_WINDOW (2u << 20)
 
 static atomic_uint lease_breaks_seen_by_signal;
@@ -137,8 +141,8 @@ static const uint8_t *transfer_mapped_at(struct transfer *t, uint64_t offset, ui
 		uint64_t end = start + TRANSFER_MAP_WINDOW;
 		if (end > t->expected_end)
 			end = t->expected_end;
-		void *p = mmap(NULL, (size_t)(end - start), PROT_READ, MAP_SHARED | MAP_POPULATE,
-		               t->fd, (off_t)start);
+		void *p =
+		    mmap(NULL, (size_t)(end - start), PROT_READ, MAP_SHARED, t->fd, (off_t)start);
 		if (p == MAP_FAILED)
 			return NULL;
 		t->map_window = p;

@@ -2,7 +2,8 @@
  * a real file in the build directory: O_DIRECT whole granules, tails carried
  * to the next buffer, an unaligned start that goes direct at a boundary, the
  * fallback to buffered when the pool has no buffer for a tail, the last tail
- * written buffered, and how disk errors map to replies.  No TCP: fill
+ * written buffered, how disk errors map to replies, and the uploads to a
+ * memory file system made on the lcore, several buffers per pwritev.  No TCP: fill
  * buffers are filled here as opened records would fill them. */
 #include <dirent.h>
 #include <errno.h>
@@ -10,7 +11,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -227,6 +230,78 @@ static void test_error_mapping(struct transfer_engine *e, const char *path)
 	CHECK_EQ(e->counters[TRANSFER_COUNTER_io_errors], 4);
 }
 
+/* Completes the writes made on the lcore (transfer_engine_poll's part). */
+static unsigned int reap_inline(struct transfer_engine *e)
+{
+	unsigned int n = 0;
+	while (e->inline_done != NULL) {
+		struct transfer_io *io = e->inline_done;
+		e->inline_done = io->next_inline;
+		if (e->inline_done == NULL)
+			e->inline_done_tail = &e->inline_done;
+		io->done = true;
+		io->transfer->inflight--;
+		transfer_io_complete(io->transfer, io);
+		n++;
+	}
+	return n;
+}
+
+/* A file on tmpfs: full buffers wait in the batch, and one pwritev writes
+ * all of them; then a file-size limit cuts a batch midway, and the writes
+ * from there on fail with its errno (552) while the ones before it count. */
+static void test_inline_batch(struct transfer_engine *e, const char *path)
+{
+	struct transfer *t = new_upload(e, path, 0);
+	if (t == NULL)
+		return;
+	t->inline_io = transfer_file_in_memory(t->fd);
+	CHECK(t->inline_io);
+	uint64_t next = 0;
+	uint64_t calls = counter(t, TRANSFER_COUNTER_inline_write_calls);
+	uint64_t received = counter(t, TRANSFER_COUNTER_bytes_received);
+	for (unsigned int i = 0; i < t->max_writes; i++) {
+		fill_more(t, TRANSFER_BUFFER_SIZE, &next);
+		CHECK(transfer_submit_fill(t));
+	}
+	CHECK_EQ(t->batch_count, t->max_writes);
+	struct stat st;
+	CHECK(fstat(t->fd, &st) == 0 && st.st_size == 0); /* nothing written yet */
+	transfer_write_batch(t);
+	CHECK_EQ(t->batch_count, 0);
+	CHECK_EQ(counter(t, TRANSFER_COUNTER_inline_write_calls), calls + 1);
+	CHECK_EQ(reap_inline(e), t->max_writes);
+	CHECK_EQ(counter(t, TRANSFER_COUNTER_bytes_received), received + next);
+	CHECK(fstat(t->fd, &st) == 0 && (uint64_t)st.st_size == next);
+	int check_fd = open(path, O_RDONLY);
+	CHECK(check_fd >= 0 && file_matches(check_fd, 0, next));
+	close(check_fd);
+
+	/* The limit falls inside the third buffer of the next batch. */
+	uint64_t limit = next + 2 * TRANSFER_BUFFER_SIZE + 1000;
+	struct rlimit old_limit, new_limit = {.rlim_cur = limit, .rlim_max = RLIM_INFINITY};
+	CHECK(getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+	new_limit.rlim_max = old_limit.rlim_max;
+	void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+	CHECK(setrlimit(RLIMIT_FSIZE, &new_limit) == 0);
+	uint64_t before = counter(t, TRANSFER_COUNTER_bytes_received);
+	for (unsigned int i = 0; i < 4; i++) {
+		fill_more(t, TRANSFER_BUFFER_SIZE, &next);
+		CHECK(transfer_submit_fill(t));
+	}
+	transfer_write_batch(t);
+	CHECK_EQ(reap_inline(e), 4);
+	CHECK(setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+	signal(SIGXFSZ, old_handler);
+	CHECK(t->state == TRANSFER_FINISHED);
+	CHECK_EQ(t->status, EFBIG);
+	CHECK_EQ(counter(t, TRANSFER_COUNTER_bytes_received), before + 2 * TRANSFER_BUFFER_SIZE);
+	CHECK_EQ(t->inflight, 0);
+	CHECK_EQ(e->free_count, TRANSFER_BUFFERS);
+	end_upload(t);
+	unlink(path);
+}
+
 /* Without hugepages EAL leaves its config and memory maps (a few MiB of
  * tmpfs) in the process's own runtime directory: remove them. */
 static void remove_runtime_dir(const char *dir)
@@ -277,6 +352,10 @@ int main(int argc, char **argv)
 	test_stream(e, path, direct_possible);
 	test_unaligned_start(e, path, direct_possible);
 	test_error_mapping(e, path);
+	char memory_path[128];
+	snprintf(memory_path, sizeof(memory_path), "/dev/shm/test-transfer-inline.%d.bin",
+	         (int)getpid());
+	test_inline_batch(e, memory_path);
 
 	unlink(path);
 	transfer_engine_destroy(e);
