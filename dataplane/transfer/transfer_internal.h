@@ -11,13 +11,13 @@
  * type and padding: the record layer needs the whole ciphertext length as
  * output room, so without it an upload buffer holds three 16 KiB records
  * (48 KiB writes) instead of four. */
-#define TRANSFER_BUFFER_SLACK   4096u
-#define TRANSFER_BUFFER_STRIDE  (TRANSFER_BUFFER_SIZE + TRANSFER_BUFFER_SLACK)
-#define TRANSFER_BUFFERS        128 /* per worker: 8.5 MiB registered with io_uring */
-#define TRANSFER_RING_DEPTH     512
-#define TRANSFER_MAX_READS      4 /* per download in flight: 256 KiB read-ahead */
-#define TRANSFER_MAX_WRITES     8 /* per upload in flight */
-#define TRANSFER_RECORD_MBUFS   4095
+#define TRANSFER_BUFFER_SLACK  4096u
+#define TRANSFER_BUFFER_STRIDE (TRANSFER_BUFFER_SIZE + TRANSFER_BUFFER_SLACK)
+#define TRANSFER_BUFFERS       128 /* per worker: 8.5 MiB registered with io_uring */
+#define TRANSFER_RING_DEPTH    512
+#define TRANSFER_MAX_READS     4 /* per download in flight: 256 KiB read-ahead */
+#define TRANSFER_MAX_WRITES    8 /* per upload in flight */
+#define TRANSFER_RECORD_MBUFS  4095
 /* A download's send queue (sealed records not yet acknowledged).  2 MiB, not
  * 1: over the MTU-9000 memif, RETR of 1 GiB in 12 interleaved runs each
  * (2026-11-29 09:00-09:10 UTC) had a median of 2.29 GB/s against 1.98 and
@@ -168,6 +168,8 @@ void transfer_receive_prepare(struct transfer *t);
 /* Queues an upload's fill buffer for writing (O_DIRECT rules in
  * transfer_receive.c); false when it has to wait or the transfer failed. */
 bool transfer_submit_fill(struct transfer *t);
+/* Makes an upload's held inline writes (tmpfs, ramfs) with one pwritev; the
+ * receive step calls it as it ends. */
 void transfer_write_batch(struct transfer *t);
 /* The file lives in memory (tmpfs, ramfs): its I/O is done inline. */
 bool transfer_file_in_memory(int fd);
