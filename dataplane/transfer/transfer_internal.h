@@ -90,6 +90,7 @@ struct transfer {
 	/* Download: reads in issue order (a ring). */
 	struct transfer_io reads[TRANSFER_MAX_READS];
 	unsigned int read_head, read_count;
+	uint32_t send_space_seen; /* tcp_send_space at the last step: grows on ACKs */
 	/* Upload: the buffer being filled and the writes in flight. */
 	struct transfer_buffer *fill;
 	uint32_t fill_len;

@@ -173,7 +173,17 @@ static void transfer_issue_reads(struct transfer *t)
 
 void transfer_send_step(struct transfer *t, uint64_t now_tsc)
 {
-	(void)now_tsc;
+	/* The peer acknowledging data is progress too: once a download has
+	 * queued its last record, a slow reader drains up to the send budget
+	 * for seconds with no TCP callback in between (2 MiB at curl's
+	 * --limit-rate 2M outlasted a data_timeout of 3 s).  A reader that
+	 * stops acknowledging still times out. */
+	if (t->tcp != NULL) {
+		uint32_t space = tcp_send_space(t->tcp);
+		if (space > t->send_space_seen)
+			t->last_progress_tsc = now_tsc;
+		t->send_space_seen = space;
+	}
 	if (t->state == TRANSFER_CLOSING) {
 		transfer_take_input(t);
 		if (t->state == TRANSFER_CLOSING && t->tcp != NULL && transfer_flush_output(t) &&
