@@ -517,6 +517,20 @@ static void transfer_free(struct transfer_engine *e, struct transfer *t)
 	free(t);
 }
 
+unsigned int transfer_complete_inline(struct transfer_engine *e)
+{
+	unsigned int n = 0;
+	while (e->inline_done != NULL) {
+		struct transfer_io *io = e->inline_done;
+		e->inline_done = io->next_inline;
+		if (e->inline_done == NULL)
+			e->inline_done_tail = &e->inline_done;
+		transfer_io_finish(io);
+		n++;
+	}
+	return n;
+}
+
 unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_tsc)
 {
 	(void)w;
@@ -525,14 +539,7 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 	if (e->active == NULL)
 		return 0;
 	transfer_mapped_check_leases(e);
-	while (e->inline_done != NULL) {
-		struct transfer_io *io = e->inline_done;
-		e->inline_done = io->next_inline;
-		if (e->inline_done == NULL)
-			e->inline_done_tail = &e->inline_done;
-		transfer_io_finish(io);
-		work++;
-	}
+	work += transfer_complete_inline(e);
 	struct io_uring_cqe *cqes[64];
 	unsigned int n = io_uring_peek_batch_cqe(&e->ring, cqes, RTE_DIM(cqes));
 	for (unsigned int i = 0; i < n; i++) {

@@ -177,6 +177,9 @@ bool transfer_file_in_memory(int fd);
 /* An I/O done on the lcore with this result (bytes, or -errno): queued to
  * complete at the next poll exactly as if io_uring had done it. */
 void transfer_io_inline(struct transfer *t, struct transfer_io *io, long result);
+/* Completes the I/Os done on the lcore, in the order they were done
+ * (transfer_engine_poll's first step); returns how many. */
+unsigned int transfer_complete_inline(struct transfer_engine *e);
 
 /* Fails an upload on a write, fdatasync or fcntl error: a full file system
  * or quota stays ENOSPC/EDQUOT (452) and EFBIG stays (552); anything else

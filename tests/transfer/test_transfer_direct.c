@@ -3,8 +3,8 @@
  * to the next buffer, an unaligned start that goes direct at a boundary, the
  * fallback to buffered when the pool has no buffer for a tail, the last tail
  * written buffered, how disk errors map to replies, and the uploads to a
- * memory file system made on the lcore, several buffers per pwritev.  No TCP: fill
- * buffers are filled here as opened records would fill them. */
+ * memory file system made on the lcore, several buffers per pwritev.  No
+ * TCP: fill buffers are filled here as opened records would fill them. */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -230,23 +230,6 @@ static void test_error_mapping(struct transfer_engine *e, const char *path)
 	CHECK_EQ(e->counters[TRANSFER_COUNTER_io_errors], 4);
 }
 
-/* Completes the writes made on the lcore (transfer_engine_poll's part). */
-static unsigned int reap_inline(struct transfer_engine *e)
-{
-	unsigned int n = 0;
-	while (e->inline_done != NULL) {
-		struct transfer_io *io = e->inline_done;
-		e->inline_done = io->next_inline;
-		if (e->inline_done == NULL)
-			e->inline_done_tail = &e->inline_done;
-		io->done = true;
-		io->transfer->inflight--;
-		transfer_io_complete(io->transfer, io);
-		n++;
-	}
-	return n;
-}
-
 /* A file on tmpfs: full buffers wait in the batch, and one pwritev writes
  * all of them; then a file-size limit cuts a batch midway, and the writes
  * from there on fail with its errno (552) while the ones before it count. */
@@ -270,7 +253,7 @@ static void test_inline_batch(struct transfer_engine *e, const char *path)
 	transfer_write_batch(t);
 	CHECK_EQ(t->batch_count, 0);
 	CHECK_EQ(counter(t, TRANSFER_COUNTER_inline_write_calls), calls + 1);
-	CHECK_EQ(reap_inline(e), t->max_writes);
+	CHECK_EQ(transfer_complete_inline(e), t->max_writes);
 	CHECK_EQ(counter(t, TRANSFER_COUNTER_bytes_received), received + next);
 	CHECK(fstat(t->fd, &st) == 0 && (uint64_t)st.st_size == next);
 	int check_fd = open(path, O_RDONLY);
@@ -279,9 +262,9 @@ static void test_inline_batch(struct transfer_engine *e, const char *path)
 
 	/* The limit falls inside the third buffer of the next batch. */
 	uint64_t limit = next + 2 * TRANSFER_BUFFER_SIZE + 1000;
-	struct rlimit old_limit, new_limit = {.rlim_cur = limit, .rlim_max = RLIM_INFINITY};
+	struct rlimit old_limit;
 	CHECK(getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
-	new_limit.rlim_max = old_limit.rlim_max;
+	struct rlimit new_limit = {.rlim_cur = limit, .rlim_max = old_limit.rlim_max};
 	void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
 	CHECK(setrlimit(RLIMIT_FSIZE, &new_limit) == 0);
 	uint64_t before = counter(t, TRANSFER_COUNTER_bytes_received);
@@ -290,7 +273,7 @@ static void test_inline_batch(struct transfer_engine *e, const char *path)
 		CHECK(transfer_submit_fill(t));
 	}
 	transfer_write_batch(t);
-	CHECK_EQ(reap_inline(e), 4);
+	CHECK_EQ(transfer_complete_inline(e), 4);
 	CHECK(setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
 	signal(SIGXFSZ, old_handler);
 	CHECK(t->state == TRANSFER_FINISHED);
