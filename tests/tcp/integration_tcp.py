@@ -16,12 +16,17 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 BUILD = os.environ.get("FTPS_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 SOURCE = os.environ.get("FTPS_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "../.."))
 PEER = os.path.join(BUILD, "tests/tcp/ftps-tcp-peer")
 CLIENTS = os.path.join(SOURCE, "tests/tcp/tcp_clients.py")
+# Where tests/harness keeps process logs too: meson-logs/ftps-test-logs of
+# the build under test (FTPS_TEST_LOG_DIR), not loose in /tmp.
+LOG_DIR = os.path.join(os.environ.get("FTPS_TEST_LOG_DIR", tempfile.gettempdir()),
+                       "ftps-test-logs")
 MiB = 1 << 20
 GiB = 1 << 30
 
@@ -36,7 +41,8 @@ class Namespace:
         self.peer_addr = "198.18.%d.1" % self.subnet
         self.kernel_addr = "198.18.%d.2" % self.subnet
         self.peer = None
-        self.log_path = "/tmp/%s.peer.log" % self.name
+        os.makedirs(LOG_DIR, exist_ok=True)
+        self.log_path = os.path.join(LOG_DIR, "%s.peer.log" % self.name)
         self.log = None
 
     def __enter__(self):
