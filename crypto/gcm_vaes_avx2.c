@@ -13,6 +13,7 @@
 #include "gcm_vaes_avx2.h"
 
 #include <immintrin.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <rte_cpuflags.h>
@@ -22,12 +23,25 @@
 /* The compiler's check of avx2 also asks the OS whether it saves the YMM
  * registers; DPDK's flags cover vaes and vpclmulqdq, which clang 14 (Debian
  * 12, the libFuzzer build) does not know in __builtin_cpu_supports. */
-bool gcm_vaes_cpu_supported(void)
+static bool cpu_has_vaes_avx2(void)
 {
 	__builtin_cpu_init();
 	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("aes") &&
 	       __builtin_cpu_supports("pclmul") && rte_cpu_get_flag_enabled(RTE_CPUFLAG_VAES) > 0 &&
 	       rte_cpu_get_flag_enabled(RTE_CPUFLAG_VPCLMULQDQ) > 0;
+}
+
+/* Asked once: DPDK's flags run CPUID, which leaves a virtual machine for
+ * the hypervisor every time, and every connection's key set-up asks. */
+bool gcm_vaes_cpu_supported(void)
+{
+	static _Atomic int known; /* 0: not asked yet, 1: no, 2: yes */
+	int v = atomic_load_explicit(&known, memory_order_relaxed);
+	if (v == 0) {
+		v = cpu_has_vaes_avx2() ? 2 : 1;
+		atomic_store_explicit(&known, v, memory_order_relaxed);
+	}
+	return v == 2;
 }
 
 GCM_TARGET static inline __m128i byte_swap(__m128i x)
