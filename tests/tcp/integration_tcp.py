@@ -24,7 +24,9 @@ SOURCE = os.environ.get("FTPS_SOURCE_DIR", os.path.join(os.path.dirname(__file__
 PEER = os.path.join(BUILD, "tests/tcp/ftps-tcp-peer")
 CLIENTS = os.path.join(SOURCE, "tests/tcp/tcp_clients.py")
 # Where tests/harness keeps process logs too: meson-logs/ftps-test-logs of
-# the build under test (FTPS_TEST_LOG_DIR), not loose in /tmp.
+# the build under test (FTPS_TEST_LOG_DIR), not loose in /tmp.  Keep in step
+# with harness.log_dir(); importing harness would install its exit and
+# signal handlers here.
 LOG_DIR = os.path.join(os.environ.get("FTPS_TEST_LOG_DIR", tempfile.gettempdir()),
                        "ftps-test-logs")
 MiB = 1 << 20

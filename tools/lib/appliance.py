@@ -240,12 +240,18 @@ class Dataplane:
 
     def telemetry(self, command):
         """Runs one telemetry command and returns its JSON value."""
-        r = run(["dpdk-telemetry.py", "-f", self.file_prefix], check=False, timeout=20,
-                input=command + "\n")
-        for line in r.stdout.splitlines():
-            line = line.strip()
-            if line.startswith("{") and command.split(",")[0] in line:
-                return json.loads(line)[command.split(",")[0]]
+        key = command.split(",")[0]
+        try:
+            r = run(["dpdk-telemetry.py", "-f", self.file_prefix], check=False, timeout=20,
+                    input=command + "\n")
+            for line in r.stdout.splitlines():
+                line = line.strip()
+                if line.startswith("{") and key in line:
+                    return json.loads(line)[key]
+        except subprocess.TimeoutExpired:
+            raise ApplianceError(f"telemetry {command}: no answer within 20 s") from None
+        except (ValueError, KeyError) as e:
+            raise ApplianceError(f"telemetry {command}: unreadable answer ({e})") from None
         raise ApplianceError(f"telemetry {command}: no answer ({r.stderr.strip()})")
 
 
