@@ -13,7 +13,7 @@
 #include "gcm_vaes_avx2.h"
 
 #include <immintrin.h>
-#include <stdatomic.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <rte_cpuflags.h>
@@ -31,17 +31,20 @@ static bool cpu_has_vaes_avx2(void)
 	       rte_cpu_get_flag_enabled(RTE_CPUFLAG_VPCLMULQDQ) > 0;
 }
 
-/* Asked once: DPDK's flags run CPUID, which leaves a virtual machine for
- * the hypervisor every time, and every connection's key set-up asks. */
+/* Asked once, as the other backends probe (pthread_once): DPDK's flags run
+ * CPUID, which leaves a virtual machine for the hypervisor every time, and
+ * every connection's key set-up asks. */
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static bool probed_ok;
+
+static void probe(void)
+{
+	probed_ok = cpu_has_vaes_avx2();
+}
+
 bool gcm_vaes_cpu_supported(void)
 {
-	static _Atomic int known; /* 0: not asked yet, 1: no, 2: yes */
-	int v = atomic_load_explicit(&known, memory_order_relaxed);
-	if (v == 0) {
-		v = cpu_has_vaes_avx2() ? 2 : 1;
-		atomic_store_explicit(&known, v, memory_order_relaxed);
-	}
-	return v == 2;
+	return pthread_once(&probe_once, probe) == 0 && probed_ok;
 }
 
 GCM_TARGET static inline __m128i byte_swap(__m128i x)
