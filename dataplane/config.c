@@ -17,6 +17,7 @@ void dataplane_config_defaults(struct dataplane_config *config)
 	config->mbufs_per_worker = 16383;
 	config->idle_sleep_us = 0;
 	config->impair_seed = 1;
+	config->transfer_max_budget_mb = 32;
 	config->tcp_rto_min_ms = 200;
 	snprintf(config->control_socket, sizeof(config->control_socket),
 	         "/run/ftps/dataplane.sock");
@@ -112,6 +113,10 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 		expect = "yes or no";
 		rc = strcmp(value, "yes") == 0 || strcmp(value, "no") == 0 ? 0 : -1;
 		config->transfer_unmapped_reads = strcmp(value, "no") == 0;
+	} else if (IS("transfer", "max_budget_mb")) {
+		expect = "a number of MiB from 2 to 32";
+		rc = config_unsigned(value, 2, 32, &u);
+		config->transfer_max_budget_mb = (unsigned int)u;
 	} else if (IS("port", "rx_descriptors")) {
 		expect = "a number from 64 to 16384";
 		rc = config_unsigned(value, 64, 16384, &u);

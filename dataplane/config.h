@@ -36,6 +36,10 @@ struct dataplane_config {
 	/* Downloads of tmpfs/ramfs files read into buffers instead of sealed
 	 * from a mapping of the page cache ([transfer] mapped_reads = no). */
 	bool transfer_unmapped_reads;
+	/* The most a transfer's send or receive budget may grow to with the
+	 * path's bandwidth-delay product, MiB ([transfer] max_budget_mb, 2-32;
+	 * 2 keeps every transfer at its start). */
+	unsigned int transfer_max_budget_mb;
 };
 
 void dataplane_config_defaults(struct dataplane_config *config);

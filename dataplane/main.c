@@ -47,6 +47,9 @@ static void usage(const char *program)
 	        "                         the PMD's, at most 1500-byte frames ([port] tap_writes)\n"
 	        "  --mapped-reads yes|no  seal downloads of tmpfs/ramfs files straight from\n"
 	        "                         the page cache (default yes; [transfer] mapped_reads)\n"
+	        "  --max-budget-mb N      the most a transfer's send or receive budget grows\n"
+	        "                         to on a long path, 2-32 MiB (default 32; 2: fixed;\n"
+	        "                         [transfer] max_budget_mb)\n"
 	        "  --port NAME            ethdev to use (default: the first one)\n"
 	        "  --impair-rx SPEC       receive faults, e.g. loss=0.02,reorder=0.01,depth=3,\n"
 	        "                         dup=0.005,corrupt=0.001,delay_us=100\n"
@@ -79,6 +82,7 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 	    {"trusted-link", no_argument, NULL, 'T'},
 	    {"tap-writes", required_argument, NULL, 'W'},
 	    {"mapped-reads", required_argument, NULL, 'D'},
+	    {"max-budget-mb", required_argument, NULL, 'B'},
 	    {"port", required_argument, NULL, 'p'},
 	    {"impair-rx", required_argument, NULL, 'r'},
 	    {"impair-tx", required_argument, NULL, 't'},
@@ -132,6 +136,9 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			break;
 		case 'D':
 			section = "transfer", key = "mapped_reads";
+			break;
+		case 'B':
+			section = "transfer", key = "max_budget_mb";
 			break;
 		case 'p':
 			section = "port", key = "name";
@@ -297,6 +304,7 @@ int main(int original_argc, char **original_argv)
 			return 1;
 		}
 		transfer_engine_set_mapped_reads(w->transfer, !config.transfer_unmapped_reads);
+		transfer_engine_set_max_budget(w->transfer, config.transfer_max_budget_mb << 20);
 		worker_add_poller(w, transfer_engine_poll, w->transfer);
 		if (config.control_socket[0] != '\0') {
 			w->relay =

@@ -97,7 +97,7 @@ static int telemetry_transfer(const char *cmd, const char *params, struct rte_te
 	(void)cmd;
 	(void)params;
 	rte_tel_data_start_dict(d);
-	uint64_t active = 0, free_buffers = 0, buffers = 0;
+	uint64_t active = 0, free_buffers = 0, buffers = 0, largest_budget = 0;
 	uint64_t sums[TRANSFER_COUNTER_COUNT] = {0};
 	for (unsigned int w = 0; w < telemetry_worker_count; w++) {
 		const struct transfer_engine *e = telemetry_workers[w].transfer;
@@ -106,12 +106,15 @@ static int telemetry_transfer(const char *cmd, const char *params, struct rte_te
 		active += transfer_engine_active(e);
 		free_buffers += transfer_engine_free_buffers(e);
 		buffers += transfer_engine_buffer_count(e);
+		if (transfer_engine_largest_budget(e) > largest_budget)
+			largest_budget = transfer_engine_largest_budget(e);
 		for (unsigned int c = 0; c < TRANSFER_COUNTER_COUNT; c++)
 			sums[c] += transfer_engine_counters(e)[c];
 	}
 	rte_tel_data_add_dict_u64(d, "active", active);
 	rte_tel_data_add_dict_u64(d, "io_buffers", buffers);
 	rte_tel_data_add_dict_u64(d, "io_buffers_free", free_buffers);
+	rte_tel_data_add_dict_u64(d, "largest_budget", largest_budget);
 	for (unsigned int c = 0; c < TRANSFER_COUNTER_COUNT; c++)
 		rte_tel_data_add_dict_u64(d, transfer_counter_names[c], sums[c]);
 	return 0;

@@ -123,12 +123,29 @@ void impair_init(struct impair *imp, const struct impair_config *config, uint64_
 	imp->rng_state = config->seed ^ (stream * 0xd1b54a32d192ed03ULL);
 	imp->pool = pool;
 	imp->tsc_hz = tsc_hz;
+	imp->next_due_tsc = UINT64_MAX;
+	imp->next_due_frames = UINT64_MAX;
 }
 
 static void impair_bump(uint64_t *counter)
 {
 	if (counter != NULL)
 		(*counter)++;
+}
+
+/* Lowers the earliest time and frame count at which a held frame may be
+ * due, so impair_release scans the held frames only when one may be. */
+static void impair_note_due(struct impair *imp, const struct impair_held *h)
+{
+	if (h->release_after <= imp->frames_seen) {
+		if (h->release_tsc < imp->next_due_tsc)
+			imp->next_due_tsc = h->release_tsc;
+	} else {
+		if (h->give_up_tsc < imp->next_due_tsc)
+			imp->next_due_tsc = h->give_up_tsc;
+		if (h->release_after < imp->next_due_frames)
+			imp->next_due_frames = h->release_after;
+	}
 }
 
 static void impair_hold(struct impair *imp, struct rte_mbuf *frame, uint64_t release_tsc,
@@ -139,6 +156,7 @@ static void impair_hold(struct impair *imp, struct rte_mbuf *frame, uint64_t rel
 	h->release_tsc = release_tsc;
 	h->release_after = release_after;
 	h->give_up_tsc = release_tsc + imp->tsc_hz * IMPAIR_REORDER_TIMEOUT_US / 1000000;
+	impair_note_due(imp, h);
 }
 
 static uint16_t impair_emit(struct impair *imp, struct rte_mbuf *frame, struct rte_mbuf **out,
@@ -163,15 +181,23 @@ uint16_t impair_release(struct impair *imp, struct rte_mbuf **out, uint16_t out_
 {
 	uint16_t n = 0;
 	unsigned int kept = 0;
+	/* A delay of milliseconds holds thousands of frames: scanning them on
+	 * every poll would cost more than the traffic. */
+	if (!force && now_tsc < imp->next_due_tsc && imp->frames_seen < imp->next_due_frames)
+		return 0;
+	imp->next_due_tsc = UINT64_MAX;
+	imp->next_due_frames = UINT64_MAX;
 	for (unsigned int i = 0; i < imp->held_count; i++) {
 		struct impair_held h = imp->held[i];
 		bool due = force ||
 		           (now_tsc >= h.release_tsc && imp->frames_seen >= h.release_after) ||
 		           now_tsc >= h.give_up_tsc;
-		if (due && n < out_max)
+		if (due && n < out_max) {
 			out[n++] = h.frame;
-		else
+		} else {
 			imp->held[kept++] = h;
+			impair_note_due(imp, &h);
+		}
 	}
 	imp->held_count = kept;
 	return n;

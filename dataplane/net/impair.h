@@ -9,7 +9,9 @@
 
 #include <rte_mbuf.h>
 
-#define IMPAIR_HOLD_MAX           512
+/* Frames held at once per direction: with delay_us, what a path of that
+ * delay holds in flight (4096 frames of 9 KB: 37 MB, 3.7 GB/s over 10 ms). */
+#define IMPAIR_HOLD_MAX           4096
 #define IMPAIR_REORDER_TIMEOUT_US 2000
 
 struct impair_config {
@@ -37,6 +39,9 @@ struct impair {
 	uint64_t tsc_hz;
 	struct rte_mempool *pool; /* for copies of duplicated or corrupted frames */
 	unsigned int held_count;
+	/* No held frame is due before this time or this many frames seen
+	 * (impair_release skips the scan until then). */
+	uint64_t next_due_tsc, next_due_frames;
 	struct impair_held held[IMPAIR_HOLD_MAX];
 	/* Counters, indices into the owner's counter array. */
 	uint64_t *lost, *duplicated, *reordered, *corrupted, *delayed;

@@ -388,6 +388,7 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 		tcp_scoreboard_update(c, &seg->opt);
 	if (seq_gt(ack, c->snd_una)) {
 		uint32_t acked = ack - c->snd_una;
+		uint32_t flight_before = c->snd_max - c->snd_una;
 		uint32_t data_acked = acked < c->sq_bytes ? acked : c->sq_bytes;
 		uint32_t n = data_acked;
 		while (n > 0 && c->sq_head != NULL) {
@@ -448,7 +449,14 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 			}
 		} else {
 			c->dupacks = 0;
-			c->cc->on_ack(c, acked);
+			/* RFC 7661: the window grows only while it is what limits
+			 * the sender (as Linux: at least half of it in flight).  A
+			 * sender held back by its budget or the peer's window would
+			 * otherwise grow it without bound -- to 200 MB at 20 ms --
+			 * and a loss would then cut it to a size still far beyond
+			 * the path's. */
+			if (flight_before >= c->cwnd / 2)
+				c->cc->on_ack(c, acked);
 		}
 		if (c->snd_una == c->snd_max)
 			c->rto_at = 0;

@@ -170,6 +170,7 @@ struct tcp_conn {
 
 	/* RTT and RTO (RFC 6298). */
 	uint32_t srtt_us, rttvar_us, rto_ms;
+	uint32_t min_rtt_us; /* the smallest sample: the path without queues */
 	uint8_t backoff;
 	uint8_t retries;
 	bool rtt_timing;

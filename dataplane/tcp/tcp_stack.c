@@ -742,6 +742,41 @@ void tcp_set_send_budget(struct tcp_conn *c, uint32_t bytes)
 	c->snd_budget = bytes;
 }
 
+uint32_t tcp_receive_budget(const struct tcp_conn *c)
+{
+	return c->rcv_budget;
+}
+
+uint32_t tcp_send_budget(const struct tcp_conn *c)
+{
+	return c->snd_budget;
+}
+
+uint32_t tcp_srtt_us(const struct tcp_conn *c)
+{
+	return c->srtt_us;
+}
+
+uint32_t tcp_min_rtt_us(const struct tcp_conn *c)
+{
+	return c->min_rtt_us;
+}
+
+uint64_t tcp_bytes_received(const struct tcp_conn *c)
+{
+	return c->bytes_received;
+}
+
+uint32_t tcp_acked_sequence(const struct tcp_conn *c)
+{
+	return c->snd_una;
+}
+
+uint32_t tcp_peer_window_max(const struct tcp_conn *c)
+{
+	return c->max_snd_wnd;
+}
+
 void tcp_set_keepalive(struct tcp_conn *c, uint32_t idle_s, uint32_t interval_s, uint32_t count)
 {
 	c->keepalive_idle_s = idle_s;

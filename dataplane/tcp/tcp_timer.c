@@ -138,6 +138,8 @@ void tcp_rtt_sample(struct tcp_conn *c, uint32_t rtt_us)
 	const struct tcp_stack_config *cfg = &c->stack->config;
 	if (rtt_us == 0)
 		rtt_us = 1;
+	if (c->min_rtt_us == 0 || rtt_us < c->min_rtt_us)
+		c->min_rtt_us = rtt_us;
 	if (c->srtt_us == 0) {
 		c->srtt_us = rtt_us;
 		c->rttvar_us = rtt_us / 2;

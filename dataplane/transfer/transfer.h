@@ -83,6 +83,7 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(tail_carries, "unaligned upload tails carried into the next write buffer")               \
 	X(buffer_waits, "times a transfer waited for a free I/O buffer")                           \
 	X(record_mbuf_waits, "times sealing waited for a free record mbuf")                        \
+	X(budget_growths, "doublings of a send or receive budget that limited a transfer")         \
 	X(tls_errors, "transfers failed by a TLS error (bad MAC, bad record, alert)")              \
 	X(disk_full, "uploads failed because the file system is full")                             \
 	X(io_errors, "transfers failed by an I/O error")                                           \
@@ -104,6 +105,9 @@ void transfer_engine_destroy(struct transfer_engine *engine);
 /* Downloads of tmpfs/ramfs files sealed straight from the page cache (on by
  * default; [transfer] mapped_reads). */
 void transfer_engine_set_mapped_reads(struct transfer_engine *engine, bool on);
+/* The most a transfer's budget may grow to (bytes, clamped to 2-32 MiB;
+ * the start, 2 MiB, keeps budgets fixed).  Default 32 MiB. */
+void transfer_engine_set_max_budget(struct transfer_engine *engine, uint32_t bytes);
 
 /* worker_poll_fn: reaps io_uring completions and moves every transfer on. */
 unsigned int transfer_engine_poll(struct worker *w, void *engine, uint64_t now_tsc);
@@ -120,6 +124,9 @@ void transfer_abort(struct transfer *t);
 
 const uint64_t *transfer_engine_counters(const struct transfer_engine *engine);
 unsigned int transfer_engine_active(const struct transfer_engine *engine);
+/* The largest send or receive budget any transfer of this lcore grew to
+ * (bytes; 0 while none grew past its start). */
+uint32_t transfer_engine_largest_budget(const struct transfer_engine *e);
 unsigned int transfer_engine_free_buffers(const struct transfer_engine *engine);
 unsigned int transfer_engine_buffer_count(const struct transfer_engine *engine);
 

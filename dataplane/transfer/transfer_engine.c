@@ -43,6 +43,7 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 	e->worker_id = worker_id;
 	e->tsc_hz = rte_get_tsc_hz();
 	e->mapped_reads = true;
+	e->max_budget = TRANSFER_BUDGET_MAX;
 	if (transfer_mapped_install_signal(error, error_len) != 0) {
 		rte_free(e);
 		return NULL;
@@ -91,6 +92,13 @@ struct transfer_engine *transfer_engine_create(unsigned int worker_id, int socke
 fail:
 	transfer_engine_destroy(e);
 	return NULL;
+}
+
+void transfer_engine_set_max_budget(struct transfer_engine *e, uint32_t bytes)
+{
+	if (bytes < TRANSFER_BUDGET_START)
+		bytes = TRANSFER_BUDGET_START;
+	e->max_budget = bytes > TRANSFER_BUDGET_MAX ? TRANSFER_BUDGET_MAX : bytes;
 }
 
 void transfer_engine_set_mapped_reads(struct transfer_engine *e, bool on)
@@ -486,10 +494,7 @@ struct transfer *transfer_start(struct transfer_engine *e, struct tcp_conn *tcp,
 	transfer_append_input(t, p->pending_input);
 	p->pending_input = NULL;
 	tcp_conn_set_callbacks(tcp, &transfer_callbacks, t);
-	if (t->direction == TRANSFER_SEND_FILE)
-		tcp_set_send_budget(tcp, TRANSFER_SEND_BUDGET);
-	else
-		tcp_set_receive_budget(tcp, TRANSFER_RECEIVE_BUDGET);
+	transfer_budget_start(t, t->last_progress_tsc);
 	t->next = e->active;
 	e->active = t;
 	e->active_count++;
@@ -553,6 +558,7 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 	for (struct transfer **p = &e->active; *p != NULL;) {
 		struct transfer *t = *p;
 		if (t->state != TRANSFER_FINISHED && t->state != TRANSFER_ABORTED) {
+			transfer_budget_tune(t, now_tsc);
 			transfer_step(t, now_tsc);
 			if (now_tsc > t->last_progress_tsc &&
 			    now_tsc - t->last_progress_tsc > t->idle_limit_tsc &&
@@ -624,6 +630,11 @@ const uint64_t *transfer_engine_counters(const struct transfer_engine *e)
 unsigned int transfer_engine_active(const struct transfer_engine *e)
 {
 	return e->active_count;
+}
+
+uint32_t transfer_engine_largest_budget(const struct transfer_engine *e)
+{
+	return e->largest_budget;
 }
 
 unsigned int transfer_engine_free_buffers(const struct transfer_engine *e)

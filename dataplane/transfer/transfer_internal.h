@@ -18,13 +18,17 @@
 #define TRANSFER_MAX_READS     4 /* per download in flight: 256 KiB read-ahead */
 #define TRANSFER_MAX_WRITES    8 /* per upload in flight */
 #define TRANSFER_RECORD_MBUFS  4095
-/* A download's send queue (sealed records not yet acknowledged).  2 MiB, not
- * 1: over the MTU-9000 memif, RETR of 1 GiB in 12 interleaved runs each
- * (2026-11-29 09:00-09:10 UTC) had a median of 2.29 GB/s against 1.98 and
- * a best of 2.89 against 2.45; 256 KiB fell to 0.85-1.3.  The record pool,
- * not this, bounds what many downloads hold together. */
-#define TRANSFER_SEND_BUDGET    (2u << 20)
-#define TRANSFER_RECEIVE_BUDGET (2u << 20)
+/* A transfer's send budget (download: sealed records not yet acknowledged)
+ * or receive budget (upload: the window the client may fill) starts at
+ * 2 MiB and grows with the path's bandwidth-delay product
+ * (transfer_budget.c).  2 MiB, not 1: over the MTU-9000 memif, RETR of
+ * 1 GiB in 12 interleaved runs each (2026-11-29 09:00-09:10 UTC) had a
+ * median of 2.29 GB/s against 1.98 and a best of 2.89 against 2.45; 256 KiB
+ * fell to 0.85-1.3.  The largest is what the window scale the stack
+ * announces allows (65535 << 9 bytes); the record pool, not this, bounds
+ * what many downloads hold together. */
+#define TRANSFER_BUDGET_START   (2u << 20)
+#define TRANSFER_BUDGET_MAX     (32u << 20)
 #define TRANSFER_IDLE_TIMEOUT_S 120
 #define TRANSFER_OPEN_BATCH     16
 
@@ -117,6 +121,12 @@ struct transfer {
 	void *map_window;
 	uint64_t map_window_offset;
 	size_t map_window_len;
+	/* Budget tuning (transfer_budget.c): the next check; at the last one,
+	 * the time and where the bytes moved stood (SND.UNA of a download,
+	 * bytes arrived of an upload). */
+	uint64_t budget_check_tsc;
+	uint64_t budget_check_start_tsc;
+	uint64_t budget_check_mark;
 };
 
 struct transfer_engine {
@@ -136,6 +146,8 @@ struct transfer_engine {
 	uint64_t tsc_hz;
 	bool mapped_reads;                 /* transfer_engine_set_mapped_reads */
 	unsigned int lease_breaks_handled; /* lease-break signals seen */
+	uint32_t largest_budget;           /* the largest any transfer grew to */
+	uint32_t max_budget;               /* transfer_engine_set_max_budget */
 	uint64_t counters[TRANSFER_COUNTER_COUNT];
 	uint8_t bounce[TLS_MAX_OPEN_RECORD];
 	uint8_t discard[TLS_MAX_OPEN_RECORD];
@@ -207,6 +219,11 @@ void transfer_mapped_check_leases(struct transfer_engine *e);
 /* Seals from the mapping for the send space there is; false when the step
  * must end here (no room, no mbufs, or the transfer ended). */
 bool transfer_mapped_send(struct transfer *t);
+
+/* Budgets that follow the bandwidth-delay product (transfer_budget.c). */
+void transfer_budget_start(struct transfer *t, uint64_t now_tsc);
+/* Once per round trip: doubles the budget while it limits the transfer. */
+void transfer_budget_tune(struct transfer *t, uint64_t now_tsc);
 
 void transfer_send_step(struct transfer *t, uint64_t now_tsc);
 void transfer_receive_step(struct transfer *t, uint64_t now_tsc);

@@ -52,6 +52,10 @@ int main(void)
 	CHECK_EQ(dataplane_config_set(&c, "transfer", "mapped_reads", "yes", error, sizeof(error)),
 	         0);
 	CHECK(!c.transfer_unmapped_reads);
+	CHECK_EQ(c.transfer_max_budget_mb, 32u); /* budgets grow up to 32 MiB by default */
+	CHECK_EQ(dataplane_config_set(&c, "transfer", "max_budget_mb", "2", error, sizeof(error)),
+	         0);
+	CHECK_EQ(c.transfer_max_budget_mb, 2u);
 
 	struct {
 		const char *text;
@@ -64,6 +68,8 @@ int main(void)
 	    {"[dataplane]\nidle_sleep_us = -1\n", ":2: [dataplane] idle_sleep_us"},
 	    {"[port]\ntap_writes = maybe\n", ":2: [port] tap_writes"},
 	    {"[transfer]\nmapped_reads = 1\n", ":2: [transfer] mapped_reads"},
+	    {"[transfer]\nmax_budget_mb = 64\n", ":2: [transfer] max_budget_mb"},
+	    {"[transfer]\nmax_budget_mb = 1\n", ":2: [transfer] max_budget_mb"},
 	};
 	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		dataplane_config_defaults(&c);

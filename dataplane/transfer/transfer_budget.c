@@ -1,0 +1,103 @@
+/* Send and receive budgets that follow the path's bandwidth-delay product.
+ *
+ * A connection never has more than its budget in flight: a download's send
+ * budget bounds the sealed records not yet acknowledged, an upload's
+ * receive budget is the window the client may fill.  A fixed 2 MiB is
+ * plenty on a local link (memif, a LAN: tens of microseconds of round
+ * trip), but caps a transfer at 2 MiB per round trip: 0.5 GB/s at 4 ms,
+ * 100 MB/s at 20 ms between data centres.  So each transfer starts at
+ * TRANSFER_BUDGET_START and, once per smoothed round trip, doubles its
+ * budget when the budget is what limited it (as TCP's slow start probes,
+ * and as Linux grows socket buffers), up to the engine's max_budget
+ * ([transfer] max_budget_mb, at most TRANSFER_BUDGET_MAX):
+ *
+ * - download: the client acknowledged at least 3/4 of the budget in one
+ *   round trip (the budget was all in flight), and the client's window
+ *   could take more than the budget (growing past it only holds more
+ *   sealed records back);
+ * - upload: at least 3/4 of the window arrived in one round trip (data the
+ *   engine leaves unread closes the window, so a slow disk never grows it;
+ *   arrivals, not what the engine took, since it takes in bursts after a
+ *   slow write).
+ *
+ * Anything else that limits a transfer (the congestion window, a slow
+ * client, this lcore's CPU) moves less than that per round trip, so the
+ * budget stays.  "Per round trip" is per smallest round-trip sample (the
+ * path without queues): data queued at a slow client lengthens the
+ * smoothed round trip as the budget grows, and measured against that a
+ * budget grew to its maximum on any path (32 MiB at 2 ms, where the path
+ * held 3 MB).  A budget never shrinks during a transfer: after a
+ * congestion episode the congestion window limits the flight by itself. */
+#include "tcp.h"
+#include "transfer_internal.h"
+
+/* Checked at most this often, however short the round trip. */
+#define TRANSFER_BUDGET_CHECK_MIN_US 1000u
+
+static uint64_t transfer_budget_interval_tsc(const struct transfer *t)
+{
+	uint32_t srtt_us = tcp_srtt_us(t->tcp);
+	if (srtt_us < TRANSFER_BUDGET_CHECK_MIN_US)
+		srtt_us = TRANSFER_BUDGET_CHECK_MIN_US;
+	return t->engine->tsc_hz * srtt_us / 1000000u;
+}
+
+/* Bytes of TLS records the transfer moved since the last check:
+ * acknowledged by the client (download) or arrived from it (upload). */
+static uint64_t transfer_budget_moved(const struct transfer *t)
+{
+	if (t->direction == TRANSFER_SEND_FILE)
+		return (uint32_t)(tcp_acked_sequence(t->tcp) - (uint32_t)t->budget_check_mark);
+	return tcp_bytes_received(t->tcp) - t->budget_check_mark;
+}
+
+static void transfer_budget_mark(struct transfer *t, uint64_t now_tsc)
+{
+	t->budget_check_mark = t->direction == TRANSFER_SEND_FILE ? tcp_acked_sequence(t->tcp)
+	                                                          : tcp_bytes_received(t->tcp);
+	t->budget_check_start_tsc = now_tsc;
+	t->budget_check_tsc = now_tsc + transfer_budget_interval_tsc(t);
+}
+
+void transfer_budget_start(struct transfer *t, uint64_t now_tsc)
+{
+	if (t->direction == TRANSFER_SEND_FILE)
+		tcp_set_send_budget(t->tcp, TRANSFER_BUDGET_START);
+	else
+		tcp_set_receive_budget(t->tcp, TRANSFER_BUDGET_START);
+	transfer_budget_mark(t, now_tsc);
+}
+
+static bool transfer_budget_limited(const struct transfer *t, uint32_t budget, uint64_t now_tsc)
+{
+	uint64_t elapsed = now_tsc - t->budget_check_start_tsc;
+	uint32_t rtt_us = tcp_min_rtt_us(t->tcp);
+	if (elapsed == 0 || rtt_us == 0)
+		return false;
+	if (t->direction == TRANSFER_SEND_FILE && budget >= tcp_peer_window_max(t->tcp))
+		return false;
+	/* Per round trip over an interval that may be longer than one. */
+	double rtt_tsc = (double)t->engine->tsc_hz * rtt_us / 1e6;
+	double per_round_trip = (double)transfer_budget_moved(t) * rtt_tsc / (double)elapsed;
+	return per_round_trip >= 0.75 * budget;
+}
+
+void transfer_budget_tune(struct transfer *t, uint64_t now_tsc)
+{
+	if (t->tcp == NULL || t->state != TRANSFER_RUNNING || now_tsc < t->budget_check_tsc)
+		return;
+	bool download = t->direction == TRANSFER_SEND_FILE;
+	uint32_t budget = download ? tcp_send_budget(t->tcp) : tcp_receive_budget(t->tcp);
+	uint32_t max = t->engine->max_budget;
+	if (budget < max && transfer_budget_limited(t, budget, now_tsc)) {
+		uint32_t grown = budget * 2 < max ? budget * 2 : max;
+		if (download)
+			tcp_set_send_budget(t->tcp, grown);
+		else
+			tcp_set_receive_budget(t->tcp, grown);
+		transfer_count(t, TRANSFER_COUNTER_budget_growths, 1);
+		if (grown > t->engine->largest_budget)
+			t->engine->largest_budget = grown;
+	}
+	transfer_budget_mark(t, now_tsc);
+}

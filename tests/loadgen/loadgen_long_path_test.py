@@ -1,0 +1,86 @@
+"""Transfers over a long path: the appliance on net_memif with 10 ms of
+delay each way in its own impairment layer (20 ms of round trip, a link
+between data centres), driven by ftps-loadgen-dpdk.  A fixed 2 MiB budget
+would cap each transfer at 2 MiB per round trip (100 MB/s here); the
+engine must grow a download's send budget and an upload's receive budget
+while they are what limits the transfer, and only then, and the bytes must
+arrive intact (hashes checked on the appliance's disk)."""
+
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "harness"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+import loadgen_dpdk_test  # noqa: E402
+
+START_BUDGET = 2 << 20  # dataplane/transfer/transfer_internal.h: TRANSFER_BUDGET_START
+SIZE = 32 * 1048576 + 4321
+
+
+class LongPathTest(unittest.TestCase):
+    # The same run-and-check helper as the memif load generator test.
+    loadgen = loadgen_dpdk_test.LoadgenDpdkTest.loadgen
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-long-path-test-"))
+        os.chmod(cls.tmp, 0o755)
+        cls.app = harness.ApplianceUnderTest(
+            "lgl", "--port", "memif", "--mtu", "9000", "--memory-mb", "512",
+            "--impair-rx", "delay_us=10000", "--impair-tx", "delay_us=10000")
+        cls.name = cls.app.name
+        cls.info = cls.app.info
+        cls.root = cls.app.root
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.app.down()
+
+    def growths(self):
+        return self.app.telemetry("/ftps/transfer")["budget_growths"]
+
+    def test_budgets_grow_while_they_limit(self):
+        before = self.growths()
+        # The load generator's own budget (its window and its send queue)
+        # is 32 MiB here, so the appliance's budget is the limit.
+        report, lines = self.loadgen("--workload", "stor", "--size", str(SIZE), "--count", "1",
+                                     "--prefix", "lpath", "--budget", str(32 << 20))
+        self.assertEqual(report["errors_total"], 0)
+        (_, name, nbytes, digest), = lines
+        self.assertEqual(int(nbytes), SIZE)
+        self.assertEqual(harness.sha256_file(self.root / name), digest)
+        after_upload = self.growths()
+        self.assertGreater(after_upload, before, "the upload's receive budget never grew")
+        report, lines = self.loadgen("--workload", "retr", "--file", name, "--size", str(SIZE),
+                                     "--verify", digest, "--count", "1",
+                                     "--budget", str(32 << 20))
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(report["bytes_down"], SIZE)
+        self.assertGreater(self.growths(), after_upload, "the download's send budget never grew")
+        transfer = self.app.transfers_settled()
+        self.assertGreater(transfer["largest_budget"], START_BUDGET)
+        self.assertLessEqual(transfer["largest_budget"], 32 << 20)
+
+    def test_budgets_stay_when_the_client_limits(self):
+        # A client with a 512 KiB window and send queue: the appliance's
+        # 2 MiB budget never limits, so it must not grow (memory).
+        before = self.growths()
+        report, lines = self.loadgen("--workload", "stor", "--size", str(SIZE // 4), "--count",
+                                     "1", "--prefix", "lsmall", "--budget", str(512 << 10))
+        self.assertEqual(report["errors_total"], 0)
+        (_, name, _, digest), = lines
+        self.assertEqual(harness.sha256_file(self.root / name), digest)
+        report, _ = self.loadgen("--workload", "retr", "--file", name, "--size", str(SIZE // 4),
+                                 "--verify", digest, "--count", "1", "--budget", str(512 << 10))
+        self.assertEqual(report["errors_total"], 0)
+        self.assertEqual(self.growths(), before)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
