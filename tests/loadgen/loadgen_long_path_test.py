@@ -1,7 +1,7 @@
-"""Transfers over a long path: the appliance on net_memif with 10 ms of
-delay each way in its own impairment layer (20 ms of round trip, a link
+"""Transfers over a long path: the appliance on net_memif with 15 ms of
+delay each way in its own impairment layer (30 ms of round trip, a link
 between data centres), driven by ftps-loadgen-dpdk.  A fixed 2 MiB budget
-would cap each transfer at 2 MiB per round trip (100 MB/s here); the
+would cap each transfer at 2 MiB per round trip (70 MB/s here); the
 engine must grow a download's send budget and an upload's receive budget
 while they are what limits the transfer, and only then, and the bytes must
 arrive intact (hashes checked on the appliance's disk)."""
@@ -32,7 +32,7 @@ class LongPathTest(unittest.TestCase):
         os.chmod(cls.tmp, 0o755)
         cls.app = harness.ApplianceUnderTest(
             "lgl", "--port", "memif", "--mtu", "9000", "--memory-mb", "512",
-            "--impair-rx", "delay_us=10000", "--impair-tx", "delay_us=10000")
+            "--impair-rx", "delay_us=15000", "--impair-tx", "delay_us=15000")
         cls.name = cls.app.name
         cls.info = cls.app.info
         cls.root = cls.app.root
