@@ -91,13 +91,19 @@ void transfer_budget_tune(struct transfer *t, uint64_t now_tsc)
 	uint32_t max = t->engine->max_budget;
 	if (budget < max && transfer_budget_limited(t, budget, now_tsc)) {
 		uint32_t grown = budget * 2 < max ? budget * 2 : max;
-		if (download)
+		if (download) {
 			tcp_set_send_budget(t->tcp, grown);
-		else
+		} else {
+			/* The stack caps a window at what its scale can announce
+			 * (65535 << 9, 512 bytes short of 32 MiB). */
 			tcp_set_receive_budget(t->tcp, grown);
-		transfer_count(t, TRANSFER_COUNTER_budget_growths, 1);
-		if (grown > t->engine->largest_budget)
-			t->engine->largest_budget = grown;
+			grown = tcp_receive_budget(t->tcp);
+		}
+		if (grown > budget) {
+			transfer_count(t, TRANSFER_COUNTER_budget_growths, 1);
+			if (grown > t->engine->largest_budget)
+				t->engine->largest_budget = grown;
+		}
 	}
 	transfer_budget_mark(t, now_tsc);
 }
