@@ -176,15 +176,32 @@ static uint16_t impair_emit(struct impair *imp, struct rte_mbuf *frame, struct r
 	return 0;
 }
 
+static bool impair_delay(struct impair *imp, struct rte_mbuf *frame, uint64_t release_tsc)
+{
+	if (imp->delayed_count == IMPAIR_DELAY_MAX)
+		return false;
+	unsigned int tail = (imp->delayed_head + imp->delayed_count) % IMPAIR_DELAY_MAX;
+	imp->delayed_ring[tail] = (struct impair_delayed){frame, release_tsc};
+	imp->delayed_count++;
+	return true;
+}
+
 uint16_t impair_release(struct impair *imp, struct rte_mbuf **out, uint16_t out_max,
                         uint64_t now_tsc, bool force)
 {
 	uint16_t n = 0;
 	unsigned int kept = 0;
-	/* A delay of milliseconds holds thousands of frames: scanning them on
-	 * every poll would cost more than the traffic. */
+	/* The delay ring is in release order: its due frames are a prefix. */
+	while (imp->delayed_count > 0 && n < out_max &&
+	       (force || imp->delayed_ring[imp->delayed_head].release_tsc <= now_tsc)) {
+		out[n++] = imp->delayed_ring[imp->delayed_head].frame;
+		imp->delayed_head = (imp->delayed_head + 1) % IMPAIR_DELAY_MAX;
+		imp->delayed_count--;
+	}
+	/* The other held frames are few, but scanning them on every poll
+	 * still costs: only when one may be due. */
 	if (!force && now_tsc < imp->next_due_tsc && imp->frames_seen < imp->next_due_frames)
-		return 0;
+		return n;
 	imp->next_due_tsc = UINT64_MAX;
 	imp->next_due_frames = UINT64_MAX;
 	for (unsigned int i = 0; i < imp->held_count; i++) {
@@ -269,16 +286,15 @@ uint16_t impair_apply(struct impair *imp, struct rte_mbuf **in, uint16_t count,
 			if (frames[k] == NULL)
 				continue;
 			bool hold_for_reorder = k == 0 && reorder;
-			if ((hold_for_reorder || delay_tsc > 0) &&
-			    imp->held_count < IMPAIR_HOLD_MAX) {
-				if (hold_for_reorder)
-					impair_bump(imp->reordered);
-				else
-					impair_bump(imp->delayed);
+			if (hold_for_reorder && imp->held_count < IMPAIR_HOLD_MAX) {
+				impair_bump(imp->reordered);
 				impair_hold(imp, frames[k], now_tsc + delay_tsc,
-				            hold_for_reorder
-				                ? imp->frames_seen + imp->config.reorder_depth
-				                : 0);
+				            imp->frames_seen + imp->config.reorder_depth);
+				continue;
+			}
+			if (!hold_for_reorder && delay_tsc > 0 &&
+			    impair_delay(imp, frames[k], now_tsc + delay_tsc)) {
+				impair_bump(imp->delayed);
 				continue;
 			}
 			impair_emit(imp, frames[k], out, &n, out_max, now_tsc);
@@ -293,4 +309,8 @@ void impair_free_held(struct impair *imp)
 	for (unsigned int i = 0; i < imp->held_count; i++)
 		rte_pktmbuf_free(imp->held[i].frame);
 	imp->held_count = 0;
+	for (; imp->delayed_count > 0; imp->delayed_count--) {
+		rte_pktmbuf_free(imp->delayed_ring[imp->delayed_head].frame);
+		imp->delayed_head = (imp->delayed_head + 1) % IMPAIR_DELAY_MAX;
+	}
 }

@@ -9,9 +9,14 @@
 
 #include <rte_mbuf.h>
 
-/* Frames held at once per direction: with delay_us, what a path of that
- * delay holds in flight (4096 frames of 9 KB: 37 MB, 3.7 GB/s over 10 ms). */
-#define IMPAIR_HOLD_MAX           4096
+/* Frames held back for reordering, or for want of room in a call's output,
+ * at once per direction. */
+#define IMPAIR_HOLD_MAX 512
+/* Frames held by delay_us at once per direction: what a path of that delay
+ * holds in flight (8192 frames of 9 KB: 73 MB, 3.7 GB/s over 20 ms; of
+ * 1500 bytes: 12 MB, 1.2 GB/s over 10 ms).  Beyond it a frame goes out
+ * undelayed; the held frames' mbufs come out of the port's pool. */
+#define IMPAIR_DELAY_MAX          8192
 #define IMPAIR_REORDER_TIMEOUT_US 2000
 
 struct impair_config {
@@ -43,6 +48,14 @@ struct impair {
 	 * (impair_release skips the scan until then). */
 	uint64_t next_due_tsc, next_due_frames;
 	struct impair_held held[IMPAIR_HOLD_MAX];
+	/* Frames held by the delay alone, in the order they are due (each is
+	 * due delay_us after it came): a ring, so a path of milliseconds,
+	 * thousands of frames, costs a look at its head per poll. */
+	unsigned int delayed_head, delayed_count;
+	struct impair_delayed {
+		struct rte_mbuf *frame;
+		uint64_t release_tsc;
+	} delayed_ring[IMPAIR_DELAY_MAX];
 	/* Counters, indices into the owner's counter array. */
 	uint64_t *lost, *duplicated, *reordered, *corrupted, *delayed;
 };
@@ -59,6 +72,12 @@ void impair_init(struct impair *imp, const struct impair_config *config, uint64_
  * do not fit are held and released by later calls or impair_release(). */
 uint16_t impair_apply(struct impair *imp, struct rte_mbuf **in, uint16_t count,
                       struct rte_mbuf **out, uint16_t out_max, uint64_t now_tsc);
+
+/* Frames held now, for reordering or delay. */
+static inline unsigned int impair_held_count(const struct impair *imp)
+{
+	return imp->held_count + imp->delayed_count;
+}
 
 /* Releases held frames that are due (or all, when force is set). */
 uint16_t impair_release(struct impair *imp, struct rte_mbuf **out, uint16_t out_max,

@@ -133,13 +133,13 @@ void net_receive_burst(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t 
 void net_poll_timers(struct net_lcore *nl, uint64_t now_tsc)
 {
 	arp_poll(nl, now_tsc);
-	if (nl->impair_rx.held_count > 0) {
+	if (impair_held_count(&nl->impair_rx) > 0) {
 		struct rte_mbuf *out[IMPAIR_HOLD_MAX];
 		uint16_t n = impair_release(&nl->impair_rx, out, RTE_DIM(out), now_tsc, false);
 		for (uint16_t i = 0; i < n; i++)
 			eth_input(nl, out[i]);
 	}
-	if (nl->impair_tx.held_count > 0) {
+	if (impair_held_count(&nl->impair_tx) > 0) {
 		struct rte_mbuf *out[IMPAIR_HOLD_MAX];
 		uint16_t n = impair_release(&nl->impair_tx, out, RTE_DIM(out), now_tsc, false);
 		net_sink(nl, out, n);

@@ -176,6 +176,51 @@ int main(void)
 	CHECK(beyond_first > 48); /* 7168 of the 7232 bytes lie beyond the first mbuf */
 	impair_free_held(&chained);
 
+	/* A delay holds every frame until it is due, then lets all of them
+	 * go in the order they came, however many: the ring's head is all a
+	 * poll looks at. */
+	struct impair_config delay_only = {.seed = 5, .delay_us = 1000};
+	struct impair delaying;
+	uint64_t delay_counters[5] = {0};
+	memset(&delaying, 0, sizeof(delaying));
+	delaying.lost = &delay_counters[0];
+	delaying.duplicated = &delay_counters[1];
+	delaying.reordered = &delay_counters[2];
+	delaying.corrupted = &delay_counters[3];
+	delaying.delayed = &delay_counters[4];
+	impair_init(&delaying, &delay_only, 0, pool, 1000000); /* 1 tick per us */
+	struct rte_mbuf *batch[64], *released[IMPAIR_HOLD_MAX];
+	uint32_t sent = 0;
+	for (uint64_t t = 0; t < 10; t++) { /* 640 frames over 10 us */
+		for (unsigned int i = 0; i < 64; i++, sent++) {
+			batch[i] = rte_pktmbuf_alloc(pool);
+			*(uint32_t *)rte_pktmbuf_append(batch[i], 4) = sent;
+		}
+		CHECK_EQ(impair_apply(&delaying, batch, 64, released, RTE_DIM(released), 5000 + t),
+		         0);
+	}
+	CHECK_EQ(impair_held_count(&delaying), 640);
+	CHECK_EQ(delay_counters[4], 640);
+	CHECK_EQ(impair_release(&delaying, released, RTE_DIM(released), 5999, false), 0);
+	uint32_t expect = 0;
+	for (uint64_t t = 6000; t < 6010; t++) {
+		uint16_t got = impair_release(&delaying, released, RTE_DIM(released), t, false);
+		CHECK_EQ(got, 64); /* the frames that came 1000 us earlier, no more */
+		for (uint16_t i = 0; i < got; i++) {
+			CHECK_EQ(*rte_pktmbuf_mtod(released[i], uint32_t *), expect);
+			expect++;
+			rte_pktmbuf_free(released[i]);
+		}
+	}
+	CHECK_EQ(impair_held_count(&delaying), 0);
+	/* Held frames are freed when the owner goes away. */
+	for (unsigned int i = 0; i < 8; i++)
+		batch[i] = rte_pktmbuf_alloc(pool);
+	CHECK_EQ(impair_apply(&delaying, batch, 8, released, RTE_DIM(released), 7000), 0);
+	unsigned int before_free = rte_mempool_avail_count(pool);
+	impair_free_held(&delaying);
+	CHECK_EQ(rte_mempool_avail_count(pool), before_free + 8);
+
 	/* Bad specifications name the culprit. */
 	struct impair_config bad = {0};
 	const char *msg = impair_parse("loss=2", &bad);
