@@ -305,6 +305,7 @@ int main(int original_argc, char **original_argv)
 		}
 		transfer_engine_set_mapped_reads(w->transfer, !config.transfer_unmapped_reads);
 		transfer_engine_set_max_budget(w->transfer, config.transfer_max_budget_mb << 20);
+		transfer_engine_set_receive_pool(w->transfer, w->net.pool);
 		worker_add_poller(w, transfer_engine_poll, w->transfer);
 		if (config.control_socket[0] != '\0') {
 			w->relay =

@@ -292,8 +292,8 @@ uint16_t impair_apply(struct impair *imp, struct rte_mbuf **in, uint16_t count,
 				            imp->frames_seen + imp->config.reorder_depth);
 				continue;
 			}
-			if (!hold_for_reorder && delay_tsc > 0 &&
-			    impair_delay(imp, frames[k], now_tsc + delay_tsc)) {
+			/* (A frame to reorder whose hold is full keeps its delay.) */
+			if (delay_tsc > 0 && impair_delay(imp, frames[k], now_tsc + delay_tsc)) {
 				impair_bump(imp->delayed);
 				continue;
 			}

@@ -184,6 +184,9 @@ uint32_t tcp_min_rtt_us(const struct tcp_conn *c);
  * two readings, modulo 2^32, is what the peer acknowledged in between. */
 uint32_t tcp_acked_sequence(const struct tcp_conn *c);
 
+/* The segment size of the connection (SMSS), bytes. */
+uint32_t tcp_mss(const struct tcp_conn *c);
+
 /* In-order bytes received from the peer so far (read or not). */
 uint64_t tcp_bytes_received(const struct tcp_conn *c);
 

@@ -13,16 +13,25 @@ static uint32_t flight_half(const struct tcp_conn *c)
 }
 
 /* Slow start with appropriate byte counting (RFC 3465): the window grows
- * by every byte acknowledged, as Linux does, not by at most L = 2 MSS per
- * ACK.  Receivers that acknowledge a whole burst at once -- this stack
- * (one ACK per poll), Linux (one per GRO batch) -- send one stretch ACK per
- * round trip on a long path, and with L = 2 MSS slow start grew the window
- * by 2 MSS per round trip: 18 KB per 20 ms at MTU 9000, a 32 MiB window
- * after 37 s (measured in tools/bench-long-path).  Counting every byte
- * still at most doubles the window per round trip. */
+ * by every byte acknowledged, not by at most L = 2 MSS per ACK.  Receivers
+ * that acknowledge a whole burst at once -- this stack (one ACK per poll),
+ * Linux (one per GRO batch) -- send one stretch ACK per round trip on a
+ * long path, and with L = 2 MSS slow start grew the window by 2 MSS per
+ * round trip: 18 KB per 20 ms at MTU 9000, a 32 MiB window after 37 s
+ * (measured in tools/bench-long-path).  Counting every byte still at most
+ * doubles the window per round trip.  After a retransmission timeout an
+ * ACK may also cover what the receiver held out of order, bytes newly
+ * acknowledged but not newly delivered: there L stays 2 MSS (RFC 3465
+ * 2.3) until everything that was out at the timeout is acknowledged. */
 static uint32_t slow_start(struct tcp_conn *c, uint32_t acked)
 {
 	uint32_t inc = acked;
+	if (c->slow_start_capped && seq_lt(c->snd_una, c->slow_start_capped_until)) {
+		uint32_t cap = 2 * tcp_effective_mss(c);
+		inc = acked < cap ? acked : cap;
+	} else {
+		c->slow_start_capped = false;
+	}
 	if (c->cwnd + inc > c->ssthresh) {
 		uint32_t used = c->ssthresh > c->cwnd ? c->ssthresh - c->cwnd : 0;
 		c->cwnd = c->ssthresh > c->cwnd ? c->ssthresh : c->cwnd;

@@ -457,6 +457,8 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 			 * the path's. */
 			if (flight_before >= c->cwnd / 2)
 				c->cc->on_ack(c, acked);
+			else /* RFC 9438 5.8: no CUBIC growth for time held back */
+				c->cubic_epoch_tsc = 0;
 		}
 		if (c->snd_una == c->snd_max)
 			c->rto_at = 0;

@@ -171,6 +171,10 @@ struct tcp_conn {
 	/* RTT and RTO (RFC 6298). */
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint32_t min_rtt_us; /* the smallest sample: the path without queues */
+	/* After a retransmission timeout, until slow_start_capped_until is
+	 * acknowledged: slow start counts at most 2 MSS per ACK. */
+	bool slow_start_capped;
+	uint32_t slow_start_capped_until;
 	uint8_t backoff;
 	uint8_t retries;
 	bool rtt_timing;

@@ -762,6 +762,11 @@ uint32_t tcp_min_rtt_us(const struct tcp_conn *c)
 	return c->min_rtt_us;
 }
 
+uint32_t tcp_mss(const struct tcp_conn *c)
+{
+	return tcp_effective_mss(c);
+}
+
 uint64_t tcp_bytes_received(const struct tcp_conn *c)
 {
 	return c->bytes_received;

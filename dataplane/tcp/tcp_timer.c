@@ -190,6 +190,11 @@ static void rto_expired(struct tcp_conn *c)
 		c->cc->on_rto(c);
 	else
 		c->cwnd = c->snd_mss;
+	/* Until what was out at the timeout is acknowledged, an ACK may cover
+	 * megabytes the receiver already held: slow start then counts at most
+	 * 2 MSS per ACK (RFC 3465 2.3), not every byte. */
+	c->slow_start_capped_until = c->snd_max;
+	c->slow_start_capped = true;
 	c->in_recovery = false;
 	c->dupacks = 0;
 	if (c->backoff > 0)

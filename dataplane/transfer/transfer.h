@@ -84,6 +84,7 @@ typedef void (*transfer_done_fn)(void *context, const struct transfer_result *re
 	X(buffer_waits, "times a transfer waited for a free I/O buffer")                           \
 	X(record_mbuf_waits, "times sealing waited for a free record mbuf")                        \
 	X(budget_growths, "doublings of a send or receive budget that limited a transfer")         \
+	X(budget_refusals, "doublings refused: this lcore's grown budgets hold their share")       \
 	X(tls_errors, "transfers failed by a TLS error (bad MAC, bad record, alert)")              \
 	X(disk_full, "uploads failed because the file system is full")                             \
 	X(io_errors, "transfers failed by an I/O error")                                           \
@@ -108,6 +109,10 @@ void transfer_engine_set_mapped_reads(struct transfer_engine *engine, bool on);
 /* The most a transfer's budget may grow to (bytes, clamped to 2-32 MiB;
  * the start, 2 MiB, keeps budgets fixed).  Default 32 MiB. */
 void transfer_engine_set_max_budget(struct transfer_engine *engine, uint32_t bytes);
+/* The pool the lcore receives into: uploads' grown windows may hold at
+ * most a quarter of its mbufs together. */
+void transfer_engine_set_receive_pool(struct transfer_engine *engine,
+                                      const struct rte_mempool *pool);
 
 /* worker_poll_fn: reaps io_uring completions and moves every transfer on. */
 unsigned int transfer_engine_poll(struct worker *w, void *engine, uint64_t now_tsc);

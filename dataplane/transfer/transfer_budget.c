@@ -22,7 +22,13 @@
  *
  * Anything else that limits a transfer (the congestion window, a slow
  * client, this lcore's CPU) moves less than that per round trip, so the
- * budget stays.  "Per round trip" is per smallest round-trip sample (the
+ * budget stays.  Growth is also bounded per lcore, so long transfers leave
+ * buffers for the others: what grown download budgets add may fill half
+ * the record pool (a 32 MiB budget is 2048 of its 4095 records), what
+ * grown upload windows add a quarter of the receive pool (at MTU 1500 a
+ * 32 MiB window is 23000 mbufs, more than a worker has) -- and leftover
+ * bytes, close_notify and KeyUpdate records, and other connections' ACKs,
+ * still find mbufs.  "Per round trip" is per smallest round-trip sample (the
  * path without queues): data queued at a slow client lengthens the
  * smoothed round trip as the budget grows, and measured against that a
  * budget grew to its maximum on any path (32 MiB at 2 ms, where the path
@@ -82,6 +88,45 @@ static bool transfer_budget_limited(const struct transfer *t, uint32_t budget, u
 	return per_round_trip >= 0.75 * budget;
 }
 
+/* Mbufs (upload) or records (download) that bytes of budget may hold. */
+static uint32_t transfer_budget_units(const struct transfer *t, uint32_t bytes)
+{
+	uint32_t per_unit = TLS_MAX_PLAINTEXT;
+	if (t->direction == TRANSFER_RECEIVE_FILE) {
+		per_unit = tcp_mss(t->tcp);
+		if (per_unit > t->engine->receive_mbuf_bytes)
+			per_unit = t->engine->receive_mbuf_bytes;
+	}
+	return per_unit == 0 ? UINT32_MAX : (bytes + per_unit - 1) / per_unit;
+}
+
+/* Caps a growth to what the lcore's pools can spare; returns the budget
+ * to set (budget itself: no room). */
+static uint32_t transfer_budget_afford(struct transfer *t, uint32_t budget, uint32_t grown)
+{
+	struct transfer_engine *e = t->engine;
+	bool download = t->direction == TRANSFER_SEND_FILE;
+	uint32_t *held = download ? &e->budget_records : &e->budget_receive_mbufs;
+	uint32_t limit = download ? TRANSFER_RECORD_MBUFS / 2 : e->receive_mbufs / 4;
+	if (!download && e->receive_mbufs == 0)
+		limit = UINT32_MAX; /* no pool given (unit tests) */
+	uint32_t units = transfer_budget_units(t, grown - TRANSFER_BUDGET_START);
+	uint32_t more = units > t->budget_units ? units - t->budget_units : 0;
+	if (*held + more > limit)
+		return budget;
+	*held += more;
+	t->budget_units += more;
+	return grown;
+}
+
+void transfer_budget_release(struct transfer *t)
+{
+	uint32_t *held = t->direction == TRANSFER_SEND_FILE ? &t->engine->budget_records
+	                                                    : &t->engine->budget_receive_mbufs;
+	*held -= t->budget_units < *held ? t->budget_units : *held;
+	t->budget_units = 0;
+}
+
 void transfer_budget_tune(struct transfer *t, uint64_t now_tsc)
 {
 	if (t->tcp == NULL || t->state != TRANSFER_RUNNING || now_tsc < t->budget_check_tsc)
@@ -91,7 +136,10 @@ void transfer_budget_tune(struct transfer *t, uint64_t now_tsc)
 	uint32_t max = t->engine->max_budget;
 	if (budget < max && transfer_budget_limited(t, budget, now_tsc)) {
 		uint32_t grown = budget * 2 < max ? budget * 2 : max;
-		if (download) {
+		grown = transfer_budget_afford(t, budget, grown);
+		if (grown == budget) {
+			transfer_count(t, TRANSFER_COUNTER_budget_refusals, 1);
+		} else if (download) {
 			tcp_set_send_budget(t->tcp, grown);
 		} else {
 			/* The stack caps a window at what its scale can announce

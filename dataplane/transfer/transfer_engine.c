@@ -101,6 +101,14 @@ void transfer_engine_set_max_budget(struct transfer_engine *e, uint32_t bytes)
 	e->max_budget = bytes > TRANSFER_BUDGET_MAX ? TRANSFER_BUDGET_MAX : bytes;
 }
 
+void transfer_engine_set_receive_pool(struct transfer_engine *e, const struct rte_mempool *pool)
+{
+	e->receive_mbufs = pool->size;
+	e->receive_mbuf_bytes =
+	    (uint32_t)(rte_pktmbuf_data_room_size((struct rte_mempool *)(uintptr_t)pool) -
+	               RTE_PKTMBUF_HEADROOM);
+}
+
 void transfer_engine_set_mapped_reads(struct transfer_engine *e, bool on)
 {
 	e->mapped_reads = on;
@@ -514,6 +522,7 @@ fail:
 static void transfer_free(struct transfer_engine *e, struct transfer *t)
 {
 	transfer_release_io(t);
+	transfer_budget_release(t);
 	if (t->fd >= 0)
 		close(t->fd);
 	if (t->tls_ready)

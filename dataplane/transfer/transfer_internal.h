@@ -127,6 +127,7 @@ struct transfer {
 	uint64_t budget_check_tsc;
 	uint64_t budget_check_start_tsc;
 	uint64_t budget_check_mark;
+	uint32_t budget_units; /* what its growth holds of the engine's share */
 };
 
 struct transfer_engine {
@@ -148,6 +149,11 @@ struct transfer_engine {
 	unsigned int lease_breaks_handled; /* lease-break signals seen */
 	uint32_t largest_budget;           /* the largest any transfer grew to */
 	uint32_t max_budget;               /* transfer_engine_set_max_budget */
+	/* What grown budgets hold together, against what they may: record
+	 * mbufs (downloads) and receive mbufs (uploads); see
+	 * transfer_budget.c.  receive_mbufs 0: the pool is unknown. */
+	uint32_t budget_records, budget_receive_mbufs;
+	uint32_t receive_mbufs, receive_mbuf_bytes;
 	uint64_t counters[TRANSFER_COUNTER_COUNT];
 	uint8_t bounce[TLS_MAX_OPEN_RECORD];
 	uint8_t discard[TLS_MAX_OPEN_RECORD];
@@ -224,6 +230,8 @@ bool transfer_mapped_send(struct transfer *t);
 void transfer_budget_start(struct transfer *t, uint64_t now_tsc);
 /* Once per round trip: doubles the budget while it limits the transfer. */
 void transfer_budget_tune(struct transfer *t, uint64_t now_tsc);
+/* At the end: gives the growth's share back to the engine. */
+void transfer_budget_release(struct transfer *t);
 
 void transfer_send_step(struct transfer *t, uint64_t now_tsc);
 void transfer_receive_step(struct transfer *t, uint64_t now_tsc);

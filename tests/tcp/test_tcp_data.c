@@ -224,6 +224,65 @@ static void test_fast_retransmit_sack_recovery(void)
 #undef SEG
 }
 
+/* Slow start counts every byte a stretch ACK covers (one ACK for a whole
+ * burst, as receivers that ACK once per poll or per GRO batch send), but
+ * only 2 MSS per ACK after a retransmission timeout until what was out at
+ * the timeout is acknowledged (RFC 3465 2.3): such an ACK may cover what
+ * the receiver held out of order.  And a window that is not what limits
+ * the sender does not grow (RFC 7661). */
+static void test_slow_start_stretch_acks(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, true, false);
+	uint32_t s0 = iss + 1;
+	struct tcp_conn_info info;
+	/* Two segments out of a window of ten: their ACK grows nothing. */
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 2 * MSS)), 0);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 2);
+	h_free_out(&h);
+	tcp_conn_get_info(h.conn, &info);
+	uint32_t iw = info.cwnd;
+	CHECK_EQ(iw, 10 * MSS);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, s0 + 2 * MSS, 65535, NULL, 0, NULL,
+	         0);
+	h_poll(&h);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.cwnd, iw);
+	/* A full window, acknowledged by one ACK: the window doubles. */
+	uint32_t base = s0 + 2 * MSS;
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 40 * MSS)), 0);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 10);
+	h_free_out(&h);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, base + 10 * MSS, 65535, NULL, 0, NULL,
+	         0);
+	h_poll(&h);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.cwnd, 20 * MSS); /* with L = 2 MSS it was 12 */
+	CHECK_EQ(h.n_out, 20);
+	h_free_out(&h);
+	/* Nothing more is acknowledged: the timeout collapses the window. */
+	for (int waited = 0; waited < 2000 && tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired] == 0;
+	     waited++) {
+		h_advance(&h, 1);
+		h_free_out(&h);
+	}
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired], 1);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.cwnd, MSS);
+	/* The retransmission's ACK covers 15 segments the receiver held: the
+	 * window grows by 2 MSS, not 15. */
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, base + 25 * MSS, 65535, NULL, 0, NULL,
+	         0);
+	h_poll(&h);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.cwnd, 3 * MSS);
+	h_free_out(&h);
+	h_fini(&h);
+}
+
 static void test_zero_window_persist(void)
 {
 	struct harness h;
@@ -559,6 +618,7 @@ int main(void)
 	test_sack_generation();
 	test_rto_backoff();
 	test_fast_retransmit_sack_recovery();
+	test_slow_start_stretch_acks();
 	test_zero_window_persist();
 	test_window_scaling_wrap();
 	test_receive_budget_and_delack();
