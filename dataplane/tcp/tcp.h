@@ -171,28 +171,6 @@ bool tcp_recv_eof(const struct tcp_conn *c);
 /* Sets the receive budget (the window the peer may fill), bytes. */
 void tcp_set_receive_budget(struct tcp_conn *c, uint32_t bytes);
 void tcp_set_send_budget(struct tcp_conn *c, uint32_t bytes);
-uint32_t tcp_receive_budget(const struct tcp_conn *c);
-uint32_t tcp_send_budget(const struct tcp_conn *c);
-
-/* Smoothed round-trip time in microseconds; 0 before the first sample. */
-uint32_t tcp_srtt_us(const struct tcp_conn *c);
-/* The smallest round-trip sample, microseconds (0 before the first): the
- * path's own delay, without what queues add. */
-uint32_t tcp_min_rtt_us(const struct tcp_conn *c);
-
-/* The oldest unacknowledged sequence number (SND.UNA): the difference of
- * two readings, modulo 2^32, is what the peer acknowledged in between. */
-uint32_t tcp_acked_sequence(const struct tcp_conn *c);
-
-/* The segment size of the connection (SMSS), bytes. */
-uint32_t tcp_mss(const struct tcp_conn *c);
-
-/* In-order bytes received from the peer so far (read or not). */
-uint64_t tcp_bytes_received(const struct tcp_conn *c);
-
-/* The largest window the peer has advertised, bytes: no more than this is
- * ever in flight, whatever the send budget. */
-uint32_t tcp_peer_window_max(const struct tcp_conn *c);
 
 /* Keepalive on request (RFC 9293 3.8.4; RFC 1122 4.2.3.6): probe after idle_s
  * of silence, every interval_s, give up after count probes. 0 idle: off. */
@@ -214,6 +192,17 @@ struct tcp_conn_info {
 	const char *state;
 	uint32_t snd_mss, cwnd, ssthresh, snd_wnd, rcv_wnd;
 	uint32_t srtt_us, rto_ms;
+	/* The segment size with options taken off (SMSS). */
+	uint32_t effective_mss;
+	/* The smallest round-trip sample (0 before the first): the path's own
+	 * delay, without what queues add. */
+	uint32_t min_rtt_us;
+	/* SND.UNA: the difference of two readings, modulo 2^32, is what the
+	 * peer acknowledged in between. */
+	uint32_t snd_una;
+	/* The largest window the peer advertised: no more is ever in flight. */
+	uint32_t max_snd_wnd;
+	uint32_t snd_budget, rcv_budget; /* tcp_set_send_budget, _receive_budget */
 	uint64_t bytes_sent, bytes_received, retransmits;
 	bool timestamps, sack, window_scaling;
 };

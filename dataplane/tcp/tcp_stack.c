@@ -742,46 +742,6 @@ void tcp_set_send_budget(struct tcp_conn *c, uint32_t bytes)
 	c->snd_budget = bytes;
 }
 
-uint32_t tcp_receive_budget(const struct tcp_conn *c)
-{
-	return c->rcv_budget;
-}
-
-uint32_t tcp_send_budget(const struct tcp_conn *c)
-{
-	return c->snd_budget;
-}
-
-uint32_t tcp_srtt_us(const struct tcp_conn *c)
-{
-	return c->srtt_us;
-}
-
-uint32_t tcp_min_rtt_us(const struct tcp_conn *c)
-{
-	return c->min_rtt_us;
-}
-
-uint32_t tcp_mss(const struct tcp_conn *c)
-{
-	return tcp_effective_mss(c);
-}
-
-uint64_t tcp_bytes_received(const struct tcp_conn *c)
-{
-	return c->bytes_received;
-}
-
-uint32_t tcp_acked_sequence(const struct tcp_conn *c)
-{
-	return c->snd_una;
-}
-
-uint32_t tcp_peer_window_max(const struct tcp_conn *c)
-{
-	return c->max_snd_wnd;
-}
-
 void tcp_set_keepalive(struct tcp_conn *c, uint32_t idle_s, uint32_t interval_s, uint32_t count)
 {
 	c->keepalive_idle_s = idle_s;
@@ -860,6 +820,12 @@ void tcp_conn_get_info(const struct tcp_conn *c, struct tcp_conn_info *info)
 	info->rcv_wnd = tcp_rcv_window(c);
 	info->srtt_us = c->srtt_us;
 	info->rto_ms = c->rto_ms;
+	info->effective_mss = tcp_effective_mss(c);
+	info->min_rtt_us = c->min_rtt_us;
+	info->snd_una = c->snd_una;
+	info->max_snd_wnd = c->max_snd_wnd;
+	info->snd_budget = c->snd_budget;
+	info->rcv_budget = c->rcv_budget;
 	info->bytes_sent = c->bytes_sent;
 	info->bytes_received = c->bytes_received;
 	info->retransmits = c->retransmits;

@@ -40,29 +40,29 @@
 /* Checked at most this often, however short the round trip. */
 #define TRANSFER_BUDGET_CHECK_MIN_US 1000u
 
-static uint64_t transfer_budget_interval_tsc(const struct transfer *t)
+/* Where the bytes the transfer moved stand: SND.UNA of a download (TLS
+ * records the client acknowledged), bytes arrived of an upload. */
+static uint64_t transfer_budget_position(const struct transfer *t, const struct tcp_conn_info *info)
 {
-	uint32_t srtt_us = tcp_srtt_us(t->tcp);
-	if (srtt_us < TRANSFER_BUDGET_CHECK_MIN_US)
-		srtt_us = TRANSFER_BUDGET_CHECK_MIN_US;
-	return t->engine->tsc_hz * srtt_us / 1000000u;
+	return t->direction == TRANSFER_SEND_FILE ? info->snd_una : info->bytes_received;
 }
 
-/* Bytes of TLS records the transfer moved since the last check:
- * acknowledged by the client (download) or arrived from it (upload). */
-static uint64_t transfer_budget_moved(const struct transfer *t)
+static uint64_t transfer_budget_moved(const struct transfer *t, const struct tcp_conn_info *info)
 {
 	if (t->direction == TRANSFER_SEND_FILE)
-		return (uint32_t)(tcp_acked_sequence(t->tcp) - (uint32_t)t->budget_check_mark);
-	return tcp_bytes_received(t->tcp) - t->budget_check_mark;
+		return (uint32_t)(info->snd_una - (uint32_t)t->budget_check_mark);
+	return info->bytes_received - t->budget_check_mark;
 }
 
-static void transfer_budget_mark(struct transfer *t, uint64_t now_tsc)
+static void transfer_budget_mark(struct transfer *t, const struct tcp_conn_info *info,
+                                 uint64_t now_tsc)
 {
-	t->budget_check_mark = t->direction == TRANSFER_SEND_FILE ? tcp_acked_sequence(t->tcp)
-	                                                          : tcp_bytes_received(t->tcp);
+	uint32_t interval_us = info->srtt_us;
+	if (interval_us < TRANSFER_BUDGET_CHECK_MIN_US)
+		interval_us = TRANSFER_BUDGET_CHECK_MIN_US;
+	t->budget_check_mark = transfer_budget_position(t, info);
 	t->budget_check_start_tsc = now_tsc;
-	t->budget_check_tsc = now_tsc + transfer_budget_interval_tsc(t);
+	t->budget_check_tsc = now_tsc + t->engine->tsc_hz * interval_us / 1000000u;
 }
 
 void transfer_budget_start(struct transfer *t, uint64_t now_tsc)
@@ -71,29 +71,32 @@ void transfer_budget_start(struct transfer *t, uint64_t now_tsc)
 		tcp_set_send_budget(t->tcp, TRANSFER_BUDGET_START);
 	else
 		tcp_set_receive_budget(t->tcp, TRANSFER_BUDGET_START);
-	transfer_budget_mark(t, now_tsc);
+	struct tcp_conn_info info;
+	tcp_conn_get_info(t->tcp, &info);
+	transfer_budget_mark(t, &info, now_tsc);
 }
 
-static bool transfer_budget_limited(const struct transfer *t, uint32_t budget, uint64_t now_tsc)
+static bool transfer_budget_limited(const struct transfer *t, const struct tcp_conn_info *info,
+                                    uint32_t budget, uint64_t now_tsc)
 {
 	uint64_t elapsed = now_tsc - t->budget_check_start_tsc;
-	uint32_t rtt_us = tcp_min_rtt_us(t->tcp);
-	if (elapsed == 0 || rtt_us == 0)
+	if (elapsed == 0 || info->min_rtt_us == 0)
 		return false;
-	if (t->direction == TRANSFER_SEND_FILE && budget >= tcp_peer_window_max(t->tcp))
+	if (t->direction == TRANSFER_SEND_FILE && budget >= info->max_snd_wnd)
 		return false;
 	/* Per round trip over an interval that may be longer than one. */
-	double rtt_tsc = (double)t->engine->tsc_hz * rtt_us / 1e6;
-	double per_round_trip = (double)transfer_budget_moved(t) * rtt_tsc / (double)elapsed;
+	double rtt_tsc = (double)t->engine->tsc_hz * info->min_rtt_us / 1e6;
+	double per_round_trip = (double)transfer_budget_moved(t, info) * rtt_tsc / (double)elapsed;
 	return per_round_trip >= 0.75 * budget;
 }
 
 /* Mbufs (upload) or records (download) that bytes of budget may hold. */
-static uint32_t transfer_budget_units(const struct transfer *t, uint32_t bytes)
+static uint32_t transfer_budget_units(const struct transfer *t, const struct tcp_conn_info *info,
+                                      uint32_t bytes)
 {
 	uint32_t per_unit = TLS_MAX_PLAINTEXT;
 	if (t->direction == TRANSFER_RECEIVE_FILE) {
-		per_unit = tcp_mss(t->tcp);
+		per_unit = info->effective_mss;
 		if (per_unit > t->engine->receive_mbuf_bytes)
 			per_unit = t->engine->receive_mbuf_bytes;
 	}
@@ -102,7 +105,8 @@ static uint32_t transfer_budget_units(const struct transfer *t, uint32_t bytes)
 
 /* Caps a growth to what the lcore's pools can spare; returns the budget
  * to set (budget itself: no room). */
-static uint32_t transfer_budget_afford(struct transfer *t, uint32_t budget, uint32_t grown)
+static uint32_t transfer_budget_afford(struct transfer *t, const struct tcp_conn_info *info,
+                                       uint32_t budget, uint32_t grown)
 {
 	struct transfer_engine *e = t->engine;
 	bool download = t->direction == TRANSFER_SEND_FILE;
@@ -110,7 +114,7 @@ static uint32_t transfer_budget_afford(struct transfer *t, uint32_t budget, uint
 	uint32_t limit = download ? TRANSFER_RECORD_MBUFS / 2 : e->receive_mbufs / 4;
 	if (!download && e->receive_mbufs == 0)
 		limit = UINT32_MAX; /* no pool given (unit tests) */
-	uint32_t units = transfer_budget_units(t, grown - TRANSFER_BUDGET_START);
+	uint32_t units = transfer_budget_units(t, info, grown - TRANSFER_BUDGET_START);
 	uint32_t more = units > t->budget_units ? units - t->budget_units : 0;
 	if (*held + more > limit)
 		return budget;
@@ -131,12 +135,14 @@ void transfer_budget_tune(struct transfer *t, uint64_t now_tsc)
 {
 	if (t->tcp == NULL || t->state != TRANSFER_RUNNING || now_tsc < t->budget_check_tsc)
 		return;
+	struct tcp_conn_info info;
+	tcp_conn_get_info(t->tcp, &info);
 	bool download = t->direction == TRANSFER_SEND_FILE;
-	uint32_t budget = download ? tcp_send_budget(t->tcp) : tcp_receive_budget(t->tcp);
+	uint32_t budget = download ? info.snd_budget : info.rcv_budget;
 	uint32_t max = t->engine->max_budget;
-	if (budget < max && transfer_budget_limited(t, budget, now_tsc)) {
+	if (budget < max && transfer_budget_limited(t, &info, budget, now_tsc)) {
 		uint32_t grown = budget * 2 < max ? budget * 2 : max;
-		grown = transfer_budget_afford(t, budget, grown);
+		grown = transfer_budget_afford(t, &info, budget, grown);
 		if (grown == budget) {
 			transfer_count(t, TRANSFER_COUNTER_budget_refusals, 1);
 		} else if (download) {
@@ -145,7 +151,9 @@ void transfer_budget_tune(struct transfer *t, uint64_t now_tsc)
 			/* The stack caps a window at what its scale can announce
 			 * (65535 << 9, 512 bytes short of 32 MiB). */
 			tcp_set_receive_budget(t->tcp, grown);
-			grown = tcp_receive_budget(t->tcp);
+			struct tcp_conn_info set;
+			tcp_conn_get_info(t->tcp, &set);
+			grown = set.rcv_budget;
 		}
 		if (grown > budget) {
 			transfer_count(t, TRANSFER_COUNTER_budget_growths, 1);
@@ -153,5 +161,5 @@ void transfer_budget_tune(struct transfer *t, uint64_t now_tsc)
 				t->engine->largest_budget = grown;
 		}
 	}
-	transfer_budget_mark(t, now_tsc);
+	transfer_budget_mark(t, &info, now_tsc);
 }
