@@ -335,10 +335,11 @@ int main(int original_argc, char **original_argv)
 	inet_ntop(AF_INET, &config.ip.address, address, sizeof(address));
 	rte_ether_format_addr(mac, sizeof(mac), &port->mac);
 	printf("ftps-dataplane: ready: port %s (%s) mac %s address %s/%u workers %u "
-	       "mtu %u receive-mtu %u tap-writes=%d offloads ipv4-cksum=%d tcp-cksum=%d tso=%d "
-	       "rss=%d impair-rx=%s impair-tx=%s aead=%s\n",
+	       "mtu %u receive-mtu %u tap-writes=%d tap-reads=%d offloads ipv4-cksum=%d "
+	       "tcp-cksum=%d tso=%d rss=%d impair-rx=%s impair-tx=%s aead=%s\n",
 	       port->name, port->driver, mac, address, config.prefix_length, worker_count,
-	       port->mtu, port->receive_mtu, port->tap_writer.fd >= 0, port->tx_ipv4_checksum,
+	       port->mtu, port->receive_mtu, port->tap_writer.fd >= 0, port->tap_reader_fd >= 0,
+	       port->tx_ipv4_checksum,
 	       port->tx_tcp_checksum, port->tx_tcp_tso, port->rss,
 	       workers[0].net.impair_rx.enabled ? config.impair_rx_spec : "off",
 	       workers[0].net.impair_tx.enabled ? config.impair_tx_spec : "off",

@@ -100,7 +100,7 @@ int worker_main(void *arg)
 	while (!worker_quit) {
 		uint64_t now = rte_rdtsc();
 		unsigned int work = 0;
-		uint16_t n = rte_eth_rx_burst(nl->port_id, nl->queue_id, rx, WORKER_RX_BURST);
+		uint16_t n = net_lcore_receive(nl, rx, WORKER_RX_BURST);
 		if (n > 0) {
 			net_receive_burst(nl, rx, n, now);
 			work += n;

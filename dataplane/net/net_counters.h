@@ -46,6 +46,9 @@
 	X(drop_tcp_no_stack, "TCP segment while no TCP stack is attached")                         \
 	X(drop_tx_ring_full, "frame dropped: transmit ring and backlog full")                      \
 	X(drop_tap_write_refused, "frame the tap's kernel end refused (write failed)")             \
+	X(drop_tap_truncated, "frame larger than the tap reader's chain (cut by the kernel)")      \
+	X(tap_read_errors, "tap reads that failed other than for an empty queue")                  \
+	X(tap_no_mbufs, "polls of the tap that found no mbufs for a frame (frames wait)")          \
 	X(tx_backlogged, "frames held in the transmit backlog while the ring was full")            \
 	X(drop_mbuf_exhausted, "no mbuf available to build a reply")                               \
 	X(impair_rx_lost, "impairment: received frames dropped")                                   \

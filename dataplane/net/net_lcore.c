@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_ethdev.h>
 
 #include "ipv4.h"
 
@@ -31,6 +32,7 @@ void net_lcore_init(struct net_lcore *nl, unsigned int worker_index, uint16_t po
 	nl->receive_mtu = ip->mtu;
 	nl->pool = pool;
 	nl->tap_writer.fd = -1;
+	nl->tap_reader.fd = -1;
 	uint64_t hz = rte_get_tsc_hz();
 	arp_cache_init(&nl->arp, hz);
 	nl->impair_rx.lost = &nl->counters[NET_COUNTER_impair_rx_lost];
@@ -146,9 +148,22 @@ void net_poll_timers(struct net_lcore *nl, uint64_t now_tsc)
 	}
 }
 
+uint16_t net_lcore_receive(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count)
+{
+	struct tap_reader *reader = &nl->tap_reader;
+	if (reader->fd < 0)
+		return rte_eth_rx_burst(nl->port_id, nl->queue_id, frames, count);
+	uint16_t n = tap_reader_receive(reader, frames, count);
+	nl->counters[NET_COUNTER_drop_tap_truncated] = reader->truncated;
+	nl->counters[NET_COUNTER_tap_read_errors] = reader->read_errors;
+	nl->counters[NET_COUNTER_tap_no_mbufs] = reader->no_mbufs;
+	return n;
+}
+
 void net_lcore_release(struct net_lcore *nl)
 {
 	net_flush(nl);
+	tap_reader_release(&nl->tap_reader);
 	arp_cache_release(&nl->arp);
 	impair_free_held(&nl->impair_rx);
 	impair_free_held(&nl->impair_tx);

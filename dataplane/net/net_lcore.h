@@ -14,6 +14,7 @@
 #include "arp.h"
 #include "impair.h"
 #include "net_counters.h"
+#include "tap_reader.h"
 #include "tap_writer.h"
 
 #define NET_TX_BATCH 64
@@ -68,6 +69,9 @@ struct net_lcore {
 	/* Frames written to net_tap's kernel end by us (fd >= 0), not by the
 	 * PMD: see port_info.tap_writer. */
 	struct tap_writer tap_writer;
+	/* Frames read from net_tap's kernel end by us (fd >= 0), not through
+	 * the PMD: see tap_reader.h and port_info.tap_reader_fd. */
+	struct tap_reader tap_reader;
 
 	struct arp_cache arp;
 	struct impair impair_rx;
@@ -120,6 +124,10 @@ void eth_input(struct net_lcore *nl, struct rte_mbuf *m);
 /* Receive a burst: impairment stage first, then eth_input for each frame. */
 void net_receive_burst(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count,
                        uint64_t now_tsc);
+
+/* Takes up to count frames from the lcore's queue: the tap reader's when it
+ * has one, the port's RX queue otherwise. */
+uint16_t net_lcore_receive(struct net_lcore *nl, struct rte_mbuf **frames, uint16_t count);
 
 /* Housekeeping driven by the poll loop: ARP timeouts, impairment releases. */
 void net_poll_timers(struct net_lcore *nl, uint64_t now_tsc);

@@ -114,6 +114,31 @@ static int port_use_tap_writer(struct port_info *info, uint32_t if_index, char *
 	return 0;
 }
 
+static uint32_t tap_reader_frame_bytes(const struct port_info *info)
+{
+	return (uint32_t)info->receive_mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */;
+}
+
+/* Reads the tap's queue ourselves when there is one queue (see
+ * port_info.tap_reader_fd); else the PMD does. */
+static void port_use_tap_reader(struct port_info *info, struct rte_mempool *pool)
+{
+	char reason[256];
+	struct tap_reader probe;
+	if (info->queue_count != 1) {
+		fprintf(stderr, "ftps: %s: receiving through the PMD (%u queues)\n", info->name,
+		        info->queue_count);
+		return;
+	}
+	if (tap_reader_init(&probe, info->tap_writer.fd, info->port_id, pool,
+	                    tap_reader_frame_bytes(info), reason, sizeof(reason)) != 0 ||
+	    tap_reader_take_queue(info->tap_writer.fd, reason, sizeof(reason)) != 0) {
+		fprintf(stderr, "ftps: %s: receiving through the PMD: %s\n", info->name, reason);
+		return;
+	}
+	info->tap_reader_fd = info->tap_writer.fd;
+}
+
 static int port_find(const char *name, uint16_t *port_id, char *error, size_t error_len)
 {
 	if (name != NULL && name[0] != '\0') {
@@ -167,6 +192,7 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 {
 	memset(info, 0, sizeof(*info));
 	info->tap_writer.fd = -1;
+	info->tap_reader_fd = -1;
 	uint16_t port_id;
 	if (port_find(config->name, &port_id, error, error_len) != 0)
 		return -1;
@@ -337,6 +363,8 @@ int port_open(const struct port_config *config, struct rte_mempool *const *pools
 	if (tap && !config->tap_through_pmd &&
 	    port_use_tap_writer(info, dev.if_index, error, error_len) != 0)
 		return -1;
+	if (info->tap_writer.fd >= 0)
+		port_use_tap_reader(info, pools[0]);
 	struct rte_eth_rss_conf rss = {.rss_key = info->rss_key,
 	                               .rss_key_len = sizeof(info->rss_key)};
 	if (info->rss && rte_eth_dev_rss_hash_conf_get(port_id, &rss) == 0)
@@ -383,6 +411,12 @@ uint16_t port_mbuf_data_room_for(const struct port_config *config)
 void port_configure_lcore(const struct port_info *info, struct net_lcore *nl)
 {
 	nl->tap_writer = info->tap_writer;
+	char reason[256];
+	if (info->tap_reader_fd >= 0 &&
+	    tap_reader_init(&nl->tap_reader, info->tap_reader_fd, info->port_id, nl->pool,
+	                    tap_reader_frame_bytes(info), reason, sizeof(reason)) != 0)
+		/* port_open made the same check on the same pool sizes */
+		fprintf(stderr, "ftps: %s: %s\n", info->name, reason);
 	nl->tx_ipv4_checksum_offload = info->tx_ipv4_checksum;
 	nl->tx_tcp_checksum_offload = info->tx_tcp_checksum;
 	nl->tx_tcp_segmentation_offload = info->tx_tcp_tso;

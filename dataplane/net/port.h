@@ -65,6 +65,11 @@ struct port_info {
 	 * on the same lcore), and the PMD's TX queue is left idle.  fd -1:
 	 * frames go through the ethdev. */
 	struct tap_writer tap_writer;
+	/* The same queue read by our own reads (tap_reader.h) instead of the
+	 * PMD's, whose per-frame signal costs both ends; -1: through the PMD.
+	 * With one queue only: with several, which fd is which queue (and so
+	 * which lcore the tap's steering feeds) is the PMD's secret. */
+	int tap_reader_fd;
 	uint8_t rss_key[52];
 	uint8_t rss_key_len;
 };

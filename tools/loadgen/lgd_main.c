@@ -235,7 +235,7 @@ int main(int argc, char **argv)
 	uint64_t hz = rte_get_tsc_hz();
 	uint64_t wait_end = rte_rdtsc() + (uint64_t)(d.link_wait * (double)hz);
 	while (!link_up(port->port_id) && rte_rdtsc() < wait_end && !stop_requested) {
-		uint16_t n = rte_eth_rx_burst(port->port_id, 0, rx, WORKER_RX_BURST);
+		uint16_t n = net_lcore_receive(&w->net, rx, WORKER_RX_BURST);
 		rte_pktmbuf_free_bulk(rx, n);
 		rte_delay_us_sleep(1000);
 	}
@@ -265,7 +265,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		uint64_t now = rte_rdtsc();
 		unsigned int work = 0;
-		uint16_t n = rte_eth_rx_burst(port->port_id, 0, rx, WORKER_RX_BURST);
+		uint16_t n = net_lcore_receive(&w->net, rx, WORKER_RX_BURST);
 		if (n > 0) {
 			net_receive_burst(&w->net, rx, n, now);
 			work += n;
