@@ -180,6 +180,7 @@ static int telemetry_port_info(const char *cmd, const char *params, struct rte_t
 	rte_tel_data_add_dict_int(d, "mtu", p->mtu);
 	rte_tel_data_add_dict_int(d, "receive_mtu", p->receive_mtu);
 	rte_tel_data_add_dict_int(d, "tap_writes", p->tap_writer.fd >= 0);
+	rte_tel_data_add_dict_int(d, "tap_reads", p->tap_reader_fd >= 0);
 	if (rte_eth_stats_get(p->port_id, &stats) == 0) {
 		rte_tel_data_add_dict_u64(d, "ipackets", stats.ipackets);
 		rte_tel_data_add_dict_u64(d, "opackets", stats.opackets);
