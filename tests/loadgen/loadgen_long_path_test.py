@@ -84,5 +84,46 @@ class LongPathTest(unittest.TestCase):
         self.assertEqual(self.growths(), before)
 
 
+class LongPathSmallMtuTest(unittest.TestCase):
+    """At MTU 1500 an upload's window holds one receive mbuf per 1460-byte
+    segment, and the lcore's share (a quarter of its receive pool) is not
+    a whole doubling past 4 MiB: the window takes what is left of it."""
+    loadgen = loadgen_dpdk_test.LoadgenDpdkTest.loadgen
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-long-path-test-"))
+        os.chmod(cls.tmp, 0o755)
+        cls.app = harness.ApplianceUnderTest(
+            "lgs", "--port", "memif", "--mtu", "1500", "--memory-mb", "512",
+            "--impair-rx", "delay_us=15000", "--impair-tx", "delay_us=15000")
+        cls.name = cls.app.name
+        cls.info = cls.app.info
+        cls.root = cls.app.root
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.app.down()
+
+    def test_upload_window_takes_what_is_left_of_the_share(self):
+        # 11 MiB of the loadgen's: a full window stays within the
+        # impairment layer's delay ring (8192 frames each way).
+        report, lines = self.loadgen("--workload", "stor", "--size", str(SIZE), "--count", "1",
+                                     "--prefix", "lmtu", "--budget", str(11 << 20))
+        self.assertEqual(report["errors_total"], 0)
+        (_, name, nbytes, digest), = lines
+        self.assertEqual(int(nbytes), SIZE)
+        self.assertEqual(harness.sha256_file(self.root / name), digest)
+        transfer = self.app.transfers_settled()
+        # 2 MiB, 4 MiB, then the rest of the share: 16383 // 4 mbufs of
+        # 1460 bytes beyond the first 2 MiB, 7.7 MiB (a whole doubling to
+        # 8 MiB needs 4310 of them).
+        self.assertGreater(transfer["largest_budget"], 4 << 20,
+                           "the window stopped at a whole doubling")
+        self.assertLessEqual(transfer["largest_budget"], START_BUDGET + (16383 // 4) * 1460)
+        self.assertGreater(transfer["budget_refusals"], 0)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
