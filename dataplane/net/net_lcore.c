@@ -153,11 +153,7 @@ uint16_t net_lcore_receive(struct net_lcore *nl, struct rte_mbuf **frames, uint1
 	struct tap_reader *reader = &nl->tap_reader;
 	if (reader->fd < 0)
 		return rte_eth_rx_burst(nl->port_id, nl->queue_id, frames, count);
-	uint16_t n = tap_reader_receive(reader, frames, count);
-	nl->counters[NET_COUNTER_drop_tap_truncated] = reader->truncated;
-	nl->counters[NET_COUNTER_tap_read_errors] = reader->read_errors;
-	nl->counters[NET_COUNTER_tap_no_mbufs] = reader->no_mbufs;
-	return n;
+	return tap_reader_receive(reader, frames, count);
 }
 
 void net_lcore_release(struct net_lcore *nl)

@@ -56,16 +56,18 @@ static int port_choose_receive_mtu(const struct port_config *config,
 	return 0;
 }
 
+/* The largest frame the tap's kernel end sends. */
+static uint32_t tap_frame_bytes(uint16_t receive_mtu)
+{
+	return (uint32_t)receive_mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */;
+}
+
 /* net_tap reads each frame with one readv into a chain of as many mbufs as
  * it has RX descriptors, and hands the kernel the whole iovec array every
  * time: enough descriptors for the largest frame, and no more. */
 static uint16_t tap_receive_descriptors(uint16_t receive_mtu, struct rte_mempool *pool)
 {
-	uint32_t room = rte_pktmbuf_data_room_size(pool);
-	uint32_t frame = (uint32_t)receive_mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */;
-	uint32_t first = room - RTE_PKTMBUF_HEADROOM;
-	uint32_t more = frame > first ? (frame - first + room - 1) / room : 0;
-	return (uint16_t)(1 + more + 1 /* slack */);
+	return (uint16_t)(tap_reader_segments(pool, tap_frame_bytes(receive_mtu)) + 1 /* slack */);
 }
 
 /* The kernel end of a net_tap port decides how large the frames it sends
@@ -114,25 +116,26 @@ static int port_use_tap_writer(struct port_info *info, uint32_t if_index, char *
 	return 0;
 }
 
-static uint32_t tap_reader_frame_bytes(const struct port_info *info)
-{
-	return (uint32_t)info->receive_mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */;
-}
-
 /* Reads the tap's queue ourselves when there is one queue (see
- * port_info.tap_reader_fd); else the PMD does. */
+ * port_info.tap_reader_fd); else the PMD does.  Every worker's pool has
+ * the same mbufs, so what fits pool here fits each lcore's reader. */
 static void port_use_tap_reader(struct port_info *info, struct rte_mempool *pool)
 {
 	char reason[256];
-	struct tap_reader probe;
 	if (info->queue_count != 1) {
 		fprintf(stderr, "ftps: %s: receiving through the PMD (%u queues)\n", info->name,
 		        info->queue_count);
 		return;
 	}
-	if (tap_reader_init(&probe, info->tap_writer.fd, info->port_id, pool,
-	                    tap_reader_frame_bytes(info), reason, sizeof(reason)) != 0 ||
-	    tap_reader_take_queue(info->tap_writer.fd, reason, sizeof(reason)) != 0) {
+	uint16_t segments = tap_reader_segments(pool, tap_frame_bytes(info->receive_mtu));
+	if (segments == 0 || segments > TAP_READER_MAX_SEGMENTS) {
+		fprintf(stderr,
+		        "ftps: %s: receiving through the PMD: mbufs too small for a "
+		        "%u-byte frame in %u pieces\n",
+		        info->name, tap_frame_bytes(info->receive_mtu), TAP_READER_MAX_SEGMENTS);
+		return;
+	}
+	if (tap_reader_take_queue(info->tap_writer.fd, reason, sizeof(reason)) != 0) {
 		fprintf(stderr, "ftps: %s: receiving through the PMD: %s\n", info->name, reason);
 		return;
 	}
@@ -412,11 +415,14 @@ void port_configure_lcore(const struct port_info *info, struct net_lcore *nl)
 {
 	nl->tap_writer = info->tap_writer;
 	char reason[256];
+	/* Cannot fail: port_open checked the same size on the same mbufs. */
 	if (info->tap_reader_fd >= 0 &&
 	    tap_reader_init(&nl->tap_reader, info->tap_reader_fd, info->port_id, nl->pool,
-	                    tap_reader_frame_bytes(info), reason, sizeof(reason)) != 0)
-		/* port_open made the same check on the same pool sizes */
+	                    tap_frame_bytes(info->receive_mtu), reason, sizeof(reason)) != 0)
 		fprintf(stderr, "ftps: %s: %s\n", info->name, reason);
+	nl->tap_reader.truncated = &nl->counters[NET_COUNTER_drop_tap_truncated];
+	nl->tap_reader.read_errors = &nl->counters[NET_COUNTER_tap_read_errors];
+	nl->tap_reader.no_mbufs = &nl->counters[NET_COUNTER_tap_no_mbufs];
 	nl->tx_ipv4_checksum_offload = info->tx_ipv4_checksum;
 	nl->tx_tcp_checksum_offload = info->tx_tcp_checksum;
 	nl->tx_tcp_segmentation_offload = info->tx_tcp_tso;

@@ -39,15 +39,30 @@ static bool tap_reader_refill(struct tap_reader *reader)
 	return true;
 }
 
+static void tap_reader_count(uint64_t *counter)
+{
+	if (counter != NULL)
+		(*counter)++;
+}
+
+uint16_t tap_reader_segments(struct rte_mempool *pool, uint32_t frame_bytes)
+{
+	uint32_t room = rte_pktmbuf_data_room_size(pool);
+	if (room <= RTE_PKTMBUF_HEADROOM)
+		return 0;
+	uint32_t first = room - RTE_PKTMBUF_HEADROOM;
+	uint32_t more = frame_bytes > first ? (frame_bytes - first + room - 1) / room : 0;
+	return (uint16_t)(1 + more);
+}
+
 int tap_reader_init(struct tap_reader *reader, int fd, uint16_t port_id, struct rte_mempool *pool,
                     uint32_t frame_bytes, char *error, size_t error_len)
 {
 	memset(reader, 0, sizeof(*reader));
 	reader->fd = -1;
 	uint32_t room = rte_pktmbuf_data_room_size(pool);
-	uint32_t first = room > RTE_PKTMBUF_HEADROOM ? room - RTE_PKTMBUF_HEADROOM : 0;
-	uint32_t segments = 1 + (frame_bytes > first ? (frame_bytes - first + room - 1) / room : 0);
-	if (first == 0 || segments > TAP_READER_MAX_SEGMENTS) {
+	uint16_t segments = tap_reader_segments(pool, frame_bytes);
+	if (segments == 0 || segments > TAP_READER_MAX_SEGMENTS) {
 		snprintf(error, error_len,
 		         "tap reader: mbufs of %u bytes cannot hold a %u-byte frame in %u pieces",
 		         room, frame_bytes, TAP_READER_MAX_SEGMENTS);
@@ -56,7 +71,7 @@ int tap_reader_init(struct tap_reader *reader, int fd, uint16_t port_id, struct 
 	reader->fd = fd;
 	reader->port_id = port_id;
 	reader->pool = pool;
-	reader->segments = (uint16_t)segments;
+	reader->segments = segments;
 	reader->iov[0] = (struct iovec){&reader->information, sizeof(reader->information)};
 	return 0;
 }
@@ -97,19 +112,19 @@ uint16_t tap_reader_receive(struct tap_reader *reader, struct rte_mbuf **frames,
 		/* Without a whole chain ready, frames wait in the kernel's queue
 		 * (which drops beyond its length, as a NIC's ring would). */
 		if (reader->ready < reader->segments && !tap_reader_refill(reader)) {
-			reader->no_mbufs++;
+			tap_reader_count(reader->no_mbufs);
 			break;
 		}
 		ssize_t got = readv(reader->fd, reader->iov, 1 + reader->segments);
 		if (got < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				reader->read_errors++;
+				tap_reader_count(reader->read_errors);
 			break;
 		}
 		if ((size_t)got <= sizeof(reader->information))
 			continue;
 		if (reader->information.flags & TUN_PKT_STRIP) {
-			reader->truncated++;
+			tap_reader_count(reader->truncated);
 			continue;
 		}
 		frames[received++] = tap_reader_take_chain(

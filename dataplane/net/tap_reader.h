@@ -41,18 +41,24 @@ struct tap_reader {
 	struct tun_pi information;
 	struct iovec iov[TAP_READER_MAX_SEGMENTS + 1];
 	uint64_t frames;
-	uint64_t truncated;   /* larger than the chain: dropped by the kernel's cut */
-	uint64_t no_mbufs;    /* polls that could not refill the chain */
-	uint64_t read_errors; /* readv failed other than for an empty queue */
+	/* Counters in the owner's array (NULL: not counted), as impair's. */
+	uint64_t *truncated;   /* larger than the chain: dropped by the kernel's cut */
+	uint64_t *no_mbufs;    /* polls that could not refill the chain */
+	uint64_t *read_errors; /* readv failed other than for an empty queue */
 };
+
+/* Mbufs of pool a frame of frame_bytes (Ethernet header included) needs
+ * when the first keeps its headroom; 0 when the mbufs have no room. */
+uint16_t tap_reader_segments(struct rte_mempool *pool, uint32_t frame_bytes);
 
 /* Stops the kernel's per-frame signal on the tap queue fd (which the
  * reader then owns for reading).  Returns 0, or -1 with the reason. */
 int tap_reader_take_queue(int fd, char *error, size_t error_len);
 
 /* Prepares a reader on fd (already taken) for frames up to frame_bytes
- * (Ethernet header included) in mbufs from pool.  Returns 0, or -1 when
- * the pool's mbufs are too small for a chain of TAP_READER_MAX_SEGMENTS. */
+ * (Ethernet header included) in mbufs from pool, counting nothing until
+ * its counter pointers are set.  Returns 0, or -1 when the pool's mbufs are
+ * too small for a chain of TAP_READER_MAX_SEGMENTS. */
 int tap_reader_init(struct tap_reader *reader, int fd, uint16_t port_id, struct rte_mempool *pool,
                     uint32_t frame_bytes, char *error, size_t error_len);
 

@@ -371,3 +371,25 @@ f.quit()
         has had the dataplane's report and logged the reply: wait for it."""
         if not wait_for(lambda: text in self.session_log(), timeout):
             raise AssertionError(f"{text!r} not in the session log:\n{self.session_log()[-4000:]}")
+
+
+class ApplianceClassFixture:
+    """For a unittest.TestCase (list it first among the bases): one
+    ApplianceUnderTest with the class's APPLIANCE arguments and a scratch
+    folder (tmp) for the whole class, down after its last test."""
+
+    APPLIANCE = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-appliance-test-"))
+        os.chmod(cls.tmp, 0o755)
+        cls.app = ApplianceUnderTest(*cls.APPLIANCE)
+        cls.name = cls.app.name
+        cls.info = cls.app.info
+        cls.root = cls.app.root
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.app.down()

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 import uuid
 from pathlib import Path
@@ -24,22 +23,9 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 sha256 = harness.sha256_file
 
 
-class LoadgenApplianceTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-loadgen-test-"))
-        os.chmod(cls.tmp, 0o755)
-        cls.app = harness.ApplianceUnderTest(
-            "lg", "--set", "limits.max_per_address=256",
-            "--set", "limits.max_per_user=256")
-        cls.name = cls.app.name
-        cls.info = cls.app.info
-        cls.root = cls.app.root
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        cls.app.down()
+class LoadgenApplianceTest(harness.ApplianceClassFixture, unittest.TestCase):
+    APPLIANCE = ("lg", "--set", "limits.max_per_address=256",
+                 "--set", "limits.max_per_user=256")
 
     def loadgen(self, *args, expect_rc=0, password=None, port=21):
         manifest = self.tmp / f"manifest-{uuid.uuid4().hex[:8]}"

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 import uuid
 from pathlib import Path
@@ -25,27 +24,18 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 sha256 = harness.sha256_file
 
 
-class LoadgenDpdkTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-loadgen-test-"))
-        os.chmod(cls.tmp, 0o755)
-        cls.app = harness.ApplianceUnderTest(
-            "lgd",
-            # Jumbo frames (the benchmark's default) through the
-            # whole appliance: relay, control plane, transfer engine.
-            "--port", "memif", "--mtu", "9000", "--memory-mb", "512",
-            "--set", "limits.max_per_address=256",
-            "--set", "limits.max_per_user=256")
-        cls.name = cls.app.name
-        cls.info = cls.app.info
-        cls.root = cls.app.root
-        assert cls.info["port"] == "memif" and cls.info["memif_client_vdev"]
+class LoadgenDpdkTest(harness.ApplianceClassFixture, unittest.TestCase):
+    APPLIANCE = ("lgd",
+                 # Jumbo frames (the benchmark's default) through the
+                 # whole appliance: relay, control plane, transfer engine.
+                 "--port", "memif", "--mtu", "9000", "--memory-mb", "512",
+                 "--set", "limits.max_per_address=256",
+                 "--set", "limits.max_per_user=256")
 
     @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        cls.app.down()
+    def setUpClass(cls):
+        super().setUpClass()
+        assert cls.info["port"] == "memif" and cls.info["memif_client_vdev"]
 
     def loadgen(self, *args, expect_rc=0, password=None, port=21):
         """One run inside the appliance's namespace (the memif socket is a

@@ -6,10 +6,7 @@ engine must grow a download's send budget and an upload's receive budget
 while they are what limits the transfer, and only then, and the bytes must
 arrive intact (hashes checked on the appliance's disk)."""
 
-import os
-import shutil
 import sys
-import tempfile
 import unittest
 from pathlib import Path
 
@@ -22,25 +19,16 @@ START_BUDGET = 2 << 20  # dataplane/transfer/transfer_internal.h: TRANSFER_BUDGE
 SIZE = 32 * 1048576 + 4321
 
 
-class LongPathTest(unittest.TestCase):
+def long_path(tag, mtu):
+    """The appliance on memif at mtu with 15 ms of delay each way."""
+    return (tag, "--port", "memif", "--mtu", str(mtu), "--memory-mb", "512",
+            "--impair-rx", "delay_us=15000", "--impair-tx", "delay_us=15000")
+
+
+class LongPathTest(harness.ApplianceClassFixture, unittest.TestCase):
+    APPLIANCE = long_path("lgl", 9000)
     # The same run-and-check helper as the memif load generator test.
     loadgen = loadgen_dpdk_test.LoadgenDpdkTest.loadgen
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-long-path-test-"))
-        os.chmod(cls.tmp, 0o755)
-        cls.app = harness.ApplianceUnderTest(
-            "lgl", "--port", "memif", "--mtu", "9000", "--memory-mb", "512",
-            "--impair-rx", "delay_us=15000", "--impair-tx", "delay_us=15000")
-        cls.name = cls.app.name
-        cls.info = cls.app.info
-        cls.root = cls.app.root
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        cls.app.down()
 
     def growths(self):
         # Once the transfers are gone: a growth in their last round trip
@@ -84,27 +72,12 @@ class LongPathTest(unittest.TestCase):
         self.assertEqual(self.growths(), before)
 
 
-class LongPathSmallMtuTest(unittest.TestCase):
+class LongPathSmallMtuTest(harness.ApplianceClassFixture, unittest.TestCase):
     """At MTU 1500 an upload's window holds one receive mbuf per 1460-byte
     segment, and the lcore's share (a quarter of its receive pool) is not
     a whole doubling past 4 MiB: the window takes what is left of it."""
+    APPLIANCE = long_path("lgs", 1500)
     loadgen = loadgen_dpdk_test.LoadgenDpdkTest.loadgen
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = Path(tempfile.mkdtemp(prefix="ftps-long-path-test-"))
-        os.chmod(cls.tmp, 0o755)
-        cls.app = harness.ApplianceUnderTest(
-            "lgs", "--port", "memif", "--mtu", "1500", "--memory-mb", "512",
-            "--impair-rx", "delay_us=15000", "--impair-tx", "delay_us=15000")
-        cls.name = cls.app.name
-        cls.info = cls.app.info
-        cls.root = cls.app.root
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        cls.app.down()
 
     def test_upload_window_takes_what_is_left_of_the_share(self):
         # 11 MiB of the loadgen's: a full window stays within the
