@@ -460,6 +460,8 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 			else /* RFC 9438 5.8: no CUBIC growth for time held back */
 				c->cubic_epoch_tsc = 0;
 		}
+		if (c->after_timeout && seq_geq(c->snd_una, c->timeout_recover))
+			c->after_timeout = false;
 		if (c->snd_una == c->snd_max)
 			c->rto_at = 0;
 		else
@@ -492,7 +494,7 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 				tcp_count(s, TCP_COUNTER_lost_retransmits);
 			}
 		}
-		if (!c->in_recovery && (c->dupacks >= 3 || sack_lost)) {
+		if (!c->in_recovery && !c->after_timeout && (c->dupacks >= 3 || sack_lost)) {
 			/* RFC 5681 3.2 steps 2-3 / RFC 6675 5 steps 4.1-4.3. */
 			tcp_count(s, TCP_COUNTER_fast_retransmits);
 			c->recover = c->snd_max;

@@ -171,10 +171,14 @@ struct tcp_conn {
 	/* RTT and RTO (RFC 6298). */
 	uint32_t srtt_us, rttvar_us, rto_ms;
 	uint32_t min_rtt_us; /* the smallest sample: the path without queues */
-	/* After a retransmission timeout, until slow_start_capped_until is
-	 * acknowledged: slow start counts at most 2 MSS per ACK. */
-	bool slow_start_capped;
-	uint32_t slow_start_capped_until;
+	/* After a retransmission timeout, until timeout_recover (SND.MAX at
+	 * the timeout) is acknowledged: no fast recovery for losses of what
+	 * was out at the timeout (RFC 6675 5.1, RFC 6582 4), and slow start
+	 * credits only bytes sent since the timeout (timeout_sent, less what
+	 * was credited), never what the receiver already held. */
+	bool after_timeout;
+	uint32_t timeout_recover;
+	uint32_t timeout_sent;
 	uint8_t backoff;
 	uint8_t retries;
 	bool rtt_timing;
@@ -339,6 +343,8 @@ void tcp_scoreboard_clear(struct tcp_conn *c);
  * byte; returns false when there is none. */
 bool tcp_scoreboard_next_hole(const struct tcp_conn *c, uint32_t from, uint32_t *start,
                               uint32_t *len);
+/* Bytes the scoreboard holds below seq. */
+uint32_t tcp_scoreboard_sacked_below(const struct tcp_conn *c, uint32_t seq);
 uint32_t tcp_scoreboard_high(const struct tcp_conn *c);
 /* Going back after an RTO: moves seq past SACKed data; *room is how far the
  * next SACKed range is (UINT32_MAX when none). */

@@ -554,6 +554,8 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 		}
 		c->snd_nxt += len + (flags ? 1 : 0);
 		c->snd_max = seq_max(c->snd_max, c->snd_nxt);
+		if (c->after_timeout)
+			c->timeout_sent += len;
 		budget -= len;
 		if (c->rto_at == 0)
 			tcp_rto_arm(c);
@@ -600,7 +602,10 @@ void tcp_output(struct tcp_conn *c)
 				c->rexmit_high = start + (uint32_t)n;
 			}
 		} else {
-			uint32_t flight = tcp_flight_size(c);
+			/* After a timeout, SND.NXT skips what the peer SACKed:
+			 * that is not in flight (RFC 6675 4 pipe). */
+			uint32_t flight =
+			    tcp_flight_size(c) - tcp_scoreboard_sacked_below(c, c->snd_nxt);
 			uint32_t extra =
 			    c->in_recovery ? c->dupacks * mss : 0; /* NewReno inflation */
 			uint32_t room = c->cwnd + extra > flight ? c->cwnd + extra - flight : 0;

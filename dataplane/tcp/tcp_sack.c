@@ -145,6 +145,14 @@ uint32_t tcp_scoreboard_skip(const struct tcp_conn *c, uint32_t seq, uint32_t *r
 	return seq;
 }
 
+uint32_t tcp_scoreboard_sacked_below(const struct tcp_conn *c, uint32_t seq)
+{
+	uint32_t total = 0;
+	for (unsigned int i = 0; i < c->sb_count && seq_lt(c->scoreboard[i].start, seq); i++)
+		total += seq_min(c->scoreboard[i].end, seq) - c->scoreboard[i].start;
+	return total;
+}
+
 uint32_t tcp_scoreboard_high(const struct tcp_conn *c)
 {
 	return c->sb_count > 0 ? c->scoreboard[c->sb_count - 1].end : c->snd_una;

@@ -191,10 +191,11 @@ static void rto_expired(struct tcp_conn *c)
 	else
 		c->cwnd = c->snd_mss;
 	/* Until what was out at the timeout is acknowledged, an ACK may cover
-	 * megabytes the receiver already held: slow start then counts at most
-	 * 2 MSS per ACK (RFC 3465 2.3), not every byte. */
-	c->slow_start_capped_until = c->snd_max;
-	c->slow_start_capped = true;
+	 * megabytes the receiver already held, and duplicate ACKs report
+	 * losses this timeout already answered (see after_timeout). */
+	c->after_timeout = true;
+	c->timeout_recover = c->snd_max;
+	c->timeout_sent = 0;
 	c->in_recovery = false;
 	c->dupacks = 0;
 	if (c->backoff > 0)

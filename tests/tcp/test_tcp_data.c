@@ -225,11 +225,12 @@ static void test_fast_retransmit_sack_recovery(void)
 }
 
 /* Slow start counts every byte a stretch ACK covers (one ACK for a whole
- * burst, as receivers that ACK once per poll or per GRO batch send), but
- * only 2 MSS per ACK after a retransmission timeout until what was out at
- * the timeout is acknowledged (RFC 3465 2.3): such an ACK may cover what
- * the receiver held out of order.  And a window that is not what limits
- * the sender does not grow (RFC 7661). */
+ * burst, as receivers that ACK once per poll or per GRO batch send).  After
+ * a retransmission timeout, until what was out at the timeout is
+ * acknowledged, it counts only bytes sent since the timeout: such an ACK
+ * may cover what the receiver held out of order (RFC 3465 2.3), yet one
+ * stretch ACK per round trip must still double the window.  And a window
+ * that is not what limits the sender does not grow (RFC 7661). */
 static void test_slow_start_stretch_acks(void)
 {
 	struct harness h;
@@ -273,14 +274,124 @@ static void test_slow_start_stretch_acks(void)
 	tcp_conn_get_info(h.conn, &info);
 	CHECK_EQ(info.cwnd, MSS);
 	/* The retransmission's ACK covers 15 segments the receiver held: the
-	 * window grows by 2 MSS, not 15. */
+	 * window grows by the one segment sent since the timeout, not 15. */
 	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, base + 25 * MSS, 65535, NULL, 0, NULL,
 	         0);
 	h_poll(&h);
 	tcp_conn_get_info(h.conn, &info);
-	CHECK_EQ(info.cwnd, 3 * MSS);
+	CHECK_EQ(info.cwnd, 2 * MSS);
+	CHECK_EQ(h.n_out, 2);
+	CHECK(sent_seq(&h, base + 25 * MSS) && sent_seq(&h, base + 26 * MSS));
+	h_free_out(&h);
+	/* One stretch ACK for both: the window doubles (2 MSS per ACK, RFC
+	 * 3465's L, gave 4 MSS and grew linearly with one ACK per round trip). */
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, base + 27 * MSS, 65535, NULL, 0, NULL,
+	         0);
+	h_poll(&h);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.cwnd, 4 * MSS);
+	CHECK_EQ(h.n_out, 4);
 	h_free_out(&h);
 	h_fini(&h);
+}
+
+/* After a retransmission timeout, duplicate ACKs for what was out at the
+ * timeout start no fast recovery (RFC 6675 5.1, RFC 6582 4): that loss was
+ * answered already, and a second reduction from the collapsed window set
+ * ssthresh to 2 MSS (at MTU 1500 over 20 ms a download then repaired 5 MB
+ * of holes at 2 MSS per round trip for 36 s).  SACKed data that SND.NXT
+ * skipped while resending is not in flight.  Once everything out at the
+ * timeout is acknowledged, fast recovery works again. */
+static void test_loss_after_timeout(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, true, false);
+	uint32_t s0 = iss + 1;
+#define SEG(i) (s0 + (uint32_t)(i)*MSS)
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 60 * MSS)), 0);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 10);
+	h_free_out(&h);
+	/* Segments 0 and 1 are lost; 2-9 arrive and are SACKed: fast
+	 * recovery resends 0 and 1 and sends 10-14; all of that is lost, and
+	 * nothing comes back until the timeout. */
+	uint8_t o[40];
+	uint32_t e1[] = {SEG(2), SEG(5)};
+	uint32_t e2[] = {SEG(2), SEG(10)};
+	unsigned int n = h_opt_sack(o, e1, 1);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(0), 65535, o, n, NULL, 0);
+	n = h_opt_sack(o, e2, 1);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(0), 65535, o, n, NULL, 0);
+	h_poll(&h);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_fast_retransmits], 1);
+	CHECK(sent_seq(&h, SEG(0)) && sent_seq(&h, SEG(1)) && sent_seq(&h, SEG(14)));
+	h_free_out(&h);
+	for (int waited = 0; waited < 2000 && tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired] == 0;
+	     waited++) {
+		h_advance(&h, 1);
+		if (tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired] == 0)
+			h_free_out(&h);
+	}
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired], 1);
+	CHECK(sent_seq(&h, SEG(0)));
+	h_free_out(&h);
+	struct tcp_conn_info info;
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.cwnd, MSS);
+	uint32_t ssthresh = info.ssthresh;
+	CHECK(ssthresh > 2 * MSS);
+	/* Segment 0 arrives: the window doubles; 1 is resent, 2-9 are
+	 * skipped, 10 goes out. */
+	n = h_opt_sack(o, e2, 1);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(1), 65535, o, n, NULL, 0);
+	h_poll(&h);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.cwnd, 2 * MSS);
+	CHECK(sent_seq(&h, SEG(1)));
+	CHECK(sent_seq(&h, SEG(10)));
+	CHECK(!sent_seq(&h, SEG(2)) && !sent_seq(&h, SEG(9)));
+	CHECK(!sent_seq(&h, SEG(11)));
+	h_free_out(&h);
+	/* The resent 1 is lost again; 10 arrives.  Three and more duplicate
+	 * ACKs: no new fast recovery, no second reduction (which cut ssthresh
+	 * to 2 MSS from the collapsed window), and with 1 the only
+	 * segment in flight, 11 goes out (SND.NXT - SND.UNA counted the 8
+	 * SACKed segments as in flight and sent nothing). */
+	uint32_t e3[] = {SEG(2), SEG(11)};
+	n = h_opt_sack(o, e3, 1);
+	for (int i = 0; i < 4; i++)
+		h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(1), 65535, o, n, NULL, 0);
+	h_poll(&h);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_fast_retransmits], 1);
+	CHECK(!h.conn->in_recovery);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.ssthresh, ssthresh);
+	CHECK(sent_seq(&h, SEG(11)));
+	CHECK(!sent_seq(&h, SEG(12)));
+	h_free_out(&h);
+	/* Everything out at the timeout (0-9) and what was sent since is
+	 * acknowledged: the next loss is a new one and gets fast recovery. */
+	uint32_t snd_max = h.conn->snd_max;
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, snd_max, 65535, NULL, 0, NULL, 0);
+	h_poll(&h);
+	CHECK(h.n_out >= 1);
+	uint32_t lost = snd_max;
+	h_free_out(&h);
+	uint32_t high = h.conn->snd_max;
+	CHECK(seq_gt(high, lost + 4 * MSS));
+	for (uint32_t i = 1; i <= 3; i++) {
+		uint32_t e[] = {lost + MSS, lost + (i + 1) * MSS};
+		n = h_opt_sack(o, e, 1);
+		h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, lost, 65535, o, n, NULL, 0);
+	}
+	h_poll(&h);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_fast_retransmits], 2);
+	CHECK(h.conn->in_recovery);
+	CHECK(sent_seq(&h, lost));
+	h_free_out(&h);
+	h_fini(&h);
+#undef SEG
 }
 
 static void test_zero_window_persist(void)
@@ -619,6 +730,7 @@ int main(void)
 	test_rto_backoff();
 	test_fast_retransmit_sack_recovery();
 	test_slow_start_stretch_acks();
+	test_loss_after_timeout();
 	test_zero_window_persist();
 	test_window_scaling_wrap();
 	test_receive_budget_and_delack();
