@@ -494,6 +494,26 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 				tcp_count(s, TCP_COUNTER_lost_retransmits);
 			}
 		}
+		if (c->after_timeout && c->sack_ok && (c->dupacks >= 3 || sack_lost) &&
+		    seq_geq(c->snd_nxt, tcp_scoreboard_high(c))) {
+			/* Resending after the timeout went past every hole the
+			 * scoreboard shows.  A hole still open an RTT and more
+			 * later was lost again: resend the holes from SND.UNA
+			 * now (the window stays as it is) rather than wait for
+			 * another timeout, as RACK does (RFC 8985 6.2). */
+			uint64_t wait_us = (uint64_t)c->srtt_us + 4 * (uint64_t)c->rttvar_us;
+			if (wait_us < 2000)
+				wait_us = 2000;
+			if (c->timeout_pass_done_tsc == 0) {
+				c->timeout_pass_done_tsc = s->now_tsc;
+			} else if (s->now_tsc - c->timeout_pass_done_tsc >
+			           wait_us * s->tsc_hz / 1000000) {
+				c->timeout_pass_done_tsc = 0;
+				c->snd_nxt = c->snd_una;
+				c->cur_seg = NULL;
+				tcp_count(s, TCP_COUNTER_lost_retransmits);
+			}
+		}
 		if (!c->in_recovery && !c->after_timeout && (c->dupacks >= 3 || sack_lost)) {
 			/* RFC 5681 3.2 steps 2-3 / RFC 6675 5 steps 4.1-4.3. */
 			tcp_count(s, TCP_COUNTER_fast_retransmits);

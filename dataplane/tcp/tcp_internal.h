@@ -179,6 +179,9 @@ struct tcp_conn {
 	bool after_timeout;
 	uint32_t timeout_recover;
 	uint32_t timeout_sent;
+	/* When the resending after the timeout passed the highest SACKed
+	 * byte (0: not yet): holes still open an RTT later were lost again. */
+	uint64_t timeout_pass_done_tsc;
 	uint8_t backoff;
 	uint8_t retries;
 	bool rtt_timing;

@@ -196,6 +196,7 @@ static void rto_expired(struct tcp_conn *c)
 	c->after_timeout = true;
 	c->timeout_recover = c->snd_max;
 	c->timeout_sent = 0;
+	c->timeout_pass_done_tsc = 0;
 	c->in_recovery = false;
 	c->dupacks = 0;
 	if (c->backoff > 0)

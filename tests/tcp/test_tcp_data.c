@@ -300,8 +300,10 @@ static void test_slow_start_stretch_acks(void)
  * answered already, and a second reduction from the collapsed window set
  * ssthresh to 2 MSS (at MTU 1500 over 20 ms a download then repaired 5 MB
  * of holes at 2 MSS per round trip for 36 s).  SACKed data that SND.NXT
- * skipped while resending is not in flight.  Once everything out at the
- * timeout is acknowledged, fast recovery works again. */
+ * skipped while resending is not in flight, and a hole still open an RTT
+ * after every hole was resent is resent again without waiting for another
+ * timeout.  Once everything out at the timeout is acknowledged, fast
+ * recovery works again. */
 static void test_loss_after_timeout(void)
 {
 	struct harness h;
@@ -369,6 +371,21 @@ static void test_loss_after_timeout(void)
 	CHECK_EQ(info.ssthresh, ssthresh);
 	CHECK(sent_seq(&h, SEG(11)));
 	CHECK(!sent_seq(&h, SEG(12)));
+	h_free_out(&h);
+	/* Every hole was resent and 1 is still open well over an RTT later:
+	 * it goes again at once, not after another timeout, and only it. */
+	uint64_t lost_again = tcp_stack_counters(h.s)[TCP_COUNTER_lost_retransmits];
+	h_advance(&h, 50);
+	h_free_out(&h);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired], 1);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, SEG(1), 65535, o, n, NULL, 0);
+	h_poll(&h);
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_lost_retransmits], lost_again + 1);
+	CHECK(sent_seq(&h, SEG(1)));
+	CHECK(!sent_seq(&h, SEG(2)) && !sent_seq(&h, SEG(10)));
+	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_fast_retransmits], 1);
+	tcp_conn_get_info(h.conn, &info);
+	CHECK_EQ(info.ssthresh, ssthresh);
 	h_free_out(&h);
 	/* Everything out at the timeout (0-9) and what was sent since is
 	 * acknowledged: the next loss is a new one and gets fast recovery. */
