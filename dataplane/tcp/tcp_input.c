@@ -377,6 +377,30 @@ static bool receive_data(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, b
 }
 
 /* The RFC 5681 / 6675 reaction to an ACK, congestion control included. */
+/* A pass resending the holes has sent up to pass_high.  Once that is past
+ * the highest SACKed byte the pass is done; a hole still open an RTT and
+ * more after that was lost again, and another pass starts (RACK-style, RFC
+ * 8985 6.2).  Timed from the pass's end, not its start: a pass that took
+ * longer than an RTT would otherwise resend holes still in flight. */
+static bool hole_pass_lost(struct tcp_conn *c, uint32_t pass_high)
+{
+	struct tcp_stack *s = c->stack;
+	if (seq_lt(pass_high, tcp_scoreboard_high(c)))
+		return false;
+	if (c->hole_pass_done_tsc == 0) {
+		c->hole_pass_done_tsc = s->now_tsc;
+		return false;
+	}
+	uint64_t wait_us = (uint64_t)c->srtt_us + 4 * (uint64_t)c->rttvar_us;
+	if (wait_us < 2000)
+		wait_us = 2000;
+	if (s->now_tsc - c->hole_pass_done_tsc <= wait_us * s->tsc_hz / 1000000)
+		return false;
+	c->hole_pass_done_tsc = 0;
+	tcp_count(s, TCP_COUNTER_lost_retransmits);
+	return true;
+}
+
 static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 {
 	struct tcp_stack *s = c->stack;
@@ -480,39 +504,15 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 		 * lies below it is gone (RFC 8985 7.4). */
 		bool sack_lost = c->sack_ok && (c->sacked_bytes >= 3 * mss ||
 		                                (c->tlp_sent && c->sacked_bytes > sacked_before));
-		if (c->in_recovery && c->sack_ok &&
-		    seq_geq(c->rexmit_high, tcp_scoreboard_high(c))) {
-			/* Every hole was retransmitted; if one is still open
-			 * after an RTT and more, that retransmission was lost:
-			 * start another round (RACK-style, RFC 8985 6.2). */
-			uint64_t wait_us = (uint64_t)c->srtt_us + 4 * (uint64_t)c->rttvar_us;
-			if (wait_us < 2000)
-				wait_us = 2000;
-			if (s->now_tsc - c->rexmit_round_tsc > wait_us * s->tsc_hz / 1000000) {
-				c->rexmit_high = c->snd_una;
-				c->rexmit_round_tsc = s->now_tsc;
-				tcp_count(s, TCP_COUNTER_lost_retransmits);
-			}
-		}
+		if (c->in_recovery && c->sack_ok && hole_pass_lost(c, c->rexmit_high))
+			c->rexmit_high = c->snd_una; /* another round */
+		/* After a timeout the resending runs at SND.NXT; once it has
+		 * passed every hole, one still open is resent at once (the
+		 * window stays as it is) rather than at another timeout. */
 		if (c->after_timeout && c->sack_ok && (c->dupacks >= 3 || sack_lost) &&
-		    seq_geq(c->snd_nxt, tcp_scoreboard_high(c))) {
-			/* Resending after the timeout went past every hole the
-			 * scoreboard shows.  A hole still open an RTT and more
-			 * later was lost again: resend the holes from SND.UNA
-			 * now (the window stays as it is) rather than wait for
-			 * another timeout, as RACK does (RFC 8985 6.2). */
-			uint64_t wait_us = (uint64_t)c->srtt_us + 4 * (uint64_t)c->rttvar_us;
-			if (wait_us < 2000)
-				wait_us = 2000;
-			if (c->timeout_pass_done_tsc == 0) {
-				c->timeout_pass_done_tsc = s->now_tsc;
-			} else if (s->now_tsc - c->timeout_pass_done_tsc >
-			           wait_us * s->tsc_hz / 1000000) {
-				c->timeout_pass_done_tsc = 0;
-				c->snd_nxt = c->snd_una;
-				c->cur_seg = NULL;
-				tcp_count(s, TCP_COUNTER_lost_retransmits);
-			}
+		    hole_pass_lost(c, c->snd_nxt)) {
+			c->snd_nxt = c->snd_una;
+			c->cur_seg = NULL;
 		}
 		if (!c->in_recovery && !c->after_timeout && (c->dupacks >= 3 || sack_lost)) {
 			/* RFC 5681 3.2 steps 2-3 / RFC 6675 5 steps 4.1-4.3. */
@@ -521,7 +521,7 @@ static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 			c->cc->on_congestion(c);
 			c->in_recovery = true;
 			c->rtt_timing = false;
-			c->rexmit_round_tsc = s->now_tsc;
+			c->hole_pass_done_tsc = 0;
 			c->rexmit_high = c->snd_una;
 			int sent = tcp_retransmit_range(c, c->snd_una, mss);
 			if (sent > 0)

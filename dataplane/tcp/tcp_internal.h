@@ -179,9 +179,6 @@ struct tcp_conn {
 	bool after_timeout;
 	uint32_t timeout_recover;
 	uint32_t timeout_sent;
-	/* When the resending after the timeout passed the highest SACKed
-	 * byte (0: not yet): holes still open an RTT later were lost again. */
-	uint64_t timeout_pass_done_tsc;
 	uint8_t backoff;
 	uint8_t retries;
 	bool rtt_timing;
@@ -214,7 +211,10 @@ struct tcp_conn {
 	uint64_t rto_at, delack_at, persist_at, keepalive_at, time_wait_at;
 	uint64_t tlp_at; /* tail loss probe (RFC 8985 7) */
 	bool tlp_sent;
-	uint64_t rexmit_round_tsc; /* recovery: when the holes were last sent */
+	/* When the current pass resending the holes (in recovery, or after a
+	 * timeout) reached the highest SACKed byte; 0: not yet.  A hole still
+	 * open an RTT and more after that was lost again. */
+	uint64_t hole_pass_done_tsc;
 	uint8_t persist_backoff;
 	uint32_t keepalive_idle_s, keepalive_interval_s, keepalive_count;
 	uint8_t keepalive_sent;

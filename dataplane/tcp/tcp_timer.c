@@ -186,17 +186,24 @@ static void rto_expired(struct tcp_conn *c)
 	   * off, go back to snd_una.  The SACK scoreboard is kept so SACKed data
 	   * is not sent again (RFC 6675 5.1); a reneging receiver (RFC 2018 8)
 	   * still gets everything through the next timeout, which clears it. */
-	if (!c->in_recovery || c->backoff == 0)
-		c->cc->on_rto(c);
-	else
+	/* One reduction per loss episode: a timeout during recovery after a
+	 * backed-off one, or while data out at an earlier timeout is still
+	 * unacknowledged, keeps ssthresh (as Linux does in its Loss state; RFC
+	 * 5681 eq. 4 takes FlightSize, not the collapsed window).  Reducing
+	 * again from a window the last timeout collapsed drove ssthresh to
+	 * 2 MSS: congestion avoidance from there took minutes at 20 ms. */
+	if ((c->in_recovery && c->backoff > 0) ||
+	    (c->after_timeout && seq_lt(c->snd_una, c->timeout_recover)))
 		c->cwnd = c->snd_mss;
+	else
+		c->cc->on_rto(c);
 	/* Until what was out at the timeout is acknowledged, an ACK may cover
 	 * megabytes the receiver already held, and duplicate ACKs report
 	 * losses this timeout already answered (see after_timeout). */
 	c->after_timeout = true;
 	c->timeout_recover = c->snd_max;
 	c->timeout_sent = 0;
-	c->timeout_pass_done_tsc = 0;
+	c->hole_pass_done_tsc = 0;
 	c->in_recovery = false;
 	c->dupacks = 0;
 	if (c->backoff > 0)
@@ -246,7 +253,7 @@ static void tlp_expired(struct tcp_conn *c)
 		/* No progress for two RTTs: the retransmissions of the holes
 		 * were lost too; send them again rather than wait for the RTO. */
 		c->rexmit_high = c->snd_una;
-		c->rexmit_round_tsc = c->stack->now_tsc;
+		c->hole_pass_done_tsc = 0;
 		tcp_count(c->stack, TCP_COUNTER_lost_retransmits);
 		tcp_conn_mark(c, TCP_EV_OUTPUT);
 		tcp_tlp_arm(c);
