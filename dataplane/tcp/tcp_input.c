@@ -376,7 +376,6 @@ static bool receive_data(struct tcp_conn *c, struct rte_mbuf *m, uint32_t seq, b
 	return true;
 }
 
-/* The RFC 5681 / 6675 reaction to an ACK, congestion control included. */
 /* A pass resending the holes has sent up to pass_high.  Once that is past
  * the highest SACKed byte the pass is done; a hole still open an RTT and
  * more after that was lost again, and another pass starts (RACK-style, RFC
@@ -401,6 +400,7 @@ static bool hole_pass_lost(struct tcp_conn *c, uint32_t pass_high)
 	return true;
 }
 
+/* The RFC 5681 / 6675 reaction to an ACK, congestion control included. */
 static void process_ack(struct tcp_conn *c, const struct tcp_segment *seg)
 {
 	struct tcp_stack *s = c->stack;
