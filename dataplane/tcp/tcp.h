@@ -179,6 +179,9 @@ void tcp_set_keepalive(struct tcp_conn *c, uint32_t idle_s, uint32_t interval_s,
 /* Half-close: a FIN follows the queued data. Receiving continues. */
 int tcp_shutdown(struct tcp_conn *c);
 
+/* After tcp_shutdown: the peer has acknowledged everything, the FIN too. */
+bool tcp_shutdown_acknowledged(const struct tcp_conn *c);
+
 /* Releases the handle: shutdown, and the stack finishes the close on its own
  * (unread or later data resets the connection, RFC 9293 3.10.4). */
 void tcp_close(struct tcp_conn *c);

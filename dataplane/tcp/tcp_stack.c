@@ -674,6 +674,11 @@ void tcp_conn_set_callbacks(struct tcp_conn *c, const struct tcp_callbacks *call
 	c->context = context;
 }
 
+bool tcp_shutdown_acknowledged(const struct tcp_conn *c)
+{
+	return c->fin_sent && c->snd_una == c->snd_max;
+}
+
 uint32_t tcp_send_space(const struct tcp_conn *c)
 {
 	return c->sq_bytes >= c->snd_budget ? 0 : c->snd_budget - c->sq_bytes;

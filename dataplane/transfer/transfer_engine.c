@@ -569,8 +569,12 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 		if (t->state != TRANSFER_FINISHED && t->state != TRANSFER_ABORTED) {
 			transfer_budget_tune(t, now_tsc);
 			transfer_step(t, now_tsc);
+			uint64_t limit = t->idle_limit_tsc;
+			uint64_t close_wait = e->tsc_hz * TRANSFER_DELIVERED_CLOSE_WAIT_S;
+			if (t->delivered && close_wait > limit)
+				limit = close_wait;
 			if (now_tsc > t->last_progress_tsc &&
-			    now_tsc - t->last_progress_tsc > t->idle_limit_tsc &&
+			    now_tsc - t->last_progress_tsc > limit &&
 			    (t->state == TRANSFER_RUNNING || t->state == TRANSFER_CLOSING)) {
 				transfer_count(t, TRANSFER_COUNTER_idle_timeouts, 1);
 				transfer_finish(t, ETIMEDOUT);

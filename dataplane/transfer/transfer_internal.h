@@ -30,7 +30,11 @@
 #define TRANSFER_BUDGET_START   (2u << 20)
 #define TRANSFER_BUDGET_MAX     (32u << 20)
 #define TRANSFER_IDLE_TIMEOUT_S 120
-#define TRANSFER_OPEN_BATCH     16
+/* A download whose every byte, close_notify and FIN the client has
+ * acknowledged waits this long (or data_timeout if longer) for the client's
+ * close: the client may still be reading what its kernel holds. */
+#define TRANSFER_DELIVERED_CLOSE_WAIT_S 120
+#define TRANSFER_OPEN_BATCH             16
 
 struct transfer_buffer {
 	uint8_t *data;
@@ -95,6 +99,7 @@ struct transfer {
 	struct transfer_io reads[TRANSFER_MAX_READS];
 	unsigned int read_head, read_count;
 	uint32_t send_space_seen; /* tcp_send_space at the last step: grows on ACKs */
+	bool delivered;           /* closing, and the client acknowledged everything */
 	/* Upload: the buffer being filled and the writes in flight. */
 	struct transfer_buffer *fill;
 	uint32_t fill_len;

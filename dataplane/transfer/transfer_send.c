@@ -185,6 +185,14 @@ void transfer_send_step(struct transfer *t, uint64_t now_tsc)
 		t->send_space_seen = space;
 	}
 	if (t->state == TRANSFER_CLOSING) {
+		/* Everything is in the client's hands: what is left is its
+		 * close, which a slow reader sends only once it has read what
+		 * its kernel buffered (megabytes at curl's --limit-rate: longer
+		 * than a data_timeout of 3 s). */
+		if (!t->delivered && t->tcp != NULL && tcp_shutdown_acknowledged(t->tcp)) {
+			t->delivered = true;
+			t->last_progress_tsc = now_tsc;
+		}
 		transfer_take_input(t);
 		if (t->state == TRANSFER_CLOSING && t->tcp != NULL && transfer_flush_output(t) &&
 		    t->peer_eof)

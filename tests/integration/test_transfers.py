@@ -697,6 +697,32 @@ class TakeoverStallTest(unittest.TestCase):
         port = self.app.telemetry("/ftps/port")
         self.assertEqual((port["tap_writes"], port["mtu"]), (0, 1500), "not the PMD's path")
 
+    def test_download_read_after_data_timeout(self):
+        # The whole file, the close_notify and the FIN fit in the client's
+        # socket buffer and are acknowledged at once; the client reads them
+        # only after twice data_timeout.  Nothing was stalled: it gets 226
+        # and the bytes (a curl at --limit-rate 2M draining megabytes its
+        # kernel held got 426 'Data connection stalled' here).
+        src = self.app.root / "late.bin"
+        shutil.copy(self.src, src)
+        os.truncate(src, 48 << 10)
+        os.chown(src, 65534, 65534)
+        want = sha256(src)
+        r = self.app.run_ftplib("""
+conn = f.transfercmd('RETR late.bin')
+time.sleep(6)
+data = b''
+while True:
+    chunk = conn.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+conn.close()
+print('reply', f.voidresp()[:3], hashlib.sha256(data).hexdigest())
+""")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(f"reply 226 {want}", r.stdout)
+
 
 class ImpairedTest(unittest.TestCase):
     def test_large_transfers_under_impairment(self):
