@@ -192,8 +192,7 @@ static void rto_expired(struct tcp_conn *c)
 	 * 5681 eq. 4 takes FlightSize, not the collapsed window).  Reducing
 	 * again from a window the last timeout collapsed drove ssthresh to
 	 * 2 MSS: congestion avoidance from there took minutes at 20 ms. */
-	if ((c->in_recovery && c->backoff > 0) ||
-	    (c->after_timeout && seq_lt(c->snd_una, c->timeout_recover)))
+	if ((c->in_recovery && c->backoff > 0) || c->after_timeout)
 		c->cwnd = c->snd_mss;
 	else
 		c->cc->on_rto(c);

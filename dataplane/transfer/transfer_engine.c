@@ -570,9 +570,11 @@ unsigned int transfer_engine_poll(struct worker *w, void *context, uint64_t now_
 			transfer_budget_tune(t, now_tsc);
 			transfer_step(t, now_tsc);
 			uint64_t limit = t->idle_limit_tsc;
-			uint64_t close_wait = e->tsc_hz * TRANSFER_DELIVERED_CLOSE_WAIT_S;
-			if (t->delivered && close_wait > limit)
-				limit = close_wait;
+			if (t->delivered) {
+				uint64_t close_wait = e->tsc_hz * TRANSFER_DELIVERED_CLOSE_WAIT_S;
+				if (close_wait > limit)
+					limit = close_wait;
+			}
 			if (now_tsc > t->last_progress_tsc &&
 			    now_tsc - t->last_progress_tsc > limit &&
 			    (t->state == TRANSFER_RUNNING || t->state == TRANSFER_CLOSING)) {

@@ -711,12 +711,7 @@ class TakeoverStallTest(unittest.TestCase):
         r = self.app.run_ftplib("""
 conn = f.transfercmd('RETR late.bin')
 time.sleep(6)
-data = b''
-while True:
-    chunk = conn.recv(65536)
-    if not chunk:
-        break
-    data += chunk
+data = b''.join(iter(lambda: conn.recv(65536), b''))
 conn.close()
 print('reply', f.voidresp()[:3], hashlib.sha256(data).hexdigest())
 """)

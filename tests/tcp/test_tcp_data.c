@@ -138,6 +138,18 @@ static bool sent_seq(struct harness *h, uint32_t seq)
 	return false;
 }
 
+/* Advances the clock 1 ms at a time until the stack's fired-RTO count
+ * reaches fired (2 s at most per timeout), dropping what each step sent
+ * except the last: the timeout's retransmission stays in h->out. */
+static void advance_until_rto(struct harness *h, uint64_t fired)
+{
+	for (int waited = 0;
+	     waited < 3000 && tcp_stack_counters(h->s)[TCP_COUNTER_rto_fired] < fired; waited++) {
+		h_free_out(h);
+		h_advance(h, 1);
+	}
+}
+
 static void test_fast_retransmit_sack_recovery(void)
 {
 	struct harness h;
@@ -265,11 +277,8 @@ static void test_slow_start_stretch_acks(void)
 	CHECK_EQ(h.n_out, 20);
 	h_free_out(&h);
 	/* Nothing more is acknowledged: the timeout collapses the window. */
-	for (int waited = 0; waited < 2000 && tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired] == 0;
-	     waited++) {
-		h_advance(&h, 1);
-		h_free_out(&h);
-	}
+	advance_until_rto(&h, 1);
+	h_free_out(&h);
 	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired], 1);
 	tcp_conn_get_info(h.conn, &info);
 	CHECK_EQ(info.cwnd, MSS);
@@ -330,12 +339,7 @@ static void test_loss_after_timeout(void)
 	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_fast_retransmits], 1);
 	CHECK(sent_seq(&h, SEG(0)) && sent_seq(&h, SEG(1)) && sent_seq(&h, SEG(14)));
 	h_free_out(&h);
-	for (int waited = 0; waited < 2000 && tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired] == 0;
-	     waited++) {
-		h_advance(&h, 1);
-		if (tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired] == 0)
-			h_free_out(&h);
-	}
+	advance_until_rto(&h, 1);
 	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired], 1);
 	CHECK(sent_seq(&h, SEG(0)));
 	h_free_out(&h);
@@ -391,12 +395,7 @@ static void test_loss_after_timeout(void)
 	/* That is lost as well, and nothing comes back: a second timeout for
 	 * the same data collapses the window again but keeps ssthresh (one
 	 * reduction per episode; from the collapsed window it was 2 MSS). */
-	for (int waited = 0; waited < 3000 && tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired] == 1;
-	     waited++) {
-		h_advance(&h, 1);
-		if (tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired] == 1)
-			h_free_out(&h);
-	}
+	advance_until_rto(&h, 2);
 	CHECK_EQ(tcp_stack_counters(h.s)[TCP_COUNTER_rto_fired], 2);
 	CHECK(sent_seq(&h, SEG(1)));
 	tcp_conn_get_info(h.conn, &info);
