@@ -684,6 +684,12 @@ uint32_t tcp_send_space(const struct tcp_conn *c)
 	return c->sq_bytes >= c->snd_budget ? 0 : c->snd_budget - c->sq_bytes;
 }
 
+uint32_t tcp_send_unsent(const struct tcp_conn *c)
+{
+	uint32_t in_flight = c->snd_max - c->snd_una;
+	return c->sq_bytes > in_flight ? c->sq_bytes - in_flight : 0;
+}
+
 int tcp_send(struct tcp_conn *c, struct rte_mbuf *chain)
 {
 	if (chain == NULL || rte_pktmbuf_pkt_len(chain) == 0)

@@ -161,7 +161,9 @@ bool transfer_mapped_send(struct transfer *t)
 		uint32_t len = TRANSFER_BUFFER_SIZE;
 		if (t->expected_end - t->offset < len)
 			len = (uint32_t)(t->expected_end - t->offset);
-		if (tcp_send_space(t->tcp) < len)
+		/* The engine polls every transfer, so stopping at the
+		 * send-ahead needs no wakeup. */
+		if (tcp_send_space(t->tcp) < len || tcp_send_unsent(t->tcp) >= TCP_SEND_AHEAD_BYTES)
 			return false;
 		const uint8_t *data = transfer_mapped_at(t, t->offset, &len);
 		if (data == NULL) {

@@ -204,8 +204,10 @@ void transfer_send_step(struct transfer *t, uint64_t now_tsc)
 	transfer_take_input(t);
 	if (t->state != TRANSFER_RUNNING || !transfer_flush_output(t))
 		return;
-	/* Completed reads, strictly in file order. */
-	while (t->read_count > 0 && t->reads[t->read_head].done) {
+	/* Completed reads, strictly in file order; sealed only as the wire
+	 * takes them (the next poll seals the rest). */
+	while (t->read_count > 0 && t->reads[t->read_head].done &&
+	       tcp_send_unsent(t->tcp) < TCP_SEND_AHEAD_BYTES) {
 		struct transfer_io *io = &t->reads[t->read_head];
 		if (io->result < 0) {
 			transfer_count(t, TRANSFER_COUNTER_io_errors, 1);

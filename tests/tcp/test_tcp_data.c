@@ -693,6 +693,43 @@ static void inject_chain(struct harness *h, uint32_t seq, uint32_t ack, const ui
  * frames): in order, out of order, overlapping old data across segment
  * boundaries, with a bad checksum in a later segment, with the header not
  * in the first mbuf; and the trusted-link mode that skips checksums. */
+/* tcp_send_unsent counts queued bytes never sent: what the window holds
+ * back, not what is in flight, resent after a timeout, or the FIN. */
+static void test_send_unsent(void)
+{
+	struct harness h;
+	h_init(&h);
+	uint32_t iss = h_establish(&h, 100, MSS, -1, true, false);
+	uint32_t s0 = iss + 1;
+	CHECK_EQ(tcp_send_unsent(h.conn), 0);
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 14 * MSS)), 0);
+	CHECK_EQ(tcp_send_unsent(h.conn), 14 * MSS);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 10); /* the initial window */
+	h_free_out(&h);
+	CHECK_EQ(tcp_send_unsent(h.conn), 4 * MSS);
+	/* The timeout resends the first segment: still nothing new is out. */
+	advance_until_rto(&h, 1);
+	h_free_out(&h);
+	CHECK_EQ(tcp_send_unsent(h.conn), 4 * MSS);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, s0 + 10 * MSS, 65535, NULL, 0, NULL,
+	         0);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, 2); /* slow start again after the timeout */
+	h_free_out(&h);
+	CHECK_EQ(tcp_send_unsent(h.conn), 2 * MSS);
+	h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, s0 + 12 * MSS, 65535, NULL, 0, NULL,
+	         0);
+	h_poll(&h);
+	h_free_out(&h);
+	CHECK_EQ(tcp_send_unsent(h.conn), 0);
+	CHECK_EQ(tcp_shutdown(h.conn), 0);
+	h_poll(&h);
+	h_free_out(&h);
+	CHECK_EQ(tcp_send_unsent(h.conn), 0); /* the FIN is not a byte of data */
+	h_fini(&h);
+}
+
 static void test_chained_segments(void)
 {
 	struct harness h;
@@ -763,6 +800,7 @@ int main(void)
 	test_fast_retransmit_sack_recovery();
 	test_slow_start_stretch_acks();
 	test_loss_after_timeout();
+	test_send_unsent();
 	test_zero_window_persist();
 	test_window_scaling_wrap();
 	test_receive_budget_and_delack();

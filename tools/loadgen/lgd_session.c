@@ -345,6 +345,10 @@ static int data_write(struct lgd_session *s)
 		 * budget; once it is full, writable() comes at half. */
 		if (tcp_send_space(c->tc) == 0)
 			return progress;
+		if (tcp_send_unsent(c->tc) >= TCP_SEND_AHEAD_BYTES) {
+			s->retry = true; /* the poll loop comes back once frames went out */
+			return progress;
+		}
 		if (tls_conn_key_update_due(&c->tls)) {
 			r = data_seal_control(s, false);
 			if (r < 0)
