@@ -151,6 +151,10 @@ int dataplane_config_set(struct dataplane_config *config, const char *section, c
 		expect = "milliseconds from 1 to 1000";
 		rc = config_unsigned(value, 1, 1000, &u);
 		config->tcp_rto_min_ms = (unsigned int)u;
+	} else if (IS("tcp", "pacing")) {
+		expect = "yes or no";
+		rc = strcmp(value, "yes") == 0 || strcmp(value, "no") == 0 ? 0 : -1;
+		config->tcp_unpaced = strcmp(value, "no") == 0;
 	} else if (IS("tcp", "congestion_control")) {
 		expect = "cubic or newreno";
 		rc = strcmp(value, "cubic") == 0 || strcmp(value, "newreno") == 0 ? 0 : -1;

@@ -25,6 +25,7 @@ struct dataplane_config {
 	char impair_tx_spec[256];
 	unsigned int tcp_rto_min_ms;
 	bool tcp_newreno; /* congestion control: CUBIC unless set */
+	bool tcp_unpaced; /* new data in bursts, not paced ([tcp] pacing = no) */
 	/* No L4 checksums on a shared-memory link between local processes
 	 * (net_memif only; port_open refuses it elsewhere). */
 	bool port_trusted_link;

@@ -61,6 +61,8 @@ static void usage(const char *program)
 	        "  --pid-file PATH        write our process id here once ready\n"
 	        "  --tcp-rto-min-ms N     floor of the retransmission timeout (default 200)\n"
 	        "  --tcp-congestion-control cubic|newreno\n"
+	        "  --tcp-pacing yes|no    new data at 2x (slow start) or 1.2x cwnd / RTT,\n"
+	        "                         64 KiB bursts (default yes; [tcp] pacing)\n"
 	        "Example: %s --no-pci --vdev=net_tap0,iface=ftps0 -l 0 -- --address "
 	        "198.18.0.1/24\n",
 	        program, program);
@@ -93,6 +95,7 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 	    {"pid-file", required_argument, NULL, 'P'},
 	    {"tcp-rto-min-ms", required_argument, NULL, 'R'},
 	    {"tcp-congestion-control", required_argument, NULL, 'C'},
+	    {"tcp-pacing", required_argument, NULL, 'A'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -167,6 +170,9 @@ static int parse_options(int argc, char **argv, struct dataplane_config *config)
 			break;
 		case 'C':
 			section = "tcp", key = "congestion_control";
+			break;
+		case 'A':
+			section = "tcp", key = "pacing";
 			break;
 		case 'h':
 			usage(argv[0]);
@@ -286,6 +292,7 @@ int main(int original_argc, char **original_argv)
 		tcp_config.queue_count = (uint16_t)worker_count;
 		tcp_config.rto_min_ms = config.tcp_rto_min_ms;
 		tcp_config.cc = config.tcp_newreno ? TCP_CC_NEWRENO : TCP_CC_CUBIC;
+		tcp_config.pacing = !config.tcp_unpaced;
 		if (port->rss && port->rss_key_len > 0) {
 			memcpy(tcp_config.rss_key, port->rss_key, port->rss_key_len);
 			tcp_config.rss_key_len = port->rss_key_len;

@@ -80,6 +80,7 @@ struct tcp_stack_config {
 	uint32_t data_retries; /* data retransmissions before -ETIMEDOUT */
 	enum tcp_cc_algorithm cc;
 	bool syn_cookies; /* answer SYNs statelessly once the backlog is full */
+	bool pacing;      /* new data at gain x cwnd / SRTT (tcp_pacing.c) */
 	/* Segments output per poll step; keeps the TX ring from overflowing. */
 	uint32_t tx_segments_per_poll;
 	uint32_t challenge_acks_per_s; /* RFC 5961 7 rate limit, per lcore */

@@ -170,7 +170,8 @@ struct tcp_conn {
 
 	/* RTT and RTO (RFC 6298). */
 	uint32_t srtt_us, rttvar_us, rto_ms;
-	uint32_t min_rtt_us; /* the smallest sample: the path without queues */
+	uint64_t pace_next_tsc; /* new data waits until then (tcp_pacing.c) */
+	uint32_t min_rtt_us;    /* the smallest sample: the path without queues */
 	/* After a retransmission timeout, until timeout_recover (SND.MAX at
 	 * the timeout) is acknowledged: no fast recovery for losses of what
 	 * was out at the timeout (RFC 6675 5.1, RFC 6582 4), and slow start
@@ -353,6 +354,12 @@ uint32_t tcp_scoreboard_high(const struct tcp_conn *c);
  * next SACKed range is (UINT32_MAX when none). */
 uint32_t tcp_scoreboard_skip(const struct tcp_conn *c, uint32_t seq, uint32_t *room);
 uint32_t tcp_pipe(const struct tcp_conn *c);
+
+/* tcp_pacing.c: new data at gain x cwnd / SRTT, bursts of at most
+ * TCP_PACING_QUANTUM bytes. */
+#define TCP_PACING_QUANTUM (64u << 10)
+bool tcp_pacing_allows(const struct tcp_conn *c);
+void tcp_pacing_sent(struct tcp_conn *c, uint32_t len);
 
 /* tcp_syncookie.c (RFC 4987 3.6) */
 uint32_t tcp_syncookie_make(struct tcp_stack *s, const struct tcp_segment *seg, uint16_t *mss);

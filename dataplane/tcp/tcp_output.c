@@ -529,10 +529,14 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			len -= len % mss; /* whole segments while more waits */
 		if (len < mss && len < unsent && len < c->max_snd_wnd / 2)
 			break; /* silly window: wait for a larger opening */
+		bool new_data = c->snd_nxt == c->snd_max;
+		if (new_data && !tcp_pacing_allows(c)) {
+			tcp_conn_mark(c, TCP_EV_OUTPUT); /* the next poll step tries again */
+			break;
+		}
 		uint8_t flags = 0;
 		if (c->fin_queued && c->snd_nxt + len == data_end)
 			flags = RTE_TCP_FIN_FLAG;
-		bool new_data = c->snd_nxt == c->snd_max;
 		if (send_segment(c, c->snd_nxt, len, flags) != 0)
 			return;
 		if (flags && !c->fin_sent) {
@@ -542,6 +546,8 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			else if (c->state == TCP_CLOSE_WAIT)
 				tcp_conn_set_state(c, TCP_LAST_ACK);
 		}
+		if (new_data)
+			tcp_pacing_sent(c, len);
 		if (!new_data) {
 			c->retransmits++;
 			tcp_count(s, TCP_COUNTER_tx_retransmits);

@@ -52,6 +52,7 @@ void tcp_stack_config_defaults(struct tcp_stack_config *config)
 	config->data_retries = 15;
 	config->cc = TCP_CC_CUBIC;
 	config->syn_cookies = true;
+	config->pacing = true;
 	config->tx_segments_per_poll = 256;
 	config->challenge_acks_per_s = 1000;
 	config->queue_id = 0;

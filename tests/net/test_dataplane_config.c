@@ -45,6 +45,11 @@ int main(void)
 	CHECK(!c.port_tap_through_pmd); /* our own tap writes by default */
 	CHECK_EQ(dataplane_config_set(&c, "port", "tap_writes", "no", error, sizeof(error)), 0);
 	CHECK(c.port_tap_through_pmd);
+	CHECK(!c.tcp_unpaced);
+	CHECK_EQ(dataplane_config_set(&c, "tcp", "pacing", "no", error, sizeof(error)), 0);
+	CHECK(c.tcp_unpaced);
+	CHECK_EQ(dataplane_config_set(&c, "tcp", "pacing", "off", error, sizeof(error)), -1);
+	CHECK(strstr(error, "[tcp] pacing = 'off': expected yes or no") != NULL);
 	CHECK(!c.transfer_unmapped_reads);
 	CHECK_EQ(dataplane_config_set(&c, "transfer", "mapped_reads", "no", error, sizeof(error)),
 	         0);

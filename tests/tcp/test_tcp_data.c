@@ -730,6 +730,68 @@ static void test_send_unsent(void)
 	h_fini(&h);
 }
 
+/* Pacing (tcp_pacing.c): once an RTT is known, a window that opens at once
+ * leaves as bursts of at most 64 KiB spread at 2 x cwnd / SRTT in slow
+ * start, not as one burst of the whole window; with pacing off it is one
+ * burst. */
+static void pacing_run(bool pacing)
+{
+	struct tcp_stack_config config;
+	tcp_stack_config_defaults(&config);
+	config.pacing = pacing;
+	struct harness h;
+	h_init_config(&h, &config);
+	uint32_t iss = h_establish(&h, 100, MSS, 7, true, false);
+	uint32_t acked = iss + 1;
+	CHECK_EQ(tcp_send(h.conn, h_data_mbuf(pattern, 600 * MSS)), 0);
+	/* Slow start over 10 ms round trips until the window passes 64 KiB:
+	 * each round, everything sent is acknowledged at once. */
+	struct tcp_conn_info info;
+	uint32_t sent = 0;
+	for (int round = 0; round < 6; round++) {
+		h_poll(&h);
+		for (int ms = 0; ms < 10; ms++)
+			h_advance(&h, 1);
+		sent += h.n_out;
+		h_free_out(&h);
+		acked = iss + 1 + sent * MSS;
+		h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, acked, 65535, NULL, 0, NULL,
+		         0);
+		tcp_conn_get_info(h.conn, &info);
+		if (info.cwnd > 2 * 64 * 1024)
+			break;
+	}
+	CHECK(info.srtt_us >= 1000);
+	/* This ACK opens the whole window at once. */
+	h_poll(&h);
+	tcp_conn_get_info(h.conn, &info);
+	uint32_t window_segments = info.cwnd / MSS;
+	CHECK(window_segments > 2 * 64 * 1024 / MSS);
+	if (!pacing) {
+		CHECK_EQ(h.n_out, window_segments);
+		h_free_out(&h);
+		h_fini(&h);
+		return;
+	}
+	/* 64 KiB back to back, then nothing until the schedule allows more. */
+	uint32_t burst = (64u * 1024 + MSS - 1) / MSS;
+	CHECK_EQ(h.n_out, burst);
+	h_poll(&h);
+	CHECK_EQ(h.n_out, burst);
+	/* The rest follows within the round trip (2 x cwnd / SRTT). */
+	for (int ms = 0; ms < 10 && h.n_out < window_segments; ms++)
+		h_advance(&h, 1);
+	CHECK_EQ(h.n_out, window_segments);
+	h_free_out(&h);
+	h_fini(&h);
+}
+
+static void test_pacing(void)
+{
+	pacing_run(true);
+	pacing_run(false);
+}
+
 static void test_chained_segments(void)
 {
 	struct harness h;
@@ -801,6 +863,7 @@ int main(void)
 	test_slow_start_stretch_acks();
 	test_loss_after_timeout();
 	test_send_unsent();
+	test_pacing();
 	test_zero_window_persist();
 	test_window_scaling_wrap();
 	test_receive_budget_and_delack();
