@@ -758,7 +758,7 @@ static void pacing_run(bool pacing)
 		h_inject(&h, H_SPORT, H_LPORT, RTE_TCP_ACK_FLAG, 101, acked, 65535, NULL, 0, NULL,
 		         0);
 		tcp_conn_get_info(h.conn, &info);
-		if (info.cwnd > 2 * 64 * 1024)
+		if (info.cwnd > 2 * TCP_PACING_QUANTUM)
 			break;
 	}
 	CHECK(info.srtt_us >= 1000);
@@ -766,7 +766,7 @@ static void pacing_run(bool pacing)
 	h_poll(&h);
 	tcp_conn_get_info(h.conn, &info);
 	uint32_t window_segments = info.cwnd / MSS;
-	CHECK(window_segments > 2 * 64 * 1024 / MSS);
+	CHECK(window_segments > 2 * TCP_PACING_QUANTUM / MSS);
 	if (!pacing) {
 		CHECK_EQ(h.n_out, window_segments);
 		h_free_out(&h);
@@ -774,7 +774,7 @@ static void pacing_run(bool pacing)
 		return;
 	}
 	/* 64 KiB back to back, then nothing until the schedule allows more. */
-	uint32_t burst = (64u * 1024 + MSS - 1) / MSS;
+	uint32_t burst = (TCP_PACING_QUANTUM + MSS - 1) / MSS;
 	CHECK_EQ(h.n_out, burst);
 	h_poll(&h);
 	CHECK_EQ(h.n_out, burst);
