@@ -689,10 +689,6 @@ static void inject_chain(struct harness *h, uint32_t seq, uint32_t ack, const ui
 	tcp_stack_input(h->s, head, hip, h->now);
 }
 
-/* Frames larger than an mbuf arrive as chains (net_memif with jumbo
- * frames): in order, out of order, overlapping old data across segment
- * boundaries, with a bad checksum in a later segment, with the header not
- * in the first mbuf; and the trusted-link mode that skips checksums. */
 /* tcp_send_unsent counts queued bytes never sent: what the window holds
  * back, not what is in flight, resent after a timeout, or the FIN. */
 static void test_send_unsent(void)
@@ -792,6 +788,10 @@ static void test_pacing(void)
 	pacing_run(false);
 }
 
+/* Frames larger than an mbuf arrive as chains (net_memif with jumbo
+ * frames): in order, out of order, overlapping old data across segment
+ * boundaries, with a bad checksum in a later segment, with the header not
+ * in the first mbuf; and the trusted-link mode that skips checksums. */
 static void test_chained_segments(void)
 {
 	struct harness h;
