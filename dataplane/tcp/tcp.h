@@ -172,6 +172,10 @@ uint32_t tcp_send_space(const struct tcp_conn *c);
 uint32_t tcp_send_unsent(const struct tcp_conn *c);
 #define TCP_SEND_AHEAD_BYTES (256u << 10)
 
+/* True while TCP_SEND_AHEAD_BYTES or more are unsent: a sealing sender
+ * waits for the next poll step. */
+bool tcp_send_ahead_full(const struct tcp_conn *c);
+
 /* Takes all in-order data received so far as one chain (NULL when none);
  * the caller owns and frees it.  Reading reopens the window. */
 struct rte_mbuf *tcp_recv(struct tcp_conn *c);

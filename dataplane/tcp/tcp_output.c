@@ -546,17 +546,18 @@ static void send_new_data(struct tcp_conn *c, uint32_t budget)
 			else if (c->state == TCP_CLOSE_WAIT)
 				tcp_conn_set_state(c, TCP_LAST_ACK);
 		}
-		if (new_data)
-			tcp_pacing_sent(c, len);
 		if (!new_data) {
 			c->retransmits++;
 			tcp_count(s, TCP_COUNTER_tx_retransmits);
-		} else if (!c->rtt_timing) {
-			/* RFC 6298 3: time one segment per RTT (Karn's rule
-			 * applies: only new data is timed). */
-			c->rtt_timing = true;
-			c->rtt_seq = c->snd_nxt;
-			c->rtt_start_tsc = s->now_tsc;
+		} else {
+			tcp_pacing_sent(c, len);
+			if (!c->rtt_timing) {
+				/* RFC 6298 3: time one segment per RTT (Karn's
+				 * rule applies: only new data is timed). */
+				c->rtt_timing = true;
+				c->rtt_seq = c->snd_nxt;
+				c->rtt_start_tsc = s->now_tsc;
+			}
 		}
 		c->snd_nxt += len + (flags ? 1 : 0);
 		c->snd_max = seq_max(c->snd_max, c->snd_nxt);

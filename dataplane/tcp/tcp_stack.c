@@ -691,6 +691,11 @@ uint32_t tcp_send_unsent(const struct tcp_conn *c)
 	return c->sq_bytes > in_flight ? c->sq_bytes - in_flight : 0;
 }
 
+bool tcp_send_ahead_full(const struct tcp_conn *c)
+{
+	return tcp_send_unsent(c) >= TCP_SEND_AHEAD_BYTES;
+}
+
 int tcp_send(struct tcp_conn *c, struct rte_mbuf *chain)
 {
 	if (chain == NULL || rte_pktmbuf_pkt_len(chain) == 0)

@@ -163,7 +163,7 @@ bool transfer_mapped_send(struct transfer *t)
 			len = (uint32_t)(t->expected_end - t->offset);
 		/* The engine polls every transfer, so stopping at the
 		 * send-ahead needs no wakeup. */
-		if (tcp_send_space(t->tcp) < len || tcp_send_unsent(t->tcp) >= TCP_SEND_AHEAD_BYTES)
+		if (tcp_send_space(t->tcp) < len || tcp_send_ahead_full(t->tcp))
 			return false;
 		const uint8_t *data = transfer_mapped_at(t, t->offset, &len);
 		if (data == NULL) {

@@ -206,8 +206,7 @@ void transfer_send_step(struct transfer *t, uint64_t now_tsc)
 		return;
 	/* Completed reads, strictly in file order; sealed only as the wire
 	 * takes them (the next poll seals the rest). */
-	while (t->read_count > 0 && t->reads[t->read_head].done &&
-	       tcp_send_unsent(t->tcp) < TCP_SEND_AHEAD_BYTES) {
+	while (t->read_count > 0 && t->reads[t->read_head].done && !tcp_send_ahead_full(t->tcp)) {
 		struct transfer_io *io = &t->reads[t->read_head];
 		if (io->result < 0) {
 			transfer_count(t, TRANSFER_COUNTER_io_errors, 1);

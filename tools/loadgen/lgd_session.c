@@ -345,7 +345,7 @@ static int data_write(struct lgd_session *s)
 		 * budget; once it is full, writable() comes at half. */
 		if (tcp_send_space(c->tc) == 0)
 			return progress;
-		if (tcp_send_unsent(c->tc) >= TCP_SEND_AHEAD_BYTES) {
+		if (tcp_send_ahead_full(c->tc)) {
 			s->retry = true; /* the poll loop comes back once frames went out */
 			return progress;
 		}
